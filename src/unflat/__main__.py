@@ -1,0 +1,7 @@
+"""``python -m unflat`` runs the command line."""
+
+import sys
+
+from unflat.cli import main
+
+sys.exit(main())

@@ -1,0 +1,325 @@
+"""Depth Pro (Bochkovskii et al., 2024): metric depth and focal length from one image.
+
+Checkpoint-compatible with Apple's released ``depth_pro.pt``: module names and shapes equal the
+published ``DepthPro`` (encoder / decoder / head / fov), so its state dict loads with
+``strict=True`` and the fp32 path computes what the published code computes.
+
+The network sees a 1536x1536 image in [-1, 1] as a 3-level pyramid: 5x5 overlapping 384 px
+patches at full size, 3x3 at half size and the whole image at quarter size all go through one
+shared patch ViT; a second ViT sees the whole image for global context. The merged feature maps
+are decoded by a DPT decoder into canonical inverse depth, and a small head (with its own ViT)
+predicts the horizontal field of view that turns it into metres.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unflat.errors import ConfigError
+from unflat.nn.dpt import MultiresConvDecoder
+from unflat.nn.vit import VisionTransformer, ViTConfig, tokens_to_grid
+
+# Inverse depth is clamped to this range before inversion, as the published infer() does:
+# depths between 0.1 mm and 10 km.
+INVERSE_DEPTH_RANGE = (1e-4, 1e4)
+
+
+@dataclass
+class DepthProConfig:
+    """Architecture of Depth Pro; the defaults are the released full-size model."""
+
+    vit: ViTConfig = field(default_factory=ViTConfig)
+    hook_block_ids: tuple[int, int] = (5, 11)
+    encoder_feature_dims: tuple[int, int, int, int] = (256, 512, 1024, 1024)
+    decoder_features: int = 256
+    use_fov_head: bool = True
+    # The released model gives the FOV head its own ViT; without one the head reads only the
+    # decoder's coarsest features (a variant the published code also supports).
+    fov_encoder: bool = True
+    last_dims: tuple[int, int] = (32, 1)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DepthProConfig:
+        """Read the fixtures' ``config.json`` schema; unknown keys are an error, not ignored."""
+        values = {k: v for k, v in values.items() if k not in ("architecture", "input", "seed")}
+        known = set(cls.__dataclass_fields__)
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown depth_pro config keys: {sorted(unknown)}", f"use only {sorted(known)}"
+            )
+        vit = ViTConfig.from_dict(values.pop("vit", {}))
+        config = cls(
+            vit=vit, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        )
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict:
+        return {"architecture": "depth_pro", **asdict(self)}
+
+    def validate(self) -> None:
+        if len(self.hook_block_ids) != 2 or not all(
+            0 <= i < self.vit.depth for i in self.hook_block_ids
+        ):
+            raise ConfigError(
+                f"hook_block_ids {list(self.hook_block_ids)} must be two block indices "
+                f"below the ViT depth {self.vit.depth}",
+                "pick two blocks of the patch encoder, e.g. [5, 11] for a 24-block ViT",
+            )
+        if len(self.encoder_feature_dims) != 4:
+            raise ConfigError(
+                "encoder_feature_dims must have 4 values", "e.g. [256, 512, 1024, 1024]"
+            )
+        if self.vit.img_size % self.vit.patch_size or self.vit.grid_size % 8:
+            raise ConfigError(
+                f"the ViT img_size ({self.vit.img_size}) must be a multiple of 8 patches "
+                f"of {self.vit.patch_size} px, so that overlapping windows merge evenly",
+                "e.g. img_size 384 with patch_size 16",
+            )
+        if len(self.last_dims) != 2:
+            raise ConfigError("last_dims must have 2 values", "e.g. [32, 1]")
+
+
+def project_upsample(dim_in: int, dim_out: int, upsamplings: int, dim_mid: int | None = None):
+    """1x1 projection followed by ``upsamplings`` 2x transposed convolutions (all bias-free)."""
+    dim_mid = dim_out if dim_mid is None else dim_mid
+    layers: list[nn.Module] = [nn.Conv2d(dim_in, dim_mid, kernel_size=1, bias=False)]
+    layers += [
+        nn.ConvTranspose2d(dim_mid if i == 0 else dim_out, dim_out, 2, stride=2, bias=False)
+        for i in range(upsamplings)
+    ]
+    return nn.Sequential(*layers)
+
+
+def sliding_windows(x: torch.Tensor, window: int, overlap: float) -> torch.Tensor:
+    """Square windows over a square image, row-major, stacked on the batch axis (window-major)."""
+    stride = int(window * (1 - overlap))
+    steps = math.ceil((x.shape[-1] - window) / stride) + 1
+    return torch.cat(
+        [
+            x[..., row * stride : row * stride + window, col * stride : col * stride + window]
+            for row in range(steps)
+            for col in range(steps)
+        ],
+        dim=0,
+    )
+
+
+def merge_windows(x: torch.Tensor, batch: int, trim: int) -> torch.Tensor:
+    """Stitch ``sliding_windows`` feature maps back, trimming ``trim`` px where windows meet."""
+    steps = math.isqrt(x.shape[0] // batch)
+    rows = []
+    for row in range(steps):
+        tiles = []
+        for col in range(steps):
+            index = row * steps + col
+            tile = x[batch * index : batch * (index + 1)]
+            top = trim if row else 0
+            bottom = tile.shape[-2] - (trim if row != steps - 1 else 0)
+            left = trim if col else 0
+            right = tile.shape[-1] - (trim if col != steps - 1 else 0)
+            tiles.append(tile[..., top:bottom, left:right])
+        rows.append(torch.cat(tiles, dim=-1))
+    return torch.cat(rows, dim=-2)
+
+
+class DepthProEncoder(nn.Module):
+    """Multi-resolution encodings from overlapping patches and a global view."""
+
+    def __init__(self, config: DepthProConfig) -> None:
+        super().__init__()
+        self.hook_block_ids = list(config.hook_block_ids)
+        dims = list(config.encoder_feature_dims)
+        self.dims_encoder = dims
+        self.patch_encoder = VisionTransformer(config.vit)
+        self.image_encoder = VisionTransformer(config.vit)
+        self.window = config.vit.img_size
+        self.grid = config.vit.grid_size
+        embed = config.vit.embed_dim
+        self.upsample_latent0 = project_upsample(embed, config.decoder_features, 3, dims[0])
+        self.upsample_latent1 = project_upsample(embed, dims[0], 2)
+        self.upsample0 = project_upsample(embed, dims[1], 1)
+        self.upsample1 = project_upsample(embed, dims[2], 1)
+        self.upsample2 = project_upsample(embed, dims[3], 1)
+        self.upsample_lowres = nn.ConvTranspose2d(embed, dims[3], 2, stride=2, bias=True)
+        self.fuse_lowres = nn.Conv2d(2 * dims[3], dims[3], kernel_size=1, bias=True)
+
+    @property
+    def img_size(self) -> int:
+        """The network's input size: four backbone windows across."""
+        return 4 * self.window
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Five feature maps, finest first (for 1536 input: 768, 384, 192, 96 and 48 px)."""
+        batch = x.shape[0]
+        half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+        quarter = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
+
+        # 5x5 windows at full size (25% overlap), 3x3 at half (50%), the quarter image whole:
+        # one batch of 35 (per image) through the shared patch ViT.
+        full_windows = sliding_windows(x, self.window, overlap=0.25)
+        half_windows = sliding_windows(half, self.window, overlap=0.5)
+        windows = torch.cat([full_windows, half_windows, quarter], dim=0)
+        tokens, taps = self.patch_encoder(windows, taps=self.hook_block_ids)
+
+        def grid(t: torch.Tensor) -> torch.Tensor:
+            return tokens_to_grid(t, self.grid, self.grid)
+
+        # Windows overlap by a quarter (full size) and a half (half size) of the grid; each side
+        # of a seam gives up half the overlap, so the merged maps are 4 and 2 grids across
+        # (3 and 6 tokens for the released 24x24 grid).
+        trim_full, trim_half = self.grid // 8, self.grid // 4
+        n_full = full_windows.shape[0]
+        latent0 = merge_windows(grid(taps[0][:n_full]), batch, trim=trim_full)
+        latent1 = merge_windows(grid(taps[1][:n_full]), batch, trim=trim_full)
+        features = grid(tokens)
+        full_features, half_features, quarter_features = torch.split(
+            features, [n_full, half_windows.shape[0], batch], dim=0
+        )
+        full_features = merge_windows(full_features, batch, trim=trim_full)
+        half_features = merge_windows(half_features, batch, trim=trim_half)
+
+        global_features = grid(self.image_encoder(quarter))
+        quarter_features = self.upsample2(quarter_features)
+        global_features = self.fuse_lowres(
+            torch.cat([quarter_features, self.upsample_lowres(global_features)], dim=1)
+        )
+        return [
+            self.upsample_latent0(latent0),
+            self.upsample_latent1(latent1),
+            self.upsample0(full_features),
+            self.upsample1(half_features),
+            global_features,
+        ]
+
+
+class FOVNetwork(nn.Module):
+    """Horizontal field of view (degrees) from the decoder's coarsest features (+ its own ViT)."""
+
+    def __init__(self, channels: int, encoder: VisionTransformer | None, lowres_size: int) -> None:
+        super().__init__()
+        # Three stride-2 convs shrink the coarsest features (48 px for the released model) to
+        # the size of the last kernel, which reads them whole (6x6 there).
+        last = lowres_size
+        for _ in range(3):
+            last = (last + 1) // 2
+        downsample = [nn.Conv2d(channels, channels // 2, 3, stride=2, padding=1), nn.ReLU(True)]
+        head = [
+            nn.Conv2d(channels // 2, channels // 4, 3, stride=2, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(channels // 4, channels // 8, 3, stride=2, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(channels // 8, 1, kernel_size=last),
+        ]
+        if encoder is not None:
+            self.encoder = nn.Sequential(encoder, nn.Linear(encoder.embed_dim, channels // 2))
+            self.downsample = nn.Sequential(*downsample)
+        else:
+            head = downsample + head
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor, lowres: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "encoder"):
+            x = F.interpolate(x, scale_factor=0.25, mode="bilinear", align_corners=False)
+            tokens = self.encoder(x)[:, 1:].permute(0, 2, 1)
+            lowres = self.downsample(lowres)
+            lowres = tokens.reshape_as(lowres) + lowres
+        return self.head(lowres)
+
+
+class DepthPro(nn.Module):
+    """The network: ``forward`` on 1536x1536 input, ``infer`` on images of any size."""
+
+    def __init__(self, config: DepthProConfig | None = None) -> None:
+        super().__init__()
+        config = config or DepthProConfig()
+        config.validate()
+        self.config = config
+        self.encoder = DepthProEncoder(config)
+        self.decoder = MultiresConvDecoder(decoder_input_dims(config), config.decoder_features)
+        dim = config.decoder_features
+        self.head = nn.Sequential(
+            nn.Conv2d(dim, dim // 2, 3, padding=1),
+            nn.ConvTranspose2d(dim // 2, dim // 2, 2, stride=2, bias=True),
+            nn.Conv2d(dim // 2, config.last_dims[0], 3, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(config.last_dims[0], config.last_dims[1], 1),
+            nn.ReLU(),
+        )
+        nn.init.zeros_(self.head[4].bias)
+        if config.use_fov_head:
+            fov_vit = VisionTransformer(config.vit) if config.fov_encoder else None
+            self.fov = FOVNetwork(dim, fov_vit, lowres_size=2 * config.vit.grid_size)
+
+    @property
+    def img_size(self) -> int:
+        return self.encoder.img_size
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Canonical inverse depth ``[B,1,S,S]`` and FOV in degrees ``[B,1,1,1]`` (or None)."""
+        size = self.img_size
+        if x.shape[-2:] != (size, size):
+            raise ValueError(f"Depth Pro's forward expects {size}x{size} input, got {x.shape}")
+        encodings = self.encoder(x)
+        features, lowres = self.decoder(encodings)
+        canonical_inverse_depth = self.head(features)
+        fov_deg = self.fov(x, lowres.detach()) if hasattr(self, "fov") else None
+        return canonical_inverse_depth, fov_deg
+
+    @torch.no_grad()
+    def infer(
+        self,
+        image: torch.Tensor,
+        f_px: float | torch.Tensor | None = None,
+        interpolation_mode: str = "bilinear",
+    ) -> dict[str, torch.Tensor]:
+        """Metric depth (metres) and focal length (pixels) for ``image`` in [-1, 1].
+
+        ``image`` is ``[3,H,W]`` or ``[B,3,H,W]`` of any size: it is resized to the network size
+        and the result back. ``f_px`` (the focal length in pixels of ``image``) replaces the
+        network's own estimate when given.
+        """
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        height, width = image.shape[-2:]
+        size = self.img_size
+        resized = (height, width) != (size, size)
+        x = image
+        if resized:
+            x = F.interpolate(x, size=(size, size), mode=interpolation_mode, align_corners=False)
+        canonical_inverse_depth, fov_deg = self.forward(x)
+        if f_px is None:
+            if fov_deg is None:
+                raise ConfigError(
+                    "this Depth Pro model has no field-of-view head, so it needs a focal length",
+                    "pass f_px (or --focal-px)",
+                )
+            f_px = 0.5 * width / torch.tan(0.5 * torch.deg2rad(fov_deg.float()))
+        else:
+            f_px = torch.as_tensor(f_px, dtype=torch.float32, device=image.device)
+            f_px = f_px.reshape(-1, 1, 1, 1) if f_px.dim() else f_px
+        # The network predicts inverse depth for a canonical focal length equal to the width.
+        inverse_depth = canonical_inverse_depth * (width / f_px)
+        if resized:
+            inverse_depth = F.interpolate(
+                inverse_depth, size=(height, width), mode=interpolation_mode, align_corners=False
+            )
+        depth = 1.0 / torch.clamp(inverse_depth, *INVERSE_DEPTH_RANGE)
+        return {"depth": depth.squeeze(), "focallength_px": f_px.squeeze()}
+
+
+def build_depth_pro(config: dict | None = None) -> DepthPro:
+    """Build Depth Pro from a config dict (the fixtures' schema; empty = full size)."""
+    return DepthPro(DepthProConfig.from_dict(config or {}))
+
+
+def decoder_input_dims(config: DepthProConfig) -> Sequence[int]:
+    """Decoder input widths, finest first: the latent level is already at decoder width."""
+    return [config.decoder_features, *config.encoder_feature_dims]

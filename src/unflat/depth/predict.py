@@ -1,0 +1,80 @@
+"""Photo -> DepthMap with Depth Pro: preprocessing, focal-length choice, precision."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from unflat.device import pick_device, pick_dtype
+from unflat.types import DepthMap, Photo
+
+
+def to_network_input(rgb: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``uint8 [H,W,3]`` -> ``[3,H,W]`` in [-1, 1], as the published transform: x / 255 * 2 - 1."""
+    # A copy: arrays from Pillow can be read-only, which torch.from_numpy warns about.
+    image = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)
+    return (image.float() / 255.0 * 2.0 - 1.0).to(dtype)
+
+
+@dataclass
+class DepthEstimator:
+    """A loaded Depth Pro model ready to turn photos into metric depth.
+
+    The fp32 path reproduces the published implementation. ``bf16``/``fp16`` run the network in
+    that precision while the focal-length scaling and resizing stay in fp32.
+    """
+
+    model: nn.Module
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+    name: str = "depth-pro"
+    weights_sha256: str | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        weights: str | None = None,
+        model: str = "depth-pro",
+        device: str = "auto",
+        precision: str = "fp32",
+    ) -> DepthEstimator:
+        """Load from the registry (``model``) or a local ``weights`` file or folder."""
+        from unflat.weights import load_model, resolve_weights, weights_id
+
+        torch_device = pick_device(device)
+        dtype = pick_dtype(precision, torch_device)
+        network = load_model(model, device=torch_device, dtype=dtype, weights=weights)
+        sha256 = weights_id(resolve_weights(model, weights))
+        name = model if weights is None else str(weights)
+        return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
+
+    def predict(self, photo: Photo, f_px: float | None = None) -> DepthMap:
+        """Metric depth of ``photo``.
+
+        The focal length comes from ``f_px`` when given, else from the photo's EXIF, else from
+        the network's field-of-view head.
+        """
+        if f_px is not None:
+            focal, source = float(f_px), "user"
+        elif photo.focal_px is not None:
+            focal, source = float(photo.focal_px), "exif"
+        else:
+            focal, source = None, "model"
+        start = time.perf_counter()
+        image = to_network_input(photo.rgb, self.device, self.dtype)
+        with torch.inference_mode():
+            out = self.model.infer(image, f_px=focal)
+        depth = out["depth"].float().cpu().numpy().astype(np.float32)
+        return DepthMap(
+            depth=depth,
+            focal_px=float(out["focallength_px"].float().cpu()),
+            focal_source=source,
+            model=self.name,
+            seconds=time.perf_counter() - start,
+        )
+
+    __call__ = predict

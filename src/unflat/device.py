@@ -1,0 +1,47 @@
+"""Device and dtype choice: cuda > mps > cpu, and the precision names the CLI accepts."""
+
+from __future__ import annotations
+
+import torch
+
+from unflat.errors import DeviceError
+
+PRECISIONS: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """Resolve ``auto|cpu|cuda|mps`` (or ``cuda:N``) to an available torch device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {name!r} was asked for but CUDA is not available",
+            "install a CUDA build of PyTorch or pass --device cpu",
+        )
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    ):
+        raise DeviceError("device 'mps' is not available", "pass --device cpu or --device auto")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise DeviceError(f"unknown device {name!r}", "use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """Resolve a precision name; fp16 on the CPU is refused: its kernels are slow or missing."""
+    if precision not in PRECISIONS:
+        raise DeviceError(f"unknown precision {precision!r}", "use fp32, bf16 or fp16")
+    dtype = PRECISIONS[precision]
+    if dtype == torch.float16 and device.type == "cpu":
+        raise DeviceError(
+            "fp16 is not supported on the CPU", "use --precision bf16 or fp32 on the CPU"
+        )
+    return dtype
