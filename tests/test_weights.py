@@ -426,7 +426,7 @@ def test_cli_list(capsys: pytest.CaptureFixture) -> None:
 def test_cli_info(capsys: pytest.CaptureFixture) -> None:
     assert _cli(["models", "info", "depth-pro"]) == 0
     out = capsys.readouterr().out
-    assert "https://github.com/apple/ml-depth-pro/blob/main/LICENSE" in out
+    assert "https://huggingface.co/apple/DepthPro/blob/main/LICENSE" in out
     assert "research use only" in out
     assert "https://huggingface.co/apple/DepthPro/resolve/main/depth_pro.pt" in out
     assert str(weights.weights_path("depth-pro")) in out
