@@ -22,4 +22,28 @@ def load_model(name_or_path: str, **kwargs):
     return _load(name_or_path, **kwargs)
 
 
-__all__ = ["DepthMap", "Photo", "UnflatError", "__version__", "build_model", "load_model"]
+_LAZY = {
+    "DepthEstimator": "unflat.depth.predict",
+    "read_photo": "unflat.io.images",
+}
+
+
+def __getattr__(name: str):
+    # Heavy modules (torch) load on first use, so `unflat --help` stays quick.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'unflat' has no attribute {name!r}")
+
+
+__all__ = [
+    "DepthEstimator",
+    "DepthMap",
+    "Photo",
+    "UnflatError",
+    "__version__",
+    "build_model",
+    "load_model",
+    "read_photo",
+]

@@ -38,7 +38,7 @@ def pick_device(name: str = "auto") -> torch.device:
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     """Resolve a precision name; fp16 on the CPU is refused: its kernels are slow or missing."""
     if precision not in PRECISIONS:
-        raise DeviceError(f"unknown precision {precision!r}", "use fp32, bf16 or fp16")
+        raise DeviceError(f"unknown precision {precision!r}", "use fp32, bf16, fp16 or int8")
     dtype = PRECISIONS[precision]
     if dtype == torch.float16 and device.type == "cpu":
         raise DeviceError(

@@ -164,6 +164,8 @@ def test_cli_depth_runs_the_estimator(nyu, tmp_path, monkeypatch, capsys):
     options = {}
 
     class FakeEstimator:
+        name = "depth-pro"
+
         @classmethod
         def from_options(cls, **kwargs):
             options.update(kwargs)

@@ -34,7 +34,7 @@ def depth_command(
     weights: str | None = typer.Option(None, "--weights", help="A weights file to use."),
     model: str = typer.Option("depth-pro", "--model", help="Depth model name."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16, fp16 or int8."),
     gt_focal: bool = typer.Option(
         False, "--gt-focal", help="Give the model the true focal length instead of estimating it."
     ),
@@ -66,7 +66,7 @@ def depth_command(
         use_gt_focal=gt_focal,
         align=align.value,
         dataset=dataset_dir.name,
-        model=model,
+        model=estimator.name,
     )
     Console(highlight=False, soft_wrap=True).print(report.table(), markup=False)
     if json_path is not None:

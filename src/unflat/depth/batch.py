@@ -132,21 +132,27 @@ def run_batch(
     report = BatchReport()
     jobs = list(zip(inputs, output_bases(inputs, out_dir), strict=True))
     iterator = progress(jobs) if progress else jobs
-    for path, base in iterator:
-        outputs = DepthOutputs(base, ply=ply, preview=preview)
-        if outputs.done() and not overwrite:
-            report.skipped.append(path)
-            continue
-        try:
-            photo = read_photo(path)
-            result = predict(photo)
-            write_outputs(outputs, photo, result, weights_sha256())
-        except UnflatError as error:
-            # Model and output-location problems stop the batch: every other file would fail
-            # the same way. Problems with one input are recorded and the batch goes on.
-            if isinstance(error, WeightsError | DeviceError | OutputError | ConfigError):
-                raise
-            report.failed.append((path, str(error)))
-            continue
-        report.written.append(path)
+    try:
+        for path, base in iterator:
+            outputs = DepthOutputs(base, ply=ply, preview=preview)
+            if outputs.done() and not overwrite:
+                report.skipped.append(path)
+                continue
+            try:
+                photo = read_photo(path)
+                result = predict(photo)
+                write_outputs(outputs, photo, result, weights_sha256())
+            except UnflatError as error:
+                # Model and output-location problems stop the batch: every other file would
+                # fail the same way. Problems with one input are recorded and the batch goes on.
+                if isinstance(error, WeightsError | DeviceError | OutputError | ConfigError):
+                    raise
+                report.failed.append((path, str(error)))
+                continue
+            report.written.append(path)
+    finally:
+        # Finish the progress bar now, so that an error message comes after it, not before.
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
     return report

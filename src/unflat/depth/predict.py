@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from unflat.device import pick_device, pick_dtype
+from unflat.nn.inference import apply_precision
+from unflat.nn.vit import VisionTransformer
 from unflat.types import DepthMap, Photo
 
 
@@ -25,7 +27,9 @@ class DepthEstimator:
     """A loaded Depth Pro model ready to turn photos into metric depth.
 
     The fp32 path reproduces the published implementation. ``bf16``/``fp16`` run the network in
-    that precision while the focal-length scaling and resizing stay in fp32.
+    that precision while the focal-length scaling and resizing stay in fp32; ``int8`` (CPU only)
+    runs the transformers' linear layers in int8 and the convolutions in bf16, the fastest CPU
+    path (errors against fp32 are in BENCHMARKS.md).
     """
 
     model: nn.Module
@@ -46,8 +50,10 @@ class DepthEstimator:
         from unflat.weights import load_model, resolve_weights, weights_id
 
         torch_device = pick_device(device)
-        dtype = pick_dtype(precision, torch_device)
-        network = load_model(model, device=torch_device, dtype=dtype, weights=weights)
+        if precision != "int8":
+            pick_dtype(precision, torch_device)  # refuse a bad precision before loading weights
+        network = load_model(model, device=torch_device, weights=weights)
+        dtype = apply_precision(network, precision, torch_device, (VisionTransformer,))
         sha256 = weights_id(resolve_weights(model, weights))
         name = model if weights is None else str(weights)
         return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
