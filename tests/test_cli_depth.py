@@ -178,3 +178,10 @@ def test_unwritable_output_is_one_line(tmp_path, tiny_weights, capsys):
 def test_nothing_found_is_one_line(tmp_path, capsys):
     assert main(["depth", str(tmp_path / "nope*.jpg"), "-o", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+@pytest.mark.parametrize("argv", [["depth"], ["nope"], ["depth", "x.jpg", "--focal-px", "abc"]])
+def test_usage_errors_exit_2_without_traceback(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() and "Traceback" not in err

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from unflat import __version__
 from unflat.errors import UnflatError
@@ -51,11 +51,16 @@ def run(application: typer.Typer, argv: list[str]) -> int:
         result = command.main(args=argv, prog_name="unflat", standalone_mode=False)
     except UnflatError as error:
         return fail(error)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as error:
-        error.show()
+    except TyperException as error:
+        # A usage error (unknown option, missing argument): typer's own message and usage line.
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
