@@ -5,7 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from unflat.errors import UnflatError
-from unflat.types import DepthMap, Photo
+from unflat.types import Camera, DepthMap, Gaussians, Photo
 
 
 def build_model(config: dict):
@@ -38,8 +38,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Camera",
     "DepthEstimator",
     "DepthMap",
+    "Gaussians",
     "Photo",
     "UnflatError",
     "__version__",

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported lazily: `import unflat` and `unflat --help` stay quick
+    import torch
 
 
 @dataclass
@@ -66,3 +70,36 @@ class DepthMap:
             ],
             dtype=np.float64,
         )
+
+
+@dataclass
+class Gaussians:
+    """A 3D Gaussian scene: ``N`` anisotropic Gaussians as torch tensors on one device.
+
+    ``means [N,3]`` in metres (OpenCV camera frame of the source photo: x right, y down,
+    z forward), ``scales [N,3]`` standard deviations along the Gaussian's axes, ``quats [N,4]``
+    rotations as (w, x, y, z), ``colors [N,3]`` linear RGB, ``opacities [N]`` in [0, 1].
+    """
+
+    means: torch.Tensor
+    scales: torch.Tensor
+    quats: torch.Tensor
+    colors: torch.Tensor
+    opacities: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.means.shape[0])
+
+
+@dataclass
+class Camera:
+    """A pinhole camera with OpenCV axes (x right, y down, z forward).
+
+    ``K`` is the 3x3 intrinsics in pixels, ``world_to_camera`` the 4x4 extrinsics, and the
+    image is ``width`` x ``height`` pixels.
+    """
+
+    K: torch.Tensor
+    world_to_camera: torch.Tensor
+    width: int
+    height: int
