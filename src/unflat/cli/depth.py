@@ -34,7 +34,11 @@ def depth(
     preview: bool = typer.Option(True, "--preview/--no-preview", help="Colour-mapped preview."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo photos already done."),
 ) -> int:
-    """Metric depth from photos: .npy (metres), 16-bit PNG (mm), preview, JSON, optional .ply."""
+    """Metric depth maps from photos, with previews and point clouds.
+
+    Per photo: NAME.depth.npy (metres), NAME.depth_mm.png (16-bit millimetres),
+    NAME.preview.jpg, NAME.json and, with --ply, NAME.points.ply.
+    """
     from unflat.depth.batch import run_batch
     from unflat.errors import ConfigError
     from unflat.io.atomic import ensure_output_dir
