@@ -1,0 +1,152 @@
+"""Render a :class:`~unflat.types.Gaussians` scene from a :class:`~unflat.types.Camera`.
+
+One functional entry point, :func:`render`, over plain tensors; backends share its conventions:
+
+- Pixel ``(x, y)`` (column, row) is sampled at its centre ``(x + 0.5, y + 0.5)`` in the pixel
+  coordinates of ``K``, as gsplat does; a point projecting to ``u = fx * X / Z + cx`` peaks in
+  pixel ``floor(u)``.
+- ``depth`` is the expected camera-frame z of the Gaussian means under the compositing weights,
+  normalised by ``alpha``: ``sum(z_i w_i) / sum(w_i)`` where ``alpha > 0``, else 0. Normalising
+  makes depth a distance in metres even at soft edges (gsplat's "ED" mode); multiply by ``alpha``
+  to get the unnormalised "D" form back.
+- ``color`` is linear RGB with the background composited behind: ``C + T_final * background``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from unflat.errors import ConfigError, InputError
+
+if TYPE_CHECKING:  # a submodule is named ``torch``: keep the name free in this namespace
+    import torch
+
+    from unflat.types import Camera, Gaussians
+
+BACKENDS = ("auto", "torch")
+
+
+@dataclass
+class Render:
+    """A rendered view: ``color [H,W,3]`` linear RGB, ``alpha [H,W]``, ``depth [H,W]`` metres."""
+
+    color: torch.Tensor
+    alpha: torch.Tensor
+    depth: torch.Tensor
+
+
+def render(
+    gaussians: Gaussians,
+    camera: Camera,
+    *,
+    background: torch.Tensor | tuple[float, float, float] | None = None,
+    near: float = 0.01,
+    eps2d: float = 0.3,
+    backend: str = "auto",
+) -> Render:
+    """Render ``gaussians`` seen by ``camera`` with 3DGS EWA splatting.
+
+    ``background`` is an RGB colour behind the scene (black by default), ``near`` the near-plane
+    distance in metres (Gaussians whose mean is closer are dropped), ``eps2d`` the low-pass
+    variance in pixels² added to every projected covariance (0.3 as in 3DGS; SHARP uses 0).
+    ``backend`` picks the implementation; ``"auto"`` chooses the best available (only the plain
+    torch backend exists now, on CPU, MPS and CUDA).
+    """
+    background_tensor = check_inputs(gaussians, camera, background, near, eps2d)
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown render backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}"
+        )
+    from unflat.splat.render.torch import render_torch
+
+    return render_torch(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
+
+
+def check_inputs(
+    gaussians: Gaussians,
+    camera: Camera,
+    background: torch.Tensor | tuple[float, float, float] | None,
+    near: float,
+    eps2d: float,
+) -> torch.Tensor:
+    """Raise a clear error for unusable inputs; return the background as a float32 [3] tensor."""
+    import torch as torch_  # local: the submodule ``torch`` would shadow a module-level import
+
+    expected = {"means": 3, "scales": 3, "quats": 4, "colors": 3}
+    tensors = {name: getattr(gaussians, name) for name in (*expected, "opacities")}
+    for name, tensor in tensors.items():
+        if not isinstance(tensor, torch_.Tensor):
+            raise InputError(
+                f"Gaussians.{name} is a {type(tensor).__name__}, not a torch tensor",
+                hint="build Gaussians from torch tensors",
+            )
+    count = gaussians.means.shape[0] if gaussians.means.ndim == 2 else -1
+    for name, width in expected.items():
+        shape = tuple(tensors[name].shape)
+        if shape != (count, width):
+            raise InputError(
+                f"Gaussians.{name} has shape {shape}, expected ({max(count, 0)}, {width})",
+                hint="all Gaussian fields need the same count N: means/scales/colors [N,3], "
+                "quats [N,4], opacities [N]",
+            )
+    if tuple(gaussians.opacities.shape) != (count,):
+        raise InputError(
+            f"Gaussians.opacities has shape {tuple(gaussians.opacities.shape)}, "
+            f"expected ({count},)",
+            hint="opacities are one value per Gaussian, shape [N]",
+        )
+    device = gaussians.means.device
+    for name, tensor in tensors.items():
+        if tensor.device != device:
+            raise InputError(
+                f"Gaussians.{name} is on {tensor.device} but means are on {device}",
+                hint="move the whole scene to one device",
+            )
+        if not tensor.is_floating_point():
+            raise InputError(f"Gaussians.{name} is {tensor.dtype}", hint="use float tensors")
+        bad = int((~torch_.isfinite(tensor)).sum()) if tensor.numel() else 0
+        if bad:
+            raise InputError(
+                f"Gaussians.{name} has {bad} non-finite value(s) (NaN or inf)",
+                hint="remove or fix those Gaussians before rendering",
+            )
+    if count and bool((gaussians.quats.norm(dim=-1) == 0).any()):
+        raise InputError("Gaussians.quats has zero-length quaternions", hint="use unit quaternions")
+
+    if not (isinstance(camera.width, int) and isinstance(camera.height, int)):
+        raise InputError("Camera width and height must be ints", hint="give the image size")
+    if camera.width <= 0 or camera.height <= 0:
+        raise InputError(
+            f"Camera size {camera.width}x{camera.height} is empty", hint="use a positive size"
+        )
+    for name, shape in (("K", (3, 3)), ("world_to_camera", (4, 4))):
+        matrix = getattr(camera, name)
+        if not isinstance(matrix, torch_.Tensor) or tuple(matrix.shape) != shape:
+            raise InputError(
+                f"Camera.{name} must be a {shape[0]}x{shape[1]} torch tensor",
+                hint="see unflat.types.Camera",
+            )
+        if not bool(torch_.isfinite(matrix).all()):
+            raise InputError(f"Camera.{name} has NaN or inf values", hint="fix the camera")
+    K = camera.K.detach().double().cpu()
+    if K[0, 0] <= 0 or K[1, 1] <= 0 or K[0, 1] != 0 or K[1, 0] != 0 or K[2].tolist() != [0, 0, 1]:
+        raise InputError(
+            f"Camera.K is not a pinhole intrinsics matrix: {K.tolist()}",
+            hint="K must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0 (no skew)",
+        )
+
+    if not (math.isfinite(near) and near > 0):
+        raise ConfigError(f"near plane {near} must be a positive distance", hint="e.g. 0.01")
+    if not (math.isfinite(eps2d) and eps2d >= 0):
+        raise ConfigError(f"eps2d {eps2d} must be >= 0", hint="0.3 for 3DGS, 0 for SHARP")
+    if background is None:
+        return torch_.zeros(3, device=device)
+    background_tensor = torch_.as_tensor(background, dtype=torch_.float32).to(device).flatten()
+    if background_tensor.shape != (3,) or not bool(torch_.isfinite(background_tensor).all()):
+        raise ConfigError(
+            f"background must be 3 finite numbers (RGB), got {background!r}",
+            hint="e.g. background=(1.0, 1.0, 1.0) for white",
+        )
+    return background_tensor
