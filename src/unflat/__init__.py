@@ -7,22 +7,9 @@ __version__ = "0.1.0"
 from unflat.errors import UnflatError
 from unflat.types import Camera, DepthMap, Gaussians, Photo
 
-
-def build_model(config: dict):
-    """Build any supported architecture from a config dict; ``config["architecture"]`` selects."""
-    from unflat.architectures import build_model as _build
-
-    return _build(config)
-
-
-def load_model(name_or_path: str, **kwargs):
-    """A ready model (eval mode, weights loaded) from a registry name or a local file/directory."""
-    from unflat.weights import load_model as _load
-
-    return _load(name_or_path, **kwargs)
-
-
 _LAZY = {
+    "build_model": "unflat.architectures",
+    "load_model": "unflat.weights",
     "DepthEstimator": "unflat.depth.predict",
     "read_photo": "unflat.io.images",
 }

@@ -35,6 +35,23 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+PRECISION_NAMES = (*PRECISIONS, "int8")
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a precision that does not exist or cannot run on ``device``, before any loading.
+
+    ``int8`` (int8 transformer matmuls, bf16 convolutions) is a CPU path; ``fp16`` a GPU one.
+    """
+    if precision == "int8":
+        if device.type != "cpu":
+            raise DeviceError(
+                "the int8 path runs on the CPU only", "use --precision fp16 or bf16 on a GPU"
+            )
+        return
+    pick_dtype(precision, device)
+
+
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     """Resolve a precision name; fp16 on the CPU is refused: its kernels are slow or missing."""
     if precision not in PRECISIONS:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from unflat.device import pick_device, pick_dtype
+from unflat.device import check_precision, pick_device
 from unflat.nn.inference import apply_precision
 from unflat.nn.vit import VisionTransformer
 from unflat.types import DepthMap, Photo
@@ -50,11 +50,12 @@ class DepthEstimator:
         from unflat.weights import load_model, resolve_weights, weights_id
 
         torch_device = pick_device(device)
-        if precision != "int8":
-            pick_dtype(precision, torch_device)  # refuse a bad precision before loading weights
-        network = load_model(model, device=torch_device, weights=weights)
+        check_precision(precision, torch_device)  # before gigabytes of weights are loaded
+        # Resolved once: the file loaded is the file whose hash goes into every sidecar.
+        file = resolve_weights(model, weights)
+        network = load_model(model, device=torch_device, weights=file)
         dtype = apply_precision(network, precision, torch_device, (VisionTransformer,))
-        sha256 = weights_id(resolve_weights(model, weights))
+        sha256 = weights_id(file)
         name = model if weights is None else str(weights)
         return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
 

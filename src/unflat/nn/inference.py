@@ -89,10 +89,9 @@ def mixed_int8_bf16(
     Transformer matmuls gain most from int8; convolutions from bf16 with channels-last
     layout (oneDNN's preferred one). CPU only.
     """
-    if device.type != "cpu":
-        raise DeviceError(
-            "the int8 path runs on the CPU only", "use --precision fp16 or bf16 on a GPU"
-        )
+    from unflat.device import check_precision
+
+    check_precision("int8", device)
     low_precision(model, torch.bfloat16, device, transformer_types)
     for module in model.modules():
         if isinstance(module, transformer_types):
