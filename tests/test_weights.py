@@ -349,18 +349,6 @@ def test_bad_arguments_are_weights_errors(tmp_path: Path) -> None:
         weights.load_model(tmp_path / "junk.safetensors", builder=tiny_builder)
 
 
-def test_sharp_waits_for_a_later_release_without_downloading(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import unflat.architectures
-
-    if "sharp" in unflat.architectures.SUPPORTED:
-        pytest.skip("the sharp architecture is supported now")
-    monkeypatch.setenv("UNFLAT_OFFLINE", "1")
-    with pytest.raises(WeightsError, match="sharp architecture lands with a later release"):
-        weights.load_model("sharp")
-
-
 @pytest.mark.skipif(not FIXTURE.is_dir(), reason="shared fixtures not present")
 def test_load_model_builds_the_depth_pro_fixture() -> None:
     model = weights.load_model(FIXTURE)

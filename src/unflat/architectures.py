@@ -19,8 +19,15 @@ def _depth_pro(config: dict) -> nn.Module:
     return build_depth_pro(config)
 
 
+def _sharp(config: dict) -> nn.Module:
+    from unflat.splat.sharp import build_sharp
+
+    return build_sharp(config)
+
+
 BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
     "depth_pro": _depth_pro,
+    "sharp": _sharp,
 }
 
 SUPPORTED = frozenset(BUILDERS)

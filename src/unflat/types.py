@@ -90,6 +90,16 @@ class Gaussians:
     def __len__(self) -> int:
         return int(self.means.shape[0])
 
+    def to(self, device: torch.device | str) -> Gaussians:
+        """The same scene with every tensor on ``device``."""
+        return Gaussians(
+            means=self.means.to(device),
+            scales=self.scales.to(device),
+            quats=self.quats.to(device),
+            colors=self.colors.to(device),
+            opacities=self.opacities.to(device),
+        )
+
 
 @dataclass
 class Camera:

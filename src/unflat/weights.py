@@ -128,21 +128,25 @@ register(
         task="3d-scene",
         architecture={"architecture": "sharp"},
         description=(
-            "Apple SHARP: a 3D Gaussian scene from a single photo, rendered from nearby viewpoints."
+            "Apple SHARP: a metric 3D Gaussian scene from a single photo (Depth Pro-style "
+            "monodepth with two DINOv2 ViT-L/16 encoders, DPT Gaussian decoder; 1536x1536 input, "
+            "2 x 768 x 768 Gaussians), rendered from nearby viewpoints."
         ),
         files=(
             WeightFile(
                 filename="sharp_2572gikvuh.pt",
                 urls=("https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt",),
+                # 702M parameters (1038 tensors, incl. the ViTs' unused 21841-way heads), believed
+                # stored as float32; exact bytes and hash not yet pinned.
+                approx_bytes=2_809_000_000,
             ),
         ),
         licence="Apple Machine Learning Research Model License (research only)",
-        licence_url="https://github.com/apple/ml-sharp/blob/main/LICENSE",
+        licence_url="https://github.com/apple/ml-sharp/blob/main/LICENSE_MODEL",
         licence_summary=_APPLE_RESEARCH_SUMMARY,
         commercial_use=False,
         homepage="https://github.com/apple/ml-sharp",
-        paper="Sharp Monocular View Synthesis in Less Than a Second",
-        available=False,
+        paper="Sharp Monocular View Synthesis in Less Than a Second (arXiv:2512.10685)",
     )
 )
 

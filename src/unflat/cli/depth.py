@@ -72,9 +72,7 @@ def depth(
         overwrite=overwrite,
         progress=lambda jobs: track(jobs, "depth"),
     )
-    summary = f"{len(report.written)} written, {len(report.skipped)} already done"
-    summary += f", {len(report.failed)} failed -> {out_dir}"
-    print(summary, file=sys.stderr)
+    print(report.summary(out_dir), file=sys.stderr)
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     return 2 if report.failed else 0

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from unflat import __version__
-from unflat.errors import ConfigError, DeviceError, OutputError, UnflatError, WeightsError
+from unflat import __version__, batch
+from unflat.batch import BatchReport
 from unflat.io.atomic import atomic_write
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
@@ -59,15 +58,6 @@ class DepthOutputs:
         return all(path.is_file() for path in self.all())
 
 
-def output_bases(inputs: list[Path], out_dir: Path) -> list[Path]:
-    """One output base name per input: the file stem, or the relative path where stems clash."""
-    stems = [path.stem for path in inputs]
-    if len(set(stems)) == len(stems):
-        return [out_dir / stem for stem in stems]
-    root = Path(os.path.commonpath([str(p.resolve().parent) for p in inputs]))
-    return [out_dir / p.resolve().relative_to(root).with_suffix("") for p in inputs]
-
-
 def write_outputs(
     outputs: DepthOutputs, photo: Photo, result: DepthMap, weights_sha256: str | None
 ) -> None:
@@ -105,15 +95,6 @@ def write_outputs(
         temporary.write_text(json.dumps(sidecar, indent=2) + "\n")
 
 
-@dataclass
-class BatchReport:
-    """What happened to each photo of a batch."""
-
-    written: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-
-
 def run_batch(
     inputs: list[Path],
     out_dir: Path,
@@ -129,30 +110,17 @@ def run_batch(
     ``predict`` is called only for photos whose outputs are not already complete, so a rerun
     resumes where an interrupted one stopped (``overwrite`` redoes everything).
     """
-    report = BatchReport()
-    jobs = list(zip(inputs, output_bases(inputs, out_dir), strict=True))
-    iterator = progress(jobs) if progress else jobs
-    try:
-        for path, base in iterator:
-            outputs = DepthOutputs(base, ply=ply, preview=preview)
-            if outputs.done() and not overwrite:
-                report.skipped.append(path)
-                continue
-            try:
-                photo = read_photo(path)
-                result = predict(photo)
-                write_outputs(outputs, photo, result, weights_sha256())
-            except UnflatError as error:
-                # Model and output-location problems stop the batch: every other file would
-                # fail the same way. Problems with one input are recorded and the batch goes on.
-                if isinstance(error, WeightsError | DeviceError | OutputError | ConfigError):
-                    raise
-                report.failed.append((path, str(error)))
-                continue
-            report.written.append(path)
-    finally:
-        # Finish the progress bar now, so that an error message comes after it, not before.
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
-    return report
+
+    def process(path: Path, base: Path) -> None:
+        photo = read_photo(path)
+        result = predict(photo)
+        write_outputs(DepthOutputs(base, ply=ply, preview=preview), photo, result, weights_sha256())
+
+    return batch.run_batch(
+        inputs,
+        out_dir,
+        process,
+        lambda base: DepthOutputs(base, ply=ply, preview=preview).done(),
+        overwrite=overwrite,
+        progress=progress,
+    )

@@ -131,10 +131,15 @@ def merge_windows(x: torch.Tensor, batch: int, trim: int) -> torch.Tensor:
 
 
 class DepthProEncoder(nn.Module):
-    """Multi-resolution encodings from overlapping patches and a global view."""
+    """Multi-resolution encodings from overlapping patches and a global view.
 
-    def __init__(self, config: DepthProConfig) -> None:
+    ``patch_overlap=False`` tiles the pyramid without overlap (4x4 and 2x2 windows, nothing
+    trimmed), a variant SHARP's monodepth encoder can be configured with.
+    """
+
+    def __init__(self, config: DepthProConfig, patch_overlap: bool = True) -> None:
         super().__init__()
+        self.patch_overlap = patch_overlap
         self.hook_block_ids = list(config.hook_block_ids)
         dims = list(config.encoder_feature_dims)
         self.dims_encoder = dims
@@ -164,8 +169,9 @@ class DepthProEncoder(nn.Module):
 
         # 5x5 windows at full size (25% overlap), 3x3 at half (50%), the quarter image whole:
         # one batch of 35 (per image) through the shared patch ViT.
-        full_windows = sliding_windows(x, self.window, overlap=0.25)
-        half_windows = sliding_windows(half, self.window, overlap=0.5)
+        full_overlap, half_overlap = (0.25, 0.5) if self.patch_overlap else (0.0, 0.0)
+        full_windows = sliding_windows(x, self.window, overlap=full_overlap)
+        half_windows = sliding_windows(half, self.window, overlap=half_overlap)
         windows = torch.cat([full_windows, half_windows, quarter], dim=0)
         tokens, taps = self.patch_encoder(windows, taps=self.hook_block_ids)
 
@@ -175,7 +181,7 @@ class DepthProEncoder(nn.Module):
         # Windows overlap by a quarter (full size) and a half (half size) of the grid; each side
         # of a seam gives up half the overlap, so the merged maps are 4 and 2 grids across
         # (3 and 6 tokens for the released 24x24 grid).
-        trim_full, trim_half = self.grid // 8, self.grid // 4
+        trim_full, trim_half = (self.grid // 8, self.grid // 4) if self.patch_overlap else (0, 0)
         n_full = full_windows.shape[0]
         latent0 = merge_windows(grid(taps[0][:n_full]), batch, trim=trim_full)
         latent1 = merge_windows(grid(taps[1][:n_full]), batch, trim=trim_full)
@@ -245,15 +251,7 @@ class DepthPro(nn.Module):
         self.encoder = DepthProEncoder(config)
         self.decoder = MultiresConvDecoder(decoder_input_dims(config), config.decoder_features)
         dim = config.decoder_features
-        self.head = nn.Sequential(
-            nn.Conv2d(dim, dim // 2, 3, padding=1),
-            nn.ConvTranspose2d(dim // 2, dim // 2, 2, stride=2, bias=True),
-            nn.Conv2d(dim // 2, config.last_dims[0], 3, padding=1),
-            nn.ReLU(True),
-            nn.Conv2d(config.last_dims[0], config.last_dims[1], 1),
-            nn.ReLU(),
-        )
-        nn.init.zeros_(self.head[4].bias)
+        self.head = inverse_depth_head(dim, config.last_dims)
         if config.use_fov_head:
             fov_vit = VisionTransformer(config.vit) if config.fov_encoder else None
             self.fov = FOVNetwork(dim, fov_vit, lowres_size=2 * config.vit.grid_size)
@@ -313,6 +311,24 @@ class DepthPro(nn.Module):
             )
         depth = 1.0 / torch.clamp(inverse_depth, *INVERSE_DEPTH_RANGE)
         return {"depth": depth.squeeze(), "focallength_px": f_px.squeeze()}
+
+
+def inverse_depth_head(dim: int, last_dims: Sequence[int]) -> nn.Sequential:
+    """Decoder features to non-negative inverse depth at twice their resolution.
+
+    ``last_dims`` are the hidden width and the number of output maps (1 for Depth Pro, one per
+    depth layer for SHARP).
+    """
+    head = nn.Sequential(
+        nn.Conv2d(dim, dim // 2, 3, padding=1),
+        nn.ConvTranspose2d(dim // 2, dim // 2, 2, stride=2, bias=True),
+        nn.Conv2d(dim // 2, last_dims[0], 3, padding=1),
+        nn.ReLU(True),
+        nn.Conv2d(last_dims[0], last_dims[1], 1),
+        nn.ReLU(),
+    )
+    nn.init.zeros_(head[4].bias)
+    return head
 
 
 def build_depth_pro(config: dict | None = None) -> DepthPro:

@@ -1,5 +1,6 @@
-"""3D Gaussian scenes: rendering them from any camera (and, later, predicting them from photos)."""
+"""3D Gaussian scenes: predicting them from photos (SHARP) and rendering them from any camera."""
 
+from unflat.splat.predict import predict_gaussians
 from unflat.splat.render import Render, render
 
-__all__ = ["Render", "render"]
+__all__ = ["Render", "predict_gaussians", "render"]
