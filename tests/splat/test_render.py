@@ -1,19 +1,32 @@
-"""The torch rasteriser against the brute-force reference and hand-computed cases."""
+"""The torch and numba renderers against the brute-force reference and hand-computed cases."""
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 
 import pytest
 import torch
 
 from unflat.errors import ConfigError, InputError
 from unflat.splat import Render, render
+from unflat.splat import render as render_any_backend
 from unflat.splat.render.reference import render_reference
 from unflat.splat.render.torch import render_torch
 from unflat.types import Camera, Gaussians
 
 WIDTH, HEIGHT = 64, 48
+
+
+@pytest.fixture(params=["torch", "cpu"], autouse=True)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test here once per CPU backend; a test's own ``backend=`` still wins."""
+    module = sys.modules[__name__]
+    monkeypatch.setattr(
+        module, "render", functools.partial(render_any_backend, backend=request.param)
+    )
+    return request.param
 
 
 def make_camera(

@@ -278,7 +278,9 @@ def convert(
     source: Path = typer.Argument(..., help="A scene: .ply (3DGS / SHARP), .splat or .spz."),
     target: Path = typer.Argument(..., help="Where to write it: .ply, .splat or .spz."),
     axes: AxesChoice = typer.Option(
-        AxesChoice.opencv, "--axes", help="Axes of the written file: opencv or opengl (y up)."
+        AxesChoice.opencv,
+        "--axes",
+        help="Axes of the written .ply/.splat: opencv or opengl (y up); .spz has its own.",
     ),
     input_axes: AxesChoice | None = typer.Option(
         None, "--input-axes", help="Axes of SOURCE when it is not what its header says."
@@ -287,7 +289,8 @@ def convert(
 ) -> int:
     """Convert a Gaussian scene between .ply, .splat and .spz (and between axes conventions)."""
     from unflat.errors import OutputError
-    from unflat.io.gaussians import load_gaussians, save_gaussians
+    from unflat.io.gaussians import load_gaussians
+    from unflat.splat.outputs import save_scene
 
     if target.exists() and not overwrite:
         raise OutputError(f"{target} already exists", hint="pass --overwrite to replace it")
@@ -295,6 +298,6 @@ def convert(
     if source.suffix.lower() == ".spz" and input_axes is not None:
         options = {}
     gaussians = load_gaussians(source, **options)
-    save_gaussians(target, gaussians, axes=axes.value)
+    save_scene(target, gaussians, axes=axes.value, overwrite=overwrite)
     print(f"{len(gaussians)} Gaussians -> {target}", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
-"""3D Gaussian scenes: predicting them from photos (SHARP) and rendering them from any camera."""
+"""3D Gaussian scenes: from photos (SHARP, or photo + depth), rendered from any camera."""
 
 from unflat.splat.predict import predict_gaussians
 from unflat.splat.render import Render, render
+from unflat.splat.rgbd import from_rgbd
 
-__all__ = ["Render", "predict_gaussians", "render"]
+__all__ = ["Render", "from_rgbd", "predict_gaussians", "render"]

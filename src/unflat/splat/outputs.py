@@ -76,9 +76,15 @@ def write_sidecar(path: Path, record: dict[str, Any]) -> None:
         temporary.write_text(json.dumps(record | {"unflat": __version__}, indent=2) + "\n")
 
 
-def save_scene(path: Path, gaussians: Gaussians, axes: str = "opencv") -> Path:
-    """Write the scene in the format of ``path``'s suffix (sRGB colours, as viewers expect)."""
-    return save_gaussians(path, gaussians, axes=axes)
+def save_scene(
+    path: Path, gaussians: Gaussians, axes: str = "opencv", overwrite: bool = True
+) -> Path:
+    """Write the scene in the format of ``path``'s suffix (sRGB colours, as viewers expect).
+
+    ``.spz`` defines its own axes (x right, y up, z back) and ignores ``axes``.
+    """
+    options = {} if Path(path).suffix.lower() == ".spz" else {"axes": axes}
+    return save_gaussians(path, gaussians, overwrite=overwrite, **options)
 
 
 def load_scene(path: str | os.PathLike[str]) -> tuple[Gaussians, Camera | None, dict[str, Any]]:

@@ -14,6 +14,7 @@ One functional entry point, :func:`render`, over plain tensors; backends share i
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # a submodule is named ``torch``: keep the name free in this 
 
     from unflat.types import Camera, Gaussians
 
-BACKENDS = ("auto", "torch")
+BACKENDS = ("auto", "torch", "cpu", "gsplat")
 
 
 @dataclass
@@ -51,17 +52,45 @@ def render(
     ``background`` is an RGB colour behind the scene (black by default), ``near`` the near-plane
     distance in metres (Gaussians whose mean is closer are dropped), ``eps2d`` the low-pass
     variance in pixels² added to every projected covariance (0.3 as in 3DGS; SHARP uses 0).
-    ``backend`` picks the implementation; ``"auto"`` chooses the best available (only the plain
-    torch backend exists now, on CPU, MPS and CUDA).
+    ``backend`` picks the implementation: ``"torch"`` (plain torch, any device, the reference),
+    ``"cpu"`` (numba-compiled, CPU tensors; its first call in a fresh install compiles for a few
+    seconds, later processes reuse the on-disk cache) or ``"gsplat"`` (CUDA, the ``[gpu]`` extra).
+    ``"auto"`` takes gsplat for CUDA tensors when it is installed, numba for CPU tensors, else
+    torch.
     """
     background_tensor = check_inputs(gaussians, camera, background, near, eps2d)
     if backend not in BACKENDS:
         raise ConfigError(
             f"unknown render backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}"
         )
+    device_type = gaussians.means.device.type
+    if backend == "auto":
+        backend = "torch"
+        if device_type == "cuda" and importable("gsplat"):
+            backend = "gsplat"
+        elif device_type == "cpu" and importable("numba"):
+            backend = "cpu"
+    if backend == "gsplat":
+        from unflat.splat.render.gsplat import render_gsplat
+
+        return render_gsplat(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
+    if backend == "cpu":
+        if not importable("numba"):
+            raise ConfigError(
+                "the cpu render backend needs numba, which is not installed",
+                hint="pip install numba, or use backend='torch'",
+            )
+        from unflat.splat.render.numba_cpu import render_numba
+
+        return render_numba(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
     from unflat.splat.render.torch import render_torch
 
     return render_torch(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
+
+
+def importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (numba and gsplat are slow)."""
+    return importlib.util.find_spec(module) is not None
 
 
 def check_inputs(
