@@ -41,7 +41,8 @@ def predict_gaussians(model: Sharp, image: np.ndarray, f_px: float) -> Gaussians
     height, width = image.shape[:2]
     size = model.image_size
 
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).to(device).float()
+    # A copy: the caller's array may be read-only, which torch.from_numpy warns about.
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).to(device).float()
     pixels = pixels.permute(2, 0, 1) / 255.0
     network_input = F.interpolate(
         pixels[None], size=(size, size), mode="bilinear", align_corners=True
