@@ -25,11 +25,18 @@ class BatchReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
     def summary(self, out_dir: Path) -> str:
-        """One line: counts and where the results went."""
-        return (
+        """One line of counts and where the results went, then one line per failed input."""
+        lines = [
             f"{len(self.written)} written, {len(self.skipped)} already done, "
             f"{len(self.failed)} failed -> {out_dir}"
-        )
+        ]
+        lines += [f"failed: {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+    @property
+    def exit_code(self) -> int:
+        """2 when any input failed (as for any user error), else 0."""
+        return 2 if self.failed else 0
 
 
 def output_bases(inputs: list[Path], out_dir: Path) -> list[Path]:

@@ -73,6 +73,4 @@ def depth(
         progress=lambda jobs: track(jobs, "depth"),
     )
     print(report.summary(out_dir), file=sys.stderr)
-    for path, reason in report.failed:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
-    return 2 if report.failed else 0
+    return report.exit_code

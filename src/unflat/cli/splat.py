@@ -117,9 +117,10 @@ def splat(
     from unflat.batch import run_batch
     from unflat.errors import ConfigError
     from unflat.io.atomic import ensure_output_dir
+    from unflat.io.gaussians import save_gaussians
     from unflat.io.images import read_photo
     from unflat.io.inputs import collect_inputs
-    from unflat.splat.outputs import SceneOutputs, save_scene, write_sidecar
+    from unflat.splat.outputs import SceneOutputs, write_sidecar
     from unflat.splat.scene import SceneBuilder
     from unflat.splat.trajectories import TRAJECTORIES
     from unflat.splat.video import VideoOptions, write_path_video
@@ -156,7 +157,7 @@ def splat(
         photo = read_photo(path)
         scene = builder.build(photo, _depth_for(path, depth))
         files = outputs(base)
-        save_scene(files.scene, scene.gaussians, axes=axes.value)
+        save_gaussians(files.scene, scene.gaussians, axes=axes.value)
         for name in video:
             options = VideoOptions(path=name, path_options=path_options, eps2d=scene.eps2d)
             write_path_video(files.video(name), scene.gaussians, scene.camera, options)
@@ -178,9 +179,7 @@ def splat(
         progress=lambda jobs: track(jobs, "splat"),
     )
     print(report.summary(out_dir), file=sys.stderr)
-    for path, reason in report.failed:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
-    return 2 if report.failed else 0
+    return report.exit_code
 
 
 @app.command("render")
@@ -289,15 +288,12 @@ def convert(
 ) -> int:
     """Convert a Gaussian scene between .ply, .splat and .spz (and between axes conventions)."""
     from unflat.errors import OutputError
-    from unflat.io.gaussians import load_gaussians
-    from unflat.splat.outputs import save_scene
+    from unflat.io.gaussians import load_gaussians, save_gaussians
 
     if target.exists() and not overwrite:
         raise OutputError(f"{target} already exists", hint="pass --overwrite to replace it")
     options = {} if input_axes is None else {"axes": input_axes.value}
-    if source.suffix.lower() == ".spz" and input_axes is not None:
-        options = {}
     gaussians = load_gaussians(source, **options)
-    save_scene(target, gaussians, axes=axes.value, overwrite=overwrite)
+    save_gaussians(target, gaussians, axes=axes.value, overwrite=overwrite)
     print(f"{len(gaussians)} Gaussians -> {target}", file=sys.stderr)
     return 0

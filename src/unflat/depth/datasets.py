@@ -299,7 +299,11 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def read_middlebury_calib(path: Path) -> dict[str, float]:
-    """``f``, ``cx``, ``cy`` (cam0), ``doffs``, ``baseline`` (mm), ``width``, ``height``."""
+    """``f``, ``cx``, ``cy`` (cam0), ``cx1`` (cam1), ``doffs``, ``baseline`` (mm), size.
+
+    Pixel centres are at integer coordinates, as Middlebury gives them. ``cx1`` is ``cx + doffs``
+    in every 2014 scene; it is read, not derived, in case a file disagrees.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -313,10 +317,12 @@ def read_middlebury_calib(path: Path) -> dict[str, float]:
             values[key.strip()] = value.strip()
     try:
         cam0 = [float(v) for v in re.findall(r"[-+0-9.eE]+", values["cam0"])]
+        cam1 = [float(v) for v in re.findall(r"[-+0-9.eE]+", values.get("cam1", ""))]
         calib = {
             "f": cam0[0],
             "cx": cam0[2],
             "cy": cam0[5],
+            "cx1": cam1[2] if len(cam1) == 9 else cam0[2] + float(values["doffs"]),
             "doffs": float(values["doffs"]),
             "baseline": float(values["baseline"]),
             "width": float(values["width"]),

@@ -634,8 +634,13 @@ _LOADERS: dict[str, Callable[..., Gaussians]] = {
 
 
 def load_gaussians(path: str | os.PathLike[str], **options: Any) -> Gaussians:
-    """Read a Gaussian scene from ``.ply``, ``.splat`` or ``.spz``, chosen by the suffix."""
+    """Read a Gaussian scene from ``.ply``, ``.splat`` or ``.spz``, chosen by the suffix.
+
+    ``axes`` applies to ``.ply`` and ``.splat``; ``.spz`` defines its own and ignores it.
+    """
     suffix = Path(path).suffix.lower()
+    if suffix == ".spz":
+        options.pop("axes", None)
     if suffix not in _LOADERS:
         raise InputError(
             f"{path}: unknown Gaussian splat suffix {suffix or '(none)'!r}",
@@ -645,8 +650,13 @@ def load_gaussians(path: str | os.PathLike[str], **options: Any) -> Gaussians:
 
 
 def save_gaussians(path: str | os.PathLike[str], gaussians: Gaussians, **options: Any) -> Path:
-    """Write a Gaussian scene as ``.ply``, ``.splat`` or ``.spz``, chosen by the suffix."""
+    """Write a Gaussian scene as ``.ply``, ``.splat`` or ``.spz``, chosen by the suffix.
+
+    ``axes`` applies to ``.ply`` and ``.splat``; ``.spz`` defines its own and ignores it.
+    """
     suffix = Path(path).suffix.lower()
+    if suffix == ".spz":
+        options.pop("axes", None)
     if suffix not in _SAVERS:
         raise OutputError(
             f"{path}: unknown Gaussian splat suffix {suffix or '(none)'!r}", hint=_SUFFIX_HINT

@@ -59,14 +59,9 @@ class StereoPair:
         )
 
 
-def _intrinsics(calib_line: str) -> np.ndarray:
-    values = [float(token) for token in calib_line.replace("[", " ").replace("]", " ")
-              .replace(";", " ").split()]  # fmt: skip
-    K = np.array(values, dtype=np.float64).reshape(3, 3)
+def _intrinsics(f: float, cx: float, cy: float) -> np.ndarray:
     # Middlebury puts pixel centres at integers; the renderer at +0.5.
-    K[0, 2] += 0.5
-    K[1, 2] += 0.5
-    return K
+    return np.array([[f, 0.0, cx + 0.5], [0.0, f, cy + 0.5], [0.0, 0.0, 1.0]])
 
 
 def load_middlebury_pair(directory: str | os.PathLike[str]) -> StereoPair:
@@ -80,11 +75,8 @@ def load_middlebury_pair(directory: str | os.PathLike[str]) -> StereoPair:
             hint="a Middlebury 2014 scene folder has im0.png, im1.png, disp0GT.pfm, calib.txt",
         )
     calib = read_middlebury_calib(files["calib.txt"])
-    lines = dict(
-        line.split("=", 1) for line in files["calib.txt"].read_text().splitlines() if "=" in line
-    )
-    K_left = _intrinsics(lines["cam0"].strip())
-    K_right = _intrinsics(lines["cam1"].strip())
+    K_left = _intrinsics(calib["f"], calib["cx"], calib["cy"])
+    K_right = _intrinsics(calib["f"], calib["cx1"], calib["cy"])
     disparity = read_pfm(files["disp0GT.pfm"]).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = calib["baseline"] * calib["f"] / (disparity + calib["doffs"]) / 1000.0
@@ -102,10 +94,11 @@ def load_middlebury_pair(directory: str | os.PathLike[str]) -> StereoPair:
 
 def _project_to_right(pair: StereoPair, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Right-image column (continuous, pixel centres at +0.5) and row of every left pixel."""
-    height, width = depth.shape
-    K0, K1 = pair.K_left, pair.K_right
-    x = (np.arange(width) + 0.5 - K0[0, 2]) / K0[0, 0] * depth
-    y = (np.arange(height)[:, None] + 0.5 - K0[1, 2]) / K0[1, 1] * depth
+    from unflat.splat.rgbd import unproject
+
+    points = unproject(depth, pair.K_left)
+    x, y = points[..., 0], points[..., 1]
+    K1 = pair.K_right
     column = K1[0, 0] * (x - pair.baseline) / depth + K1[0, 2]
     row = K1[1, 1] * y / depth + K1[1, 2]
     return column, row
@@ -157,10 +150,6 @@ def visibility_masks(pair: StereoPair, depth: np.ndarray) -> tuple[np.ndarray, n
     right_edge = np.nanmax(column, axis=1)
     beyond = np.arange(width)[None, :] > right_edge[:, None]
     return covered, ~covered & ~beyond
-
-
-def _srgb_uint8_to_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float64) / 255.0
 
 
 def rendered_srgb(gaussians: Gaussians, camera: Camera, **render_options: object) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch
 
 from unflat import __version__
 from unflat.io.atomic import atomic_write
-from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata, save_gaussians
+from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata
 from unflat.types import Camera, Gaussians
 
 SIDECAR_SUFFIX = ".scene.json"
@@ -74,17 +74,6 @@ def write_sidecar(path: Path, record: dict[str, Any]) -> None:
     """Write the sidecar atomically (last, so it marks the photo as done)."""
     with atomic_write(path) as temporary:
         temporary.write_text(json.dumps(record | {"unflat": __version__}, indent=2) + "\n")
-
-
-def save_scene(
-    path: Path, gaussians: Gaussians, axes: str = "opencv", overwrite: bool = True
-) -> Path:
-    """Write the scene in the format of ``path``'s suffix (sRGB colours, as viewers expect).
-
-    ``.spz`` defines its own axes (x right, y up, z back) and ignores ``axes``.
-    """
-    options = {} if Path(path).suffix.lower() == ".spz" else {"axes": axes}
-    return save_gaussians(path, gaussians, overwrite=overwrite, **options)
 
 
 def load_scene(path: str | os.PathLike[str]) -> tuple[Gaussians, Camera | None, dict[str, Any]]:

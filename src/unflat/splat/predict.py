@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from unflat.errors import InputError
+from unflat.splat.rotations import rotation_to_quaternion
 from unflat.splat.sharp import Sharp
 from unflat.types import Gaussians
 
@@ -133,62 +134,5 @@ def decompose_covariances(covariances: torch.Tensor) -> tuple[torch.Tensor, torc
     rotations, variances, _ = torch.linalg.svd(covariances.detach().cpu().double())
     reflections = torch.linalg.det(rotations) < 0
     rotations[reflections, :, -1] *= -1
-    quaternions = quaternions_from_rotations(rotations)
+    quaternions = rotation_to_quaternion(rotations)
     return quaternions.to(dtype), variances.sqrt().to(dtype)
-
-
-def quaternions_from_rotations(matrices: torch.Tensor) -> torch.Tensor:
-    """Quaternions (w, x, y, z) of rotation matrices ``[N, 3, 3]``.
-
-    Shepperd's method, as SciPy's ``Rotation.from_matrix`` (which the published code calls)
-    implements it: the largest of w, x, y, z is computed from the diagonal and is positive, the
-    rest from off-diagonal sums and differences, then the quaternion is normalised.
-    """
-    m = matrices
-    trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    choice = torch.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], trace], dim=-1).argmax(dim=-1)
-    # Candidates in SciPy's (x, y, z, w) order, one per choice of the largest component.
-    candidates = torch.stack(
-        [
-            torch.stack(
-                [
-                    1 - trace + 2 * m[:, 0, 0],
-                    m[:, 1, 0] + m[:, 0, 1],
-                    m[:, 2, 0] + m[:, 0, 2],
-                    m[:, 2, 1] - m[:, 1, 2],
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    m[:, 1, 0] + m[:, 0, 1],
-                    1 - trace + 2 * m[:, 1, 1],
-                    m[:, 2, 1] + m[:, 1, 2],
-                    m[:, 0, 2] - m[:, 2, 0],
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    m[:, 2, 0] + m[:, 0, 2],
-                    m[:, 2, 1] + m[:, 1, 2],
-                    1 - trace + 2 * m[:, 2, 2],
-                    m[:, 1, 0] - m[:, 0, 1],
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    m[:, 2, 1] - m[:, 1, 2],
-                    m[:, 0, 2] - m[:, 2, 0],
-                    m[:, 1, 0] - m[:, 0, 1],
-                    1 + trace,
-                ],
-                dim=-1,
-            ),
-        ],
-        dim=1,
-    )
-    xyzw = candidates[torch.arange(m.shape[0]), choice]
-    xyzw = xyzw / torch.linalg.norm(xyzw, dim=-1, keepdim=True)
-    return xyzw[:, [3, 0, 1, 2]]

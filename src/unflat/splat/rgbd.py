@@ -66,7 +66,7 @@ def from_rgbd(
     rgb, metres, intrinsics = _check(image, depth, K)
     height, width = metres.shape
     colours = srgb_to_linear(rgb.astype(np.float64) / 255.0).astype(np.float32)
-    points = _unproject(metres, intrinsics)
+    points = unproject(metres, intrinsics)
     footprint = metres / intrinsics[0, 0]  # one pixel's width on the surface, in metres
 
     covariances = _surface_covariances(points, footprint, edge_step, pixel_sigma)
@@ -77,7 +77,7 @@ def from_rgbd(
             radius = max(2, round(0.08 * max(height, width)))
         behind = background_behind_edges(colours, metres, int(radius), edge_step)
         if behind.mask.any():
-            back_points = _unproject(np.where(behind.mask, behind.depth, 1.0), intrinsics)
+            back_points = unproject(np.where(behind.mask, behind.depth, 1.0), intrinsics)
             back_footprint = behind.depth[behind.mask] / intrinsics[0, 0]
             # Camera-facing discs: the inpainted depth is too smooth to trust its tangents.
             layers.append(
@@ -169,7 +169,7 @@ def fill_depth_holes(depth: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _unproject(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+def unproject(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Surface points ``[H,W,3]`` of every pixel centre at its depth (z), camera frame."""
     height, width = depth.shape
     columns = (np.arange(width) + 0.5 - K[0, 2]) / K[0, 0]

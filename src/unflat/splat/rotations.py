@@ -1,36 +1,75 @@
-"""Rotation matrices to unit quaternions (w, x, y, z), batched in torch."""
+"""Rotations of Gaussians: unit quaternions (w, x, y, z) to matrices and back, batched in torch."""
 
 from __future__ import annotations
 
 import torch
 
 
-def rotation_to_quaternion(rotations: torch.Tensor) -> torch.Tensor:
-    """Unit quaternions ``[N,4]`` (w, x, y, z, with w >= 0) of rotation matrices ``[N,3,3]``.
+def quaternion_to_rotation(quats: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices ``[N,3,3]`` from quaternions ``[N,4]`` (w, x, y, z), normalised first."""
+    w, x, y, z = torch.nn.functional.normalize(quats, dim=-1).unbind(-1)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        ],
+        dim=-1,
+    ).reshape(-1, 3, 3)  # fmt: skip
 
-    Uses the largest of the four candidate denominators per matrix (Shepperd's method), which
-    stays accurate for every rotation, including 180-degree turns where ``w`` is near zero.
+
+def rotation_to_quaternion(matrices: torch.Tensor) -> torch.Tensor:
+    """Quaternions (w, x, y, z) of rotation matrices ``[N, 3, 3]``.
+
+    Shepperd's method, as SciPy's ``Rotation.from_matrix`` (which the published code calls)
+    implements it: the largest of w, x, y, z is computed from the diagonal and is positive, the
+    rest from off-diagonal sums and differences, then the quaternion is normalised.
     """
-    m = rotations
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    trace = m00 + m11 + m22
+    m = matrices
+    trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    choice = torch.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], trace], dim=-1).argmax(dim=-1)
+    # Candidates in SciPy's (x, y, z, w) order, one per choice of the largest component.
     candidates = torch.stack(
         [
-            torch.stack([1 + trace, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0],
-                         m[:, 1, 0] - m[:, 0, 1]], dim=-1),
-            torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m00 - m11 - m22,
-                         m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], dim=-1),
-            torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0],
-                         1 - m00 + m11 - m22, m[:, 1, 2] + m[:, 2, 1]], dim=-1),
-            torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0],
-                         m[:, 1, 2] + m[:, 2, 1], 1 - m00 - m11 + m22], dim=-1),
+            torch.stack(
+                [
+                    1 - trace + 2 * m[:, 0, 0],
+                    m[:, 1, 0] + m[:, 0, 1],
+                    m[:, 2, 0] + m[:, 0, 2],
+                    m[:, 2, 1] - m[:, 1, 2],
+                ],
+                dim=-1,
+            ),
+            torch.stack(
+                [
+                    m[:, 1, 0] + m[:, 0, 1],
+                    1 - trace + 2 * m[:, 1, 1],
+                    m[:, 2, 1] + m[:, 1, 2],
+                    m[:, 0, 2] - m[:, 2, 0],
+                ],
+                dim=-1,
+            ),
+            torch.stack(
+                [
+                    m[:, 2, 0] + m[:, 0, 2],
+                    m[:, 2, 1] + m[:, 1, 2],
+                    1 - trace + 2 * m[:, 2, 2],
+                    m[:, 1, 0] - m[:, 0, 1],
+                ],
+                dim=-1,
+            ),
+            torch.stack(
+                [
+                    m[:, 2, 1] - m[:, 1, 2],
+                    m[:, 0, 2] - m[:, 2, 0],
+                    m[:, 1, 0] - m[:, 0, 1],
+                    1 + trace,
+                ],
+                dim=-1,
+            ),
         ],
         dim=1,
-    )  # fmt: skip
-    # Row k of candidate k is 4 q_k q; the row with the largest diagonal is best conditioned.
-    diagonal = torch.stack([1 + trace, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22,
-                            1 - m00 - m11 + m22], dim=-1)  # fmt: skip
-    best = diagonal.argmax(dim=-1)
-    quats = candidates[torch.arange(len(m), device=m.device), best]
-    quats = quats / quats.norm(dim=-1, keepdim=True)
-    return torch.where(quats[:, :1] < 0, -quats, quats)
+    )
+    xyzw = candidates[torch.arange(m.shape[0]), choice]
+    xyzw = xyzw / torch.linalg.norm(xyzw, dim=-1, keepdim=True)
+    return xyzw[:, [3, 0, 1, 2]]

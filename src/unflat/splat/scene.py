@@ -52,7 +52,9 @@ class Scene:
 
     def metadata(self) -> dict:
         """What a sidecar records about how the scene was made."""
-        z = self.gaussians.means[:, 2]
+        from unflat.splat.trajectories import depth_range_from_gaussians
+
+        depth = depth_range_from_gaussians(self.gaussians)
         return {
             "method": self.method,
             "gaussians": len(self.gaussians),
@@ -62,9 +64,8 @@ class Scene:
             "focal_source": self.focal_source,
             "depth_source": self.depth_source,
             "intrinsics": self.camera.K.tolist(),
-            "depth_range_m": [float(z.quantile(0.01)), float(z.quantile(0.99))]
-            if len(z) and len(z) <= 16_000_000
-            else None,
+            # SHARP's near, focus and far depths (0.1 %, 10 %, 99.9 % of z): what paths use.
+            "depth_range_m": [depth.near, depth.focus, depth.far],
             "render_eps2d": self.eps2d,
             "seconds": round(self.seconds, 3),
         }
@@ -107,7 +108,9 @@ def fit_depth(depth: np.ndarray, width: int, height: int, source: str) -> np.nda
     return cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
-def downscale(photo_rgb: np.ndarray, depth: np.ndarray | None, max_size: int | None):
+def downscale(
+    photo_rgb: np.ndarray, depth: np.ndarray | None, max_size: int | None
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Shrink the photo (area filter) and depth (nearest) so the longer side is ``max_size``."""
     height, width = photo_rgb.shape[:2]
     if not max_size or max(height, width) <= max_size:

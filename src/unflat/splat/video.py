@@ -25,7 +25,7 @@ import torch
 
 from unflat.errors import ConfigError
 from unflat.io.gaussians import linear_to_srgb
-from unflat.splat.render import render
+from unflat.splat.render import check_gaussians, render
 from unflat.splat.stereo import EYE_DISTANCE_M, anaglyph, side_by_side, stereo_pair
 from unflat.splat.trajectories import (
     TRAJECTORIES,
@@ -126,7 +126,7 @@ def path_cameras(
 def _frame(gaussians: Gaussians, camera: Camera, options: VideoOptions) -> np.ndarray:
     result = render(
         gaussians, camera, background=options.background, eps2d=options.eps2d,
-        backend=options.backend,
+        backend=options.backend, check_scene=False,
     )  # fmt: skip
     srgb = linear_to_srgb(result.color.float().cpu().numpy())
     return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
@@ -136,6 +136,7 @@ def render_frames(
     gaussians: Gaussians, cameras: list[Camera], options: VideoOptions
 ) -> Iterator[np.ndarray]:
     """Yield one ``uint8 [H,W,3]`` frame per camera (``[H,2W,3]`` side by side)."""
+    check_gaussians(gaussians)  # once: the scene is the same in every frame
     for camera in cameras:
         if options.stereo is None:
             yield _frame(gaussians, camera, options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from unflat.splat.render import Render, check_inputs
+from unflat.splat.render import Render, check_gaussians, check_inputs
 from unflat.types import Camera, Gaussians
 
 
@@ -23,6 +23,7 @@ def render_reference(
     eps2d: float = 0.3,
 ) -> Render:
     """Render like :func:`unflat.splat.render` does, slowly and in float64 (on the CPU)."""
+    check_gaussians(gaussians)
     background_rgb = check_inputs(gaussians, camera, background, near, eps2d).double().cpu().numpy()
     means = gaussians.means.detach().double().cpu().numpy()
     scales = gaussians.scales.detach().double().cpu().numpy()

@@ -14,25 +14,13 @@ import math
 import torch
 
 from unflat.splat.render import Render
+from unflat.splat.rotations import quaternion_to_rotation
 from unflat.types import Camera, Gaussians
 
 ALPHA_MIN = 1.0 / 255.0  # weights below this are skipped, as in 3DGS
 ALPHA_MAX = 0.99  # 3DGS clamps so no single Gaussian makes a pixel fully opaque
 TRANSMITTANCE_MIN = 1e-4  # a pixel stops once the next Gaussian would drop T below this
 FOV_CLAMP = 1.3  # J is evaluated no further out than 1.3x the half field of view
-
-
-def quaternion_to_rotation(quats: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices ``[N,3,3]`` from quaternions ``[N,4]`` (w, x, y, z), normalised first."""
-    w, x, y, z = torch.nn.functional.normalize(quats, dim=-1).unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(-1, 3, 3)  # fmt: skip
 
 
 def project(
