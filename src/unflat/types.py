@@ -113,3 +113,94 @@ class Camera:
     world_to_camera: torch.Tensor
     width: int
     height: int
+
+
+@dataclass
+class Face:
+    """One face found in an image; all coordinates in pixels of that image.
+
+    - ``box``: the detector's box (x0, y0, x1, y1);
+    - ``score``: the detector's confidence in [0, 1];
+    - ``keypoints``: the detector's six points ``[6,2]`` (right eye, left eye, nose tip, mouth,
+      right ear tragion, left ear tragion; "right" is the subject's right, image left);
+    - ``landmarks``: ``float32 [478,3]``, MediaPipe's 468-point face mesh with the eye contours
+      refined, then the subject's right iris (468-472: centre, then 4 points on the rim) and left
+      iris (473-477). x and y are pixels; z is depth relative to the face centre, in the same
+      pixel units as x (smaller is nearer the camera).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray
+    landmarks: np.ndarray
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def interocular(self) -> float:
+        """Distance between the two iris centres, in pixels."""
+        return float(np.linalg.norm(self.landmarks[468, :2] - self.landmarks[473, :2]))
+
+
+@dataclass
+class FaceTrack:
+    """One face followed through a video: what a renderer needs to re-enact it.
+
+    Arrays run over frames ``T``. Landmarks are pixels of the video (z in the same units); frames
+    where no face was found have ``detected[t] == False`` and values bridged from their
+    neighbours. ``rotation``, ``translation`` and ``scale`` place the neutral reference face
+    (:func:`unflat.face.pose.head_pose`): ``landmarks ~ scale * reference @ rotation.T +
+    translation``. ``canonical`` is the landmarks with that pose removed (reference units) and
+    ``expression = canonical - reference``. ``mouth_open``, ``eye_ratio`` (subject's right, left)
+    and ``gaze`` come from :mod:`unflat.face.measures`.
+    """
+
+    landmarks: np.ndarray  # [T,478,3]
+    detected: np.ndarray  # [T] bool
+    times: np.ndarray  # [T] seconds from the first frame
+    fps: float
+    size: tuple[int, int]  # (width, height) of the frames
+    rotation: np.ndarray  # [T,3,3]
+    translation: np.ndarray  # [T,3]
+    scale: np.ndarray  # [T]
+    canonical: np.ndarray  # [T,478,3]
+    expression: np.ndarray  # [T,478,3]
+    mouth_open: np.ndarray  # [T]
+    eye_ratio: np.ndarray  # [T,2]
+    gaze: np.ndarray  # [T,2,2]
+    boxes: np.ndarray  # [T,4] x0, y0, x1, y1 of the landmarks
+    neutral: int = 0
+
+    def __len__(self) -> int:
+        return int(self.landmarks.shape[0])
+
+    @property
+    def euler_degrees(self) -> np.ndarray:
+        """``[T,3]`` pitch, yaw, roll in degrees."""
+        from unflat.face.pose import rotation_to_euler
+
+        return np.array([rotation_to_euler(r) for r in self.rotation], dtype=np.float32)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the track as a compressed ``.npz`` (atomically)."""
+        from unflat.io.atomic import atomic_write
+
+        arrays = {k: np.asarray(v) for k, v in self.__dict__.items()}
+        with atomic_write(Path(path)) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaceTrack:
+        with np.load(Path(path)) as data:
+            values = {k: data[k] for k in data.files}
+        values["fps"] = float(values["fps"])
+        values["size"] = tuple(int(v) for v in values["size"])
+        values["neutral"] = int(values["neutral"])
+        return cls(**values)

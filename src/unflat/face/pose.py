@@ -1,0 +1,89 @@
+"""Head pose from landmarks: a similarity Procrustes fit of rigid points to a neutral face.
+
+The face mesh gives x, y in pixels and z in the same units (relative depth), so an orthographic
+similarity ``points ~ scale * R @ reference + t`` explains a head's motion well at portrait
+distances. The fit is weighted towards points that expressions barely move (MediaPipe's 33
+weighted landmarks: nose, forehead, eye corners, cheekbones), so a smile or an open jaw does not
+tilt the estimated head.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Pose:
+    """``points ~ scale * rotation @ reference + translation`` (rows are points)."""
+
+    rotation: np.ndarray  # [3,3]
+    translation: np.ndarray  # [3]
+    scale: float
+
+    def apply(self, reference: np.ndarray) -> np.ndarray:
+        """Reference-frame points [N,3] to image-frame points."""
+        return (self.scale * reference @ self.rotation.T + self.translation).astype(np.float32)
+
+    def invert(self, points: np.ndarray) -> np.ndarray:
+        """Image-frame points [N,3] to the reference frame (head pose removed)."""
+        return (((points - self.translation) @ self.rotation) / self.scale).astype(np.float32)
+
+    @property
+    def euler_degrees(self) -> tuple[float, float, float]:
+        """(pitch, yaw, roll) in degrees, x right, y down, z away from the camera."""
+        return rotation_to_euler(self.rotation)
+
+
+def fit_similarity(
+    source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
+) -> Pose:
+    """Weighted least-squares similarity taking ``source`` [N,3] onto ``target`` [N,3].
+
+    Umeyama's (1991) closed form, with per-point weights.
+    """
+    src = np.asarray(source, dtype=np.float64)
+    dst = np.asarray(target, dtype=np.float64)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    s0, d0 = src - mu_s, dst - mu_d
+    cov = (d0 * w[:, None]).T @ s0
+    u, sigma, vt = np.linalg.svd(cov)
+    # A reflection would fit a mirror image of the face: flip the weakest axis instead.
+    d = np.ones(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1.0
+    rotation = u @ np.diag(d) @ vt
+    variance = (w[:, None] * s0**2).sum()
+    scale = float((sigma * d).sum() / variance) if variance > 0 else 1.0
+    translation = mu_d - scale * rotation @ mu_s
+    return Pose(rotation, translation, scale)
+
+
+def head_pose(landmarks: np.ndarray, reference: np.ndarray) -> Pose:
+    """Pose of a face whose landmarks [>=468,3] are given, against the neutral ``reference``."""
+    from unflat.face.canonical import pose_weights
+
+    ids, weights = pose_weights()
+    return fit_similarity(reference[ids], landmarks[ids], weights)
+
+
+def rotation_to_euler(rotation: np.ndarray) -> tuple[float, float, float]:
+    """Pitch (about x), yaw (about y), roll (about z) in degrees, for ``R = Rz @ Ry @ Rx``."""
+    r = np.asarray(rotation, dtype=np.float64)
+    yaw = math.asin(max(-1.0, min(1.0, -r[2, 0])))
+    pitch = math.atan2(r[2, 1], r[2, 2])
+    roll = math.atan2(r[1, 0], r[0, 0])
+    return math.degrees(pitch), math.degrees(yaw), math.degrees(roll)
+
+
+def euler_to_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """Inverse of :func:`rotation_to_euler` (degrees in, ``Rz @ Ry @ Rx`` out)."""
+    p, y, r = (math.radians(v) for v in (pitch, yaw, roll))
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
