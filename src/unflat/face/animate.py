@@ -1,0 +1,451 @@
+"""Portrait animation: a portrait (or several of one person) moved by a motion stream.
+
+Per output frame:
+
+1. **Retarget**: the motion's head rotation, shift and scale are applied on top of the portrait's
+   own pose, its expression offsets on top of the portrait's own neutral shape (eye lids and irises
+   are set from the eye-opening and gaze channels instead, so a driver with narrower eyes cannot
+   make the lids cross); angles are clamped to limits a single photo can plausibly be warped to.
+2. **Warp** at the portrait's resolution: piecewise-affine over the 898 mesh triangles inside the
+   face, and over rings around it whose vertices follow the head fully near the crown and less
+   towards the neck, then fixed points further out and on the border: hair moves with the head,
+   body and background stay, and shared vertices leave no seams.
+3. **Composite** the warped person (its segmentation warped the same way) over a background plate
+   (the portrait with the head inpainted), so a turned head uncovers background, not smears.
+4. **Mouth and eyes**: a mouth the portrait holds closed is filled with the driver's mouth
+   interior (warped and colour-matched) or a drawn one; the irises shift with the gaze.
+5. **Few-shot**: with several portraits, the face of the one nearest the target pose and
+   expression is warped into place (colour-matched) and blended in; more shots, nearer matches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unflat.face import measures
+from unflat.face.canonical import pose_weights, triangles
+from unflat.face.landmarks import EYE_CONTOUR_INDICES
+from unflat.face.motion import Motion, from_track, limit_pose
+from unflat.face.portrait import Portrait, background_plate, face_mask, prepare_portrait
+from unflat.face.pose import fit_similarity
+from unflat.face.warp import backward_map, delaunay, remap
+
+# Pitch, yaw, roll (degrees) the portrait's head may reach: beyond them a warp of a photo tears.
+POSE_LIMITS = np.array([20.0, 28.0, 25.0])
+# Head shift limit, in outer-eye-corner distances.
+MAX_SHIFT = 0.35
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)  # fmt: skip
+INNER_LIP = (
+    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+)  # fmt: skip
+OUTER_LIP = (
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+)  # fmt: skip
+# Rings around the face (scale from the face centre) and how much of the head's motion their
+# vertices take at the crown and at the chin; the last ring is fixed.
+_RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))
+# Mouth opening (inner-lip gap over eye-corner distance) that counts as an open mouth.
+_OPEN_MOUTH = 0.06
+_LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
+_MAX_GAZE = 0.22
+# How much of each expression measure counts as much as 10 degrees of head rotation.
+_KEY_SCALE = np.array([0.05, 0.05, 0.08, 0.08])
+
+
+def _expression_key(canonical: np.ndarray) -> np.ndarray:
+    """Mouth opening, mouth width and the two eye openings of pose-free landmarks."""
+    return np.array(
+        [
+            measures.mouth_opening(canonical),
+            measures.mouth_width(canonical),
+            *measures.eye_aspect_ratios(canonical),
+        ]
+    )
+
+
+@dataclass
+class _Rig:
+    """The primary portrait's warp rig: ring vertices, their weights, triangles, plate."""
+
+    points: np.ndarray  # [V,2] source positions: 468 face points, then rings and border
+    weights: np.ndarray  # [V] share of the head's motion each non-face vertex takes
+    triangles: np.ndarray  # [M,3] outer triangles, then the face's 898
+    n_outer: int
+    plate: np.ndarray
+    region: tuple[int, int, int, int]  # box outside which nothing moves
+
+
+def _build_rig(shot: Portrait) -> _Rig:
+    width, height = shot.size
+    face = shot.landmarks[:468, :2].astype(np.float64)
+    oval = face[list(FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    ring_pts, ring_w = [], []
+    for scale, crown, chin in _RINGS:
+        pts = centre + (oval - centre) * scale
+        up = -(oval - centre)[:, 1] / np.linalg.norm(oval - centre, axis=1)  # +1 crown, -1 chin
+        ring_pts.append(pts)
+        ring_w.append(chin + (crown - chin) * (up + 1) / 2)
+    xs, ys = np.linspace(0, width - 1, 5), np.linspace(0, height - 1, 5)
+    border = np.array(
+        [(x, y) for x in xs for y in ys if x in (xs[0], xs[-1]) or y in (ys[0], ys[-1])]
+    )
+    outer = np.concatenate([oval, *ring_pts, border])
+    # border points that fall on a ring vertex would make degenerate triangles: drop them
+    keep = np.ones(len(outer), bool)
+    for i in range(len(oval) + sum(len(p) for p in ring_pts), len(outer)):
+        if np.linalg.norm(outer[:i][keep[:i]] - outer[i], axis=1).min() < 2.0:
+            keep[i] = False
+    outer = outer[keep]
+    tri = delaunay(outer)
+    n_oval = len(oval)
+    tri = tri[~(tri < n_oval).all(axis=1)]  # inside the oval the face mesh takes over
+    # outer vertex k -> global index: oval vertices are face points, the rest are appended
+    extra = outer[n_oval:]
+    mapping = np.concatenate([np.array(FACE_OVAL), 468 + np.arange(len(extra))])
+    weights = np.concatenate([np.concatenate(ring_w), np.zeros(len(border))])[keep[n_oval:]]
+    moving = np.concatenate([face, extra[weights > 0]])
+    lo, hi = moving.min(axis=0), moving.max(axis=0)
+    pad = 0.6 * (hi - lo)
+    region = (*(lo - pad).astype(int), *(hi + pad).astype(int))
+    hole = (shot.person > 0.3) & _polygon_mask(ring_pts[1], (height, width))
+    hole = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    return _Rig(
+        points=np.concatenate([face, extra]),
+        weights=weights,
+        triangles=np.concatenate([mapping[tri], triangles()]).astype(np.int32),
+        n_outer=len(tri),
+        plate=background_plate(shot.image, hole),
+        region=tuple(int(v) for v in region),
+    )
+
+
+def _polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _set_lids(canonical: np.ndarray, eye_open: np.ndarray) -> np.ndarray:
+    """Open or close each eye: upper lid points towards the lower lid by ``eye_open``."""
+    out = canonical.copy()
+    for e, indices in enumerate(EYE_CONTOUR_INDICES):
+        idx = np.array(indices)
+        lower, upper = idx[:_LOWER_LID], idx[_LOWER_LID:_LID_POINTS]
+        halo_upper = idx[_LID_POINTS + _LOWER_LID : _HALO_END]
+        order = np.argsort(canonical[lower, 0])
+        lx, ly = canonical[lower[order], 0], canonical[lower[order], 1]
+        openness = float(np.clip(eye_open[e], 0.0, 1.4))
+        low = np.interp(canonical[upper, 0], lx, ly)
+        new_y = low + (canonical[upper, 1] - low) * openness
+        shift = new_y - canonical[upper, 1]
+        out[upper, 1] = new_y
+        # the skin above the lid follows it part of the way
+        nearest = np.abs(canonical[halo_upper, 0][:, None] - canonical[upper, 0][None]).argmin(1)
+        out[halo_upper, 1] += 0.4 * shift[nearest]
+    return out
+
+
+def _set_gaze(canonical: np.ndarray, gaze: np.ndarray) -> np.ndarray:
+    out = canonical.copy()
+    for e, (corner_a, corner_b) in enumerate(measures.EYE_CORNERS):
+        width = np.linalg.norm(canonical[corner_a, :2] - canonical[corner_b, :2])
+        shift = np.clip(gaze[e], -_MAX_GAZE, _MAX_GAZE) * width
+        out[468 + 5 * e : 473 + 5 * e, :2] += shift
+    return out
+
+
+class Animator:
+    """Renders frames of one or more portraits of a person under a :class:`Motion`.
+
+    The first portrait is the canvas: output frames have its size, background and framing.
+    """
+
+    def __init__(
+        self,
+        portraits: Sequence[np.ndarray] | Sequence[Portrait],
+        *,
+        face: int | None = None,
+        pose_limits: np.ndarray = POSE_LIMITS,
+    ) -> None:
+        if not portraits:
+            raise ValueError("at least one portrait is needed")
+        self.shots = [
+            p if isinstance(p, Portrait) else prepare_portrait(p, face=face, name=f"portrait {i}")
+            for i, p in enumerate(portraits)
+        ]
+        self.primary = self.shots[0]
+        self.rig = _build_rig(self.primary)
+        self.pose_limits = np.asarray(pose_limits, dtype=np.float64)
+        ids, weights = pose_weights()
+        self._pose_ids, self._pose_w = ids, weights
+        self._unit = float(measures.face_unit(self.primary.landmarks))
+        self._eye_ids = np.concatenate([np.array(i[:_HALO_END]) for i in EYE_CONTOUR_INDICES])
+
+    # -- retargeting -------------------------------------------------------------------------
+
+    def limited(self, motion: Motion) -> Motion:
+        """The motion with head angles and shift clamped for this portrait."""
+        out = limit_pose(motion, self.primary.euler_degrees, self.pose_limits)
+        out.translation = np.clip(out.translation, -MAX_SHIFT, MAX_SHIFT)
+        return out
+
+    def target_canonical(self, motion: Motion, t: int) -> np.ndarray:
+        """The primary portrait's neutral shape with frame ``t``'s expression applied."""
+        expression = motion.expression[t].copy()
+        expression[self._eye_ids] = 0.0  # lids come from eye_open, irises from gaze
+        expression[468:] = 0.0
+        canonical = self.primary.canonical + expression
+        canonical = _set_lids(canonical, motion.eye_open[t])
+        return _set_gaze(canonical, motion.gaze[t])
+
+    def target_landmarks(self, motion: Motion, t: int) -> np.ndarray:
+        """Where the portrait's 478 landmarks go in frame ``t`` (pixels of the canvas).
+
+        ``motion`` should already be :meth:`limited`.
+        """
+        pose = self.primary.pose
+        rotation = motion.rotation[t].astype(np.float64) @ pose.rotation
+        scale = pose.scale * float(motion.scale[t])
+        shift = np.array([*(motion.translation[t] * self._unit), 0.0])
+        canonical = self.target_canonical(motion, t).astype(np.float64)
+        # rotate and scale about the head's rigid centre, so the head turns in place
+        centre = self.primary.canonical[self._pose_ids].T @ self._pose_w / self._pose_w.sum()
+        source_centre = pose.apply(centre[None])[0]
+        moved = scale * (canonical - centre) @ rotation.T + source_centre + shift
+        return moved.astype(np.float32)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(
+        self,
+        target: np.ndarray,
+        *,
+        driver_frame: np.ndarray | None = None,
+        driver_landmarks: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One output frame with the portrait's landmarks moved to ``target`` [478,3]."""
+        shot = self.primary
+        rig = self.rig
+        src_face = shot.landmarks[:468, :2]
+        dst_face = target[:468, :2]
+        # the rings follow a 2-D similarity fitted to the head's rigid points
+        ids = self._pose_ids
+        sim = fit_similarity(
+            np.c_[src_face[ids], np.zeros(len(ids))],
+            np.c_[dst_face[ids], np.zeros(len(ids))],
+            self._pose_w,
+        )
+        extra_src = rig.points[468:]
+        extra_rigid = sim.apply(np.c_[extra_src, np.zeros(len(extra_src))])[:, :2]
+        extra_dst = extra_src + rig.weights[:, None] * (extra_rigid - extra_src)
+        src = np.concatenate([src_face, extra_src])
+        dst = np.concatenate([dst_face, extra_dst])
+        depth = np.concatenate([target[:468, 2], np.full(len(extra_src), 1e9)])
+        height, width = shot.image.shape[:2]
+        map_x, map_y = backward_map(
+            src, dst, rig.triangles, (height, width), depth=depth, region=rig.region
+        )
+        self._shift_irises(map_x, map_y, target, shot)
+        warped = remap(shot.image, map_x, map_y).astype(np.float32)
+        alpha = remap(shot.person, map_x, map_y)[..., None]
+        frame = alpha * warped + (1 - alpha) * rig.plate.astype(np.float32)
+        frame = self._blend_other_shots(frame, target)
+        frame = self._fill_mouth(frame, target, driver_frame, driver_landmarks)
+        return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+
+    def _shift_irises(
+        self, map_x: np.ndarray, map_y: np.ndarray, target: np.ndarray, shot: Portrait
+    ) -> None:
+        """Inside each eye opening, shift the sampling so each iris lands on its target.
+
+        The warp carries the eye with its lids; where the gaze (or a blink's squeeze) puts the
+        iris elsewhere, the eye's interior is sampled from where the source iris actually is.
+        """
+        height, width = map_x.shape
+        for e, indices in enumerate(EYE_CONTOUR_INDICES):
+            ix, iy = np.clip(
+                np.round(target[468 + 5 * e, :2]).astype(int), 0, [width - 1, height - 1]
+            )
+            shift = np.array([map_x[iy, ix], map_y[iy, ix]]) - shot.landmarks[468 + 5 * e, :2]
+            corners = shot.landmarks[list(measures.EYE_CORNERS[e]), :2]
+            limit = 0.3 * float(np.linalg.norm(corners[0] - corners[1]))
+            norm = float(np.linalg.norm(shift))
+            if norm < 0.05:
+                continue
+            shift *= min(1.0, limit / norm)
+            hull = cv2.convexHull(
+                np.round(target[list(indices[:_LID_POINTS]), :2]).astype(np.int32)
+            )
+            mask = np.zeros(map_x.shape, np.uint8)
+            cv2.fillConvexPoly(mask, hull, 1)
+            inside = mask.astype(bool)
+            map_x[inside] -= shift[0]
+            map_y[inside] -= shift[1]
+
+    def _blend_other_shots(self, frame: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Few-shot: warp in the face of the shot nearest to the target, colour-matched."""
+        if len(self.shots) == 1:
+            return frame
+        best = self.nearest_shot(target)
+        if best == 0:
+            return frame
+        shot = self.shots[best]
+        height, width = frame.shape[:2]
+        face_tri = self.rig.triangles[self.rig.n_outer :]
+        dst = target[:468, :2]
+        lo, hi = dst.min(0) - 2, dst.max(0) + 2
+        map_x, map_y = backward_map(
+            shot.landmarks[:468, :2],
+            dst,
+            face_tri,
+            (height, width),
+            depth=target[:468, 2],
+            region=(*lo.astype(int), *hi.astype(int)),
+        )
+        warped = remap(shot.image, map_x, map_y).astype(np.float32)
+        primary = self.primary
+        warped = (warped - shot.face_mean) / shot.face_std * primary.face_std + primary.face_mean
+        mask = face_mask(target, (height, width)).astype(np.float32)
+        size = max(float(np.ptp(dst[:, 0])), 1.0)
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(int(size * 0.02), 1))
+        mask = cv2.GaussianBlur(mask, (0, 0), max(size * 0.02, 1.0))[..., None]
+        return mask * warped + (1 - mask) * frame
+
+    def nearest_shot(self, target: np.ndarray) -> int:
+        """Index of the shot whose head pose and expression are nearest to the target's.
+
+        Expression is compared through pose-free scalar measures (mouth opening and width, eye
+        openings), which are robust to the small shape noise between photos.
+        """
+        from unflat.face.canonical import reference_face
+        from unflat.face.pose import head_pose
+
+        pose = head_pose(target, reference_face())
+        wanted = _expression_key(pose.invert(target))
+        costs = []
+        for shot in self.shots:
+            relative = pose.rotation @ shot.pose.rotation.T
+            angle = np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1)))
+            have = _expression_key(shot.canonical)
+            costs.append(angle / 10.0 + float(np.abs((wanted - have) / _KEY_SCALE).sum()))
+        return int(np.argmin(costs))
+
+    def _fill_mouth(
+        self,
+        frame: np.ndarray,
+        target: np.ndarray,
+        driver_frame: np.ndarray | None,
+        driver_landmarks: np.ndarray | None,
+    ) -> np.ndarray:
+        """Fill an opening mouth that the portrait holds closed."""
+        opening = float(measures.mouth_opening(target))
+        shot = self.shots[self.nearest_shot(target)] if len(self.shots) > 1 else self.primary
+        if opening < _OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
+            return frame
+        from unflat.face.mouth import mouth_interior
+
+        lip = target[list(INNER_LIP), :2]
+        interior, mask = mouth_interior(
+            frame, lip, self.primary, driver_frame, driver_landmarks, INNER_LIP, OUTER_LIP
+        )
+        # fade in with the opening so a mouth just parting does not pop
+        strength = float(np.clip((opening - _OPEN_MOUTH) / 0.05, 0, 1))
+        mask = mask[..., None] * strength
+        return mask * interior + (1 - mask) * frame
+
+
+def output_indices(times: np.ndarray, fps: float, seconds: float | None) -> np.ndarray:
+    """Which motion frame (by its time) each output frame at ``fps`` shows.
+
+    Nearest in time, so a variable-frame-rate driver plays at its true speed.
+    """
+    duration = float(times[-1]) + (float(np.median(np.diff(times))) if len(times) > 1 else 0.0)
+    if seconds is not None:
+        duration = min(duration, seconds)
+    count = max(round(duration * fps), 1)
+    wanted = np.arange(count) / fps
+    right = np.clip(np.searchsorted(times, wanted), 1, max(len(times) - 1, 1))
+    left = right - 1
+    nearer_left = np.abs(wanted - times[left]) <= np.abs(
+        times[np.minimum(right, len(times) - 1)] - wanted
+    )
+    return np.where(nearer_left, left, right).clip(0, len(times) - 1)
+
+
+def animate(
+    portraits: Sequence[np.ndarray],
+    driver: str | os.PathLike[str] | Motion,
+    *,
+    fps: float | None = None,
+    max_seconds: float | None = None,
+    neutral: int = 0,
+    face: int | None = None,
+    driver_face: int | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield the animated frames (``uint8 [H,W,3]``, the first portrait's size) one by one.
+
+    ``driver`` is a video path (tracked first, then replayed for its mouth interiors) or a
+    :class:`Motion` (from :mod:`unflat.face.presets`). ``fps`` resamples the driver's rate;
+    ``max_seconds`` cuts it short. ``progress(stage, done, total)`` reports tracking and
+    rendering.
+    """
+    animator = Animator(portraits, face=face)
+    if isinstance(driver, Motion):
+        motion, frames, landmarks = driver, None, None
+        times = np.arange(len(driver)) / driver.fps
+    else:
+        from unflat.face.track import track
+
+        def tracked(done: int, total: int | None) -> None:
+            if progress is not None:
+                progress("track", done, total)
+
+        limit = None
+        if max_seconds is not None:
+            from unflat.io.video import probe_video
+
+            limit = int(np.ceil(max_seconds * probe_video(Path(driver)).fps)) + 1
+        face_track = track(
+            driver, face=driver_face, neutral=neutral, max_frames=limit, progress=tracked
+        )
+        motion, times = from_track(face_track), face_track.times
+        landmarks = face_track.landmarks
+        frames = _driver_frames(Path(driver), len(face_track))
+    motion = animator.limited(motion)
+    indices = output_indices(times, fps or motion.fps, max_seconds)
+    frame_cache: tuple[int, np.ndarray] | None = None
+    for done, t in enumerate(indices, start=1):
+        driver_frame = None
+        if frames is not None:
+            while frame_cache is None or frame_cache[0] < t:
+                frame_cache = next(frames)
+            driver_frame = frame_cache[1]
+        target = animator.target_landmarks(motion, int(t))
+        yield animator.render(
+            target,
+            driver_frame=driver_frame,
+            driver_landmarks=None if landmarks is None else landmarks[t],
+        )
+        if progress is not None:
+            progress("render", done, len(indices))
+
+
+def _driver_frames(path: Path, count: int) -> Iterator[tuple[int, np.ndarray]]:
+    from unflat.io.video import read_video
+
+    with read_video(path) as reader:
+        for i, frame in enumerate(reader):
+            if i >= count:
+                return
+            yield i, frame

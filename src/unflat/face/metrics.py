@@ -1,0 +1,175 @@
+"""Metrics for animated faces: pixels, landmarks, head pose, temporal steadiness and identity.
+
+Used by the faces evaluation (self- and cross-reenactment of talking-head videos). All are pure
+functions of numpy arrays:
+
+- pixels: :func:`l1`, and :func:`psnr` / :func:`ssim` re-exported from
+  :mod:`unflat.image_quality` (those take float images in [0, 1]; :func:`to_unit` converts);
+- landmarks ``[N,>=2]`` or ``[T,N,>=2]`` (x, y in pixels, any further column ignored):
+  :func:`akd`, :func:`jitter` and :func:`shape_distance`, all divided by the inter-ocular
+  distance (:func:`interocular`) so that they read the same at any face size;
+- head pose: :func:`pose_error_degrees` between rotation matrices.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from unflat.image_quality import psnr, ssim
+
+__all__ = [
+    "akd",
+    "interocular",
+    "jitter",
+    "l1",
+    "pose_error_degrees",
+    "psnr",
+    "shape_distance",
+    "ssim",
+    "to_unit",
+]
+
+# Iris centres (subject's right, left) of the 478-point mesh, and the outer eye corners that
+# stand in for them on the 468-point mesh.
+IRIS_CENTRES = (468, 473)
+EYE_OUTER = (33, 263)
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """An image as float64 in [0, 1]: integer images are divided by 255, floats kept as they are."""
+    array = np.asarray(image)
+    if np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.float64) / 255.0
+    return array.astype(np.float64)
+
+
+def l1(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean absolute difference of two images in [0, 1] units (uint8 is divided by 255).
+
+    With a boolean ``mask [H,W]`` only the masked pixels count (all their channels); an empty
+    mask gives ``nan``.
+    """
+    x, y = to_unit(a), to_unit(b)
+    if x.shape != y.shape:
+        raise ValueError(f"l1: images differ in shape, {x.shape} vs {y.shape}")
+    error = np.abs(x - y)
+    if mask is not None:
+        error = error[np.asarray(mask, dtype=bool)]
+    return float(error.mean()) if error.size else math.nan
+
+
+def _xy(points: np.ndarray) -> np.ndarray:
+    array = np.asarray(points, dtype=np.float64)
+    if array.ndim < 2 or array.shape[-1] < 2:
+        raise ValueError(f"expected landmarks [..., N, >=2], got shape {list(array.shape)}")
+    return array[..., :2]
+
+
+def interocular(points: np.ndarray) -> np.ndarray:
+    """Inter-ocular distance of landmarks ``[..., N, >=2]``, one per set: ``[...]``.
+
+    Between the iris centres (468, 473) when there are at least 478 points, else between the
+    outer eye corners (33, 263).
+    """
+    xy = _xy(points)
+    i, j = IRIS_CENTRES if xy.shape[-2] >= 478 else EYE_OUTER
+    if xy.shape[-2] <= j:
+        raise ValueError(f"need at least {j + 1} landmarks for the eyes, got {xy.shape[-2]}")
+    return np.linalg.norm(xy[..., i, :] - xy[..., j, :], axis=-1)
+
+
+def akd(pred: np.ndarray, target: np.ndarray) -> float:
+    """Average keypoint distance between landmark sets ``[..., N, >=2]``, in inter-ocular units.
+
+    Per set: the mean Euclidean x, y distance over the N points, divided by the *target's*
+    inter-ocular distance; then the mean over the sets (frames) of a batch ``[T, N, ...]``.
+    """
+    p, t = _xy(pred), _xy(target)
+    if p.shape != t.shape:
+        raise ValueError(f"akd: landmark shapes differ, {p.shape} vs {t.shape}")
+    per_set = np.linalg.norm(p - t, axis=-1).mean(axis=-1) / interocular(target)
+    return float(np.mean(per_set))
+
+
+def pose_error_degrees(rot_a: np.ndarray, rot_b: np.ndarray) -> float | np.ndarray:
+    """Geodesic angle between rotation matrices ``[..., 3, 3]``, in degrees ([0, 180]).
+
+    The angle of the relative rotation ``A^T B``, via ``atan2`` of its sine and cosine, which
+    stays accurate near 0 and 180 degrees. A float for a single pair, else an array ``[...]``.
+    """
+    a = np.asarray(rot_a, dtype=np.float64)
+    b = np.asarray(rot_b, dtype=np.float64)
+    r = np.swapaxes(a, -1, -2) @ b
+    cosine2 = np.trace(r, axis1=-2, axis2=-1) - 1.0  # 2 cos(theta)
+    axis = np.stack(
+        [r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]],
+        axis=-1,
+    )
+    sine2 = np.linalg.norm(axis, axis=-1)  # 2 sin(theta)
+    angle = np.degrees(np.arctan2(sine2, cosine2))
+    return float(angle) if angle.ndim == 0 else angle
+
+
+def jitter(landmarks: np.ndarray, times: np.ndarray | None = None) -> float:
+    """Temporal jitter of a landmark track ``[T, N, >=2]``: acceleration in inter-ocular units.
+
+    The mean over frames and points of the magnitude of the second difference of the x, y
+    positions, ``|p[t+1] - 2 p[t] + p[t-1]|``, divided by the mean inter-ocular distance: 0 for
+    a still face and for one moving at constant velocity. With ``times [T]`` (seconds, for a
+    variable frame rate) the acceleration is taken on that non-uniform grid and scaled by the
+    squared mean frame interval, so it still reads per frame and equals the uniform case when
+    the frames are evenly spaced. ``nan`` for fewer than 3 frames.
+    """
+    xy = _xy(landmarks)
+    if xy.ndim != 3:
+        raise ValueError(f"jitter: expected landmarks [T, N, >=2], got {list(xy.shape)}")
+    if len(xy) < 3:
+        return math.nan
+    if times is None:
+        accel = xy[2:] - 2.0 * xy[1:-1] + xy[:-2]
+    else:
+        t = np.asarray(times, dtype=np.float64)
+        if t.shape != (len(xy),) or np.any(np.diff(t) <= 0):
+            raise ValueError("jitter: times must be [T] and strictly increasing")
+        h0 = (t[1:-1] - t[:-2])[:, None, None]
+        h1 = (t[2:] - t[1:-1])[:, None, None]
+        slope0 = (xy[1:-1] - xy[:-2]) / h0
+        slope1 = (xy[2:] - xy[1:-1]) / h1
+        accel = 2.0 * (slope1 - slope0) / (h0 + h1) * np.mean(np.diff(t)) ** 2
+    magnitude = np.linalg.norm(accel, axis=-1).mean()
+    return float(magnitude / np.mean(interocular(xy)))
+
+
+def _align_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``source [N,2]`` moved onto ``target`` by the least-squares 2-D similarity (no mirroring)."""
+    s = source[:, 0] + 1j * source[:, 1]
+    d = target[:, 0] + 1j * target[:, 1]
+    s0, d0 = s - s.mean(), d - d.mean()
+    energy = np.vdot(s0, s0).real
+    # target ~ c * source + shift with complex c = scale * e^(i angle): rotation and scale.
+    c = np.vdot(s0, d0) / energy if energy > 0 else 1.0
+    moved = c * s0 + d.mean()
+    return np.stack([moved.real, moved.imag], axis=-1)
+
+
+def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Identity-shape distance between landmark sets ``[..., N, >=2]``, in inter-ocular units.
+
+    ``a`` is aligned onto ``b`` by the least-squares similarity in x, y (translation, rotation,
+    uniform scale; no mirroring), then the mean point distance is divided by ``b``'s inter-ocular
+    distance. 0 for a set against a shifted, rotated or scaled copy of itself. Batches
+    ``[T, N, ...]`` give the mean over sets.
+    """
+    x, y = _xy(a), _xy(b)
+    if x.shape != y.shape:
+        raise ValueError(f"shape_distance: landmark shapes differ, {x.shape} vs {y.shape}")
+    n = x.shape[-2]
+    xs, ys = x.reshape(-1, n, 2), y.reshape(-1, n, 2)
+    iod = interocular(ys)
+    distances = [
+        np.linalg.norm(_align_similarity(p, q) - q, axis=-1).mean() / unit
+        for p, q, unit in zip(xs, ys, iod, strict=True)
+    ]
+    return float(np.mean(distances))

@@ -1,0 +1,112 @@
+"""Piecewise-affine image warping over a triangle mesh, with back-to-front occlusion.
+
+The animator moves mesh vertices (the 468 face points plus rings around the head and fixed points
+on the image border); every output pixel is mapped back into the source image through the affine
+map of the output triangle that covers it. Triangles share vertices, so the warp is continuous:
+no seams between the face, the hair that moves with it and the background that stays.
+Triangles are drawn far to near, so a turned head's near cheek covers its far side.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Sub-pixel precision of the triangle rasteriser (OpenCV ``shift`` bits: 1/16 px).
+_SHIFT = 4
+
+
+def delaunay(points: np.ndarray) -> np.ndarray:
+    """Delaunay triangles ``int32 [M,3]`` over ``points`` [N,2] (indices into ``points``)."""
+    pts = np.asarray(points, dtype=np.float64)
+    lo = pts.min(axis=0) - 10
+    hi = pts.max(axis=0) + 10
+    subdiv = cv2.Subdiv2D((int(lo[0]), int(lo[1]), int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1))
+    # Subdiv2D returns vertex ids (offset by its 4 virtual outer vertices) when inserted one by one.
+    ids = [subdiv.insert((float(x), float(y))) for x, y in pts]
+    lookup = {vid: i for i, vid in enumerate(ids)}
+    triangles = []
+    for x0, y0, x1, y1, x2, y2 in subdiv.getTriangleList():
+        tri = []
+        for x, y in ((x0, y0), (x1, y1), (x2, y2)):
+            vid, _ = subdiv.findNearest((x, y))
+            tri.append(lookup.get(vid, -1))
+        if min(tri) >= 0 and len(set(tri)) == 3:
+            triangles.append(tri)
+    return np.unique(np.sort(np.array(triangles, dtype=np.int32), axis=1), axis=0)
+
+
+def affine_maps(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Per-triangle 2x3 maps from destination (output) to source coordinates ``[M,2,3]``.
+
+    Degenerate output triangles (zero area: a closed eye) get the identity; they cover no pixel.
+    """
+    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1))], axis=2)  # [M,3,3]
+    s = src[triangles]  # [M,3,2]
+    det = np.linalg.det(d)
+    ok = np.abs(det) > 1e-6
+    out = np.zeros((len(triangles), 2, 3))
+    out[:, 0, 0] = out[:, 1, 1] = 1.0
+    if ok.any():
+        # rows of d @ A.T = s  ->  A.T = inv(d) @ s
+        out[ok] = np.transpose(np.linalg.solve(d[ok], s[ok]), (0, 2, 1))
+    return out
+
+
+def triangle_index_map(
+    dst: np.ndarray, triangles: np.ndarray, order: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``int32 [H,W]``: which triangle covers each pixel (-1 none), drawn in ``order``."""
+    index = np.full(shape, -1, dtype=np.int32)
+    fixed = np.round(dst * (1 << _SHIFT)).astype(np.int32)
+    for k in order:
+        cv2.fillConvexPoly(index, fixed[triangles[k]], int(k), lineType=cv2.LINE_8, shift=_SHIFT)
+    return index
+
+
+def backward_map(
+    src: np.ndarray,
+    dst: np.ndarray,
+    triangles: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    depth: np.ndarray | None = None,
+    region: tuple[int, int, int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps (float32 ``[H,W]`` x and y) for the mesh moved from ``src`` to ``dst``.
+
+    ``depth`` (per vertex, larger = farther) orders overlapping triangles far to near; without it
+    the triangles' order is kept. ``region`` (x0, y0, x1, y1) limits the work to a box; outside
+    it the map is the identity (callers pass the box of every triangle that moves).
+    """
+    height, width = shape
+    x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
+    x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    x1, y1 = min(int(np.ceil(x1)), width), min(int(np.ceil(y1)), height)
+    map_x, map_y = np.meshgrid(
+        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    )
+    if x1 <= x0 or y1 <= y0:
+        return map_x, map_y
+    if depth is None:
+        order = np.arange(len(triangles))
+    else:
+        order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")
+    offset = np.array([x0, y0], dtype=np.float64)
+    index = triangle_index_map(dst - offset, triangles, order, (y1 - y0, x1 - x0))
+    maps = affine_maps(src, dst, triangles).astype(np.float32)
+    covered = index >= 0
+    ys, xs = np.nonzero(covered)
+    a = maps[index[covered]]  # [P,2,3]
+    px = (xs + x0).astype(np.float32)
+    py = (ys + y0).astype(np.float32)
+    sub_x = map_x[y0:y1, x0:x1]
+    sub_y = map_y[y0:y1, x0:x1]
+    sub_x[covered] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
+    sub_y[covered] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    return map_x, map_y
+
+
+def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """Sample ``image`` at the maps (bilinear, edges reflected)."""
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
