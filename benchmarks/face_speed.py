@@ -1,0 +1,76 @@
+"""Speed of face tracking and portrait rendering, per frame, on this machine's CPU.
+
+Tracking runs on the first frames of a talking-head clip, resized to 512x512 and at its own size;
+rendering animates a portrait (the bundled Mona Lisa, resized to 512x512, at its own 512x640, and
+upscaled to 3840x4800) with the clip's motion. Medians over ``--repeats`` runs.
+
+    python benchmarks/face_speed.py --video ../shared/data/faces/videos/talk_1.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+
+def _median_ms(fn, frames: int, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) / frames * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", required=True)
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    from unflat.cli.animate import bundled_portrait
+    from unflat.face.animate import Animator
+    from unflat.face.motion import from_track
+    from unflat.face.track import track
+    from unflat.io.images import read_photo
+    from unflat.io.video import read_video
+
+    torch.set_num_threads(torch.get_num_threads())
+    with read_video(args.video) as reader:
+        clip = [f for _, f in zip(range(args.frames), reader, strict=False)]
+    small = [cv2.resize(f, (512, 512), interpolation=cv2.INTER_AREA) for f in clip]
+    n = len(clip)
+    print(f"frames: {n}; torch threads: {torch.get_num_threads()}")
+    for name, frames in (("512x512", small), (f"{clip[0].shape[1]}x{clip[0].shape[0]}", clip)):
+        ms = _median_ms(lambda fr=frames: track(fr, fps=25.0), n, args.repeats)
+        print(f"track  {name:>10}: {ms:6.1f} ms/frame")
+
+    motion = from_track(track(small, fps=25.0))
+    mona = read_photo(bundled_portrait()).rgb
+    portraits = {
+        "512x512": cv2.resize(mona, (512, 512), interpolation=cv2.INTER_AREA),
+        "512x640": mona,
+        "3840x4800": cv2.resize(mona, (3840, 4800), interpolation=cv2.INTER_CUBIC),
+    }
+    for name, image in portraits.items():
+        animator = Animator([image])
+        limited = animator.limited(motion)
+        targets = [animator.target_landmarks(limited, t) for t in range(len(limited))]
+
+        def render(a: Animator = animator, ts: list[np.ndarray] = targets) -> None:
+            for target in ts:
+                a.render(target)
+
+        reps = args.repeats if image.shape[0] <= 1000 else 1
+        print(f"render {name:>10}: {_median_ms(render, len(targets), reps):6.1f} ms/frame")
+
+
+if __name__ == "__main__":
+    main()
