@@ -90,7 +90,6 @@ def crop(
     size: tuple[int, int],
     *,
     border: str = "replicate",
-    flip_horizontally: bool = False,
 ) -> np.ndarray:
     """Resample the rectangle to ``size`` = (width, height) pixels: ``uint8 [h,w,3]``.
 
@@ -104,12 +103,9 @@ def crop(
     corners = np.array([[0, out_h], [0, 0], [out_w, 0], [out_w, out_h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(box.astype(np.float32), corners)
     mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
-    out = cv2.warpPerspective(
+    return cv2.warpPerspective(
         image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=0
     )
-    if flip_horizontally:
-        out = np.ascontiguousarray(out[:, ::-1])
-    return out
 
 
 def crop_native(image: np.ndarray, roi: Roi) -> np.ndarray:
