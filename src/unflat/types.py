@@ -145,7 +145,9 @@ class Face:
     @property
     def interocular(self) -> float:
         """Distance between the two iris centres, in pixels."""
-        return float(np.linalg.norm(self.landmarks[468, :2] - self.landmarks[473, :2]))
+        from unflat.face.metrics import interocular
+
+        return float(interocular(self.landmarks))
 
 
 @dataclass

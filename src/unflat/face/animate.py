@@ -29,12 +29,14 @@ import cv2
 import numpy as np
 
 from unflat.face import measures
-from unflat.face.canonical import pose_weights, triangles
+from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.landmarks import EYE_CONTOUR_INDICES
+from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
+from unflat.face.mouth import mouth_interior
 from unflat.face.portrait import Portrait, background_plate, face_mask, prepare_portrait
-from unflat.face.pose import fit_similarity
-from unflat.face.warp import backward_map, delaunay, remap
+from unflat.face.pose import fit_similarity, head_pose
+from unflat.face.warp import backward_map, clip_box, delaunay, remap
 
 # Pitch, yaw, roll (degrees) the portrait's head may reach: beyond them a warp of a photo tears.
 POSE_LIMITS = np.array([20.0, 28.0, 25.0])
@@ -81,7 +83,7 @@ class _Rig:
     triangles: np.ndarray  # [M,3] outer triangles, then the face's 898
     n_outer: int
     plate: np.ndarray
-    region: tuple[int, int, int, int]  # box outside which nothing moves
+    region: tuple[int, int, int, int]  # box outside which frames equal the portrait
 
 
 def _build_rig(shot: Portrait) -> _Rig:
@@ -116,16 +118,21 @@ def _build_rig(shot: Portrait) -> _Rig:
     moving = np.concatenate([face, extra[weights > 0]])
     lo, hi = moving.min(axis=0), moving.max(axis=0)
     pad = 0.6 * (hi - lo)
-    region = (*(lo - pad).astype(int), *(hi + pad).astype(int))
     hole = (shot.person > 0.3) & _polygon_mask(ring_pts[1], (height, width))
     hole = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    # outside this box nothing moves and the plate equals the portrait: frames copy it as is
+    lo, hi = lo - pad, hi + pad
+    if hole.any():
+        ys, xs = np.nonzero(hole)
+        lo = np.minimum(lo, [xs.min(), ys.min()])
+        hi = np.maximum(hi, [xs.max() + 1, ys.max() + 1])
     return _Rig(
         points=np.concatenate([face, extra]),
         weights=weights,
         triangles=np.concatenate([mapping[tri], triangles()]).astype(np.int32),
         n_outer=len(tri),
         plate=background_plate(shot.image, hole),
-        region=tuple(int(v) for v in region),
+        region=clip_box((*lo, *hi), (height, width)),
     )
 
 
@@ -240,31 +247,33 @@ class Animator:
         dst_face = target[:468, :2]
         # the rings follow a 2-D similarity fitted to the head's rigid points
         ids = self._pose_ids
-        sim = fit_similarity(
-            np.c_[src_face[ids], np.zeros(len(ids))],
-            np.c_[dst_face[ids], np.zeros(len(ids))],
-            self._pose_w,
-        )
+        sim = fit_similarity(src_face[ids], dst_face[ids], self._pose_w)
         extra_src = rig.points[468:]
-        extra_rigid = sim.apply(np.c_[extra_src, np.zeros(len(extra_src))])[:, :2]
+        extra_rigid = sim.apply(extra_src)
         extra_dst = extra_src + rig.weights[:, None] * (extra_rigid - extra_src)
         src = np.concatenate([src_face, extra_src])
         dst = np.concatenate([dst_face, extra_dst])
         depth = np.concatenate([target[:468, 2], np.full(len(extra_src), 1e9)])
-        height, width = shot.image.shape[:2]
-        map_x, map_y = backward_map(
-            src, dst, rig.triangles, (height, width), depth=depth, region=rig.region
-        )
-        self._shift_irises(map_x, map_y, target, shot)
+        x0, y0, x1, y1 = rig.region
+        map_x, map_y = backward_map(src, dst, rig.triangles, rig.region, depth=depth)
+        self._shift_irises(map_x, map_y, (x0, y0), target, shot)
         warped = remap(shot.image, map_x, map_y).astype(np.float32)
         alpha = remap(shot.person, map_x, map_y)[..., None]
-        frame = alpha * warped + (1 - alpha) * rig.plate.astype(np.float32)
-        frame = self._blend_other_shots(frame, target)
-        frame = self._fill_mouth(frame, target, driver_frame, driver_landmarks)
+        frame = shot.image.astype(np.float32)
+        frame[y0:y1, x0:x1] = alpha * warped + (1 - alpha) * rig.plate[y0:y1, x0:x1]
+        best = self.nearest_shot(target) if len(self.shots) > 1 else 0
+        if best != 0:
+            self._blend_shot(frame, target, self.shots[best])
+        frame = self._fill_mouth(frame, target, self.shots[best], driver_frame, driver_landmarks)
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
     def _shift_irises(
-        self, map_x: np.ndarray, map_y: np.ndarray, target: np.ndarray, shot: Portrait
+        self,
+        map_x: np.ndarray,
+        map_y: np.ndarray,
+        origin: tuple[int, int],
+        target: np.ndarray,
+        shot: Portrait,
     ) -> None:
         """Inside each eye opening, shift the sampling so each iris lands on its target.
 
@@ -272,9 +281,10 @@ class Animator:
         iris elsewhere, the eye's interior is sampled from where the source iris actually is.
         """
         height, width = map_x.shape
+        offset = np.asarray(origin)
         for e, indices in enumerate(EYE_CONTOUR_INDICES):
             ix, iy = np.clip(
-                np.round(target[468 + 5 * e, :2]).astype(int), 0, [width - 1, height - 1]
+                np.round(target[468 + 5 * e, :2]).astype(int) - offset, 0, [width - 1, height - 1]
             )
             shift = np.array([map_x[iy, ix], map_y[iy, ix]]) - shot.landmarks[468 + 5 * e, :2]
             corners = shot.landmarks[list(measures.EYE_CORNERS[e]), :2]
@@ -284,7 +294,7 @@ class Animator:
                 continue
             shift *= min(1.0, limit / norm)
             hull = cv2.convexHull(
-                np.round(target[list(indices[:_LID_POINTS]), :2]).astype(np.int32)
+                np.round(target[list(indices[:_LID_POINTS]), :2] - offset).astype(np.int32)
             )
             mask = np.zeros(map_x.shape, np.uint8)
             cv2.fillConvexPoly(mask, hull, 1)
@@ -292,34 +302,26 @@ class Animator:
             map_x[inside] -= shift[0]
             map_y[inside] -= shift[1]
 
-    def _blend_other_shots(self, frame: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Few-shot: warp in the face of the shot nearest to the target, colour-matched."""
-        if len(self.shots) == 1:
-            return frame
-        best = self.nearest_shot(target)
-        if best == 0:
-            return frame
-        shot = self.shots[best]
-        height, width = frame.shape[:2]
+    def _blend_shot(self, frame: np.ndarray, target: np.ndarray, shot: Portrait) -> None:
+        """Few-shot: warp ``shot``'s face onto the target, colour-matched, into ``frame``."""
         face_tri = self.rig.triangles[self.rig.n_outer :]
         dst = target[:468, :2]
-        lo, hi = dst.min(0) - 2, dst.max(0) + 2
+        size = max(float(np.ptp(dst[:, 0])), 1.0)
+        # the feathered mask reaches a few blur widths past the face
+        margin = 3 * max(size * 0.02, 1.0) + 2
+        box = clip_box((*(dst.min(0) - margin), *(dst.max(0) + margin)), frame.shape[:2])
+        x0, y0, x1, y1 = box
         map_x, map_y = backward_map(
-            shot.landmarks[:468, :2],
-            dst,
-            face_tri,
-            (height, width),
-            depth=target[:468, 2],
-            region=(*lo.astype(int), *hi.astype(int)),
+            shot.landmarks[:468, :2], dst, face_tri, box, depth=target[:468, 2]
         )
         warped = remap(shot.image, map_x, map_y).astype(np.float32)
         primary = self.primary
         warped = (warped - shot.face_mean) / shot.face_std * primary.face_std + primary.face_mean
-        mask = face_mask(target, (height, width)).astype(np.float32)
-        size = max(float(np.ptp(dst[:, 0])), 1.0)
+        mask = face_mask(target - [x0, y0, 0], (y1 - y0, x1 - x0)).astype(np.float32)
         mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(int(size * 0.02), 1))
         mask = cv2.GaussianBlur(mask, (0, 0), max(size * 0.02, 1.0))[..., None]
-        return mask * warped + (1 - mask) * frame
+        region = frame[y0:y1, x0:x1]
+        region[:] = mask * warped + (1 - mask) * region
 
     def nearest_shot(self, target: np.ndarray) -> int:
         """Index of the shot whose head pose and expression are nearest to the target's.
@@ -327,15 +329,11 @@ class Animator:
         Expression is compared through pose-free scalar measures (mouth opening and width, eye
         openings), which are robust to the small shape noise between photos.
         """
-        from unflat.face.canonical import reference_face
-        from unflat.face.pose import head_pose
-
         pose = head_pose(target, reference_face())
         wanted = _expression_key(pose.invert(target))
         costs = []
         for shot in self.shots:
-            relative = pose.rotation @ shot.pose.rotation.T
-            angle = np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1)))
+            angle = pose_error_degrees(shot.pose.rotation, pose.rotation)
             have = _expression_key(shot.canonical)
             costs.append(angle / 10.0 + float(np.abs((wanted - have) / _KEY_SCALE).sum()))
         return int(np.argmin(costs))
@@ -344,16 +342,14 @@ class Animator:
         self,
         frame: np.ndarray,
         target: np.ndarray,
+        shot: Portrait,
         driver_frame: np.ndarray | None,
         driver_landmarks: np.ndarray | None,
     ) -> np.ndarray:
-        """Fill an opening mouth that the portrait holds closed."""
+        """Fill an opening mouth that the shot in use (``shot``) holds closed."""
         opening = float(measures.mouth_opening(target))
-        shot = self.shots[self.nearest_shot(target)] if len(self.shots) > 1 else self.primary
         if opening < _OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
             return frame
-        from unflat.face.mouth import mouth_interior
-
         lip = target[list(INNER_LIP), :2]
         interior, mask = mouth_interior(
             frame, lip, self.primary, driver_frame, driver_landmarks, INNER_LIP, OUTER_LIP

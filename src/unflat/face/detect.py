@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from unflat.errors import InputError
+from unflat.face.nets import image_tensor, load_net
 from unflat.face.roi import Roi, crop
 from unflat.types import Face
+
+if TYPE_CHECKING:  # landmarks imports this module
+    from unflat.face.landmarks import FaceLandmarker
 
 INPUT_SIZE = 128
 MIN_SCORE = 0.5
@@ -81,8 +86,6 @@ class FaceDetector:
     """BlazeFace short range with MediaPipe's pre- and post-processing."""
 
     def __init__(self, min_score: float = MIN_SCORE, device: str = "cpu") -> None:
-        from unflat.face.nets import load_net
-
         self.net = load_net("blazeface_short", device=device)
         self.device = torch.device(device)
         self.min_score = min_score
@@ -94,8 +97,7 @@ class FaceDetector:
         height, width = image.shape[:2]
         roi = letterbox_roi(width, height)
         tensor = crop(image, roi, (INPUT_SIZE, INPUT_SIZE), border="zero")
-        x = torch.from_numpy(tensor).to(self.device).permute(2, 0, 1)[None].float()
-        regressors, logits = self.net(x / 127.5 - 1.0)
+        regressors, logits = self.net(image_tensor(tensor, self.device, -1.0, 1.0))
         raw = regressors[0].float().cpu().numpy()
         logits = np.clip(logits[0].double().cpu().numpy(), -100.0, 100.0)
         scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
@@ -163,7 +165,8 @@ def _unletterbox(detection: Detection, roi: Roi) -> Detection:
 
 
 @lru_cache(maxsize=2)
-def _pipeline(device: str) -> tuple[FaceDetector, object]:
+def face_models(device: str = "cpu") -> tuple[FaceDetector, FaceLandmarker]:
+    """The detector and landmarker for ``device``, loaded once per process (both stateless)."""
     from unflat.face.landmarks import FaceLandmarker
 
     return FaceDetector(device=device), FaceLandmarker(device=device)
@@ -178,7 +181,7 @@ def detect(image: np.ndarray, *, max_faces: int | None = None, device: str = "cp
     ``max_num_faces``), which saves time on crowded images.
     """
     image = check_image(image)
-    detector, landmarker = _pipeline(device)
+    detector, landmarker = face_models(device)
     height, width = image.shape[:2]
     detections = detector(image)
     if max_faces is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from unflat.face.detect import Detection
+from unflat.face.nets import image_tensor, load_net
 from unflat.face.roi import (
     Roi,
     crop,
@@ -64,17 +65,10 @@ def eye_roi(mesh_xy: np.ndarray, corners: tuple[int, int], image_size: tuple[int
     return enlarge_square(roi_from_points(points, 0, 1, image_size), EYE_SCALE, image_size)
 
 
-def _to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 HWC to float NCHW in [0, 1] (the mesh, iris and segmentation models' range)."""
-    return torch.from_numpy(pixels).to(device).permute(2, 0, 1)[None].float() / 255.0
-
-
 class FaceLandmarker:
     """Face mesh + iris models with MediaPipe's crops and projections."""
 
     def __init__(self, device: str = "cpu") -> None:
-        from unflat.face.nets import load_net
-
         self.device = torch.device(device)
         self.mesh = load_net("face_mesh", device=device)
         self.iris = load_net("iris", device=device)
@@ -93,7 +87,7 @@ class FaceLandmarker:
     def mesh_from_roi(self, image: np.ndarray, roi: Roi) -> np.ndarray | None:
         """468 image-normalised mesh points from a face crop, or None below the presence bar."""
         pixels = crop(image, roi, (MESH_SIZE, MESH_SIZE))
-        points, logit = self.mesh(_to_tensor(pixels, self.device))
+        points, logit = self.mesh(image_tensor(pixels, self.device))
         if torch.sigmoid(logit[0].float()).item() < MIN_PRESENCE:
             return None
         points = points[0].float().cpu().numpy() / np.float32(MESH_SIZE)
@@ -114,7 +108,7 @@ class FaceLandmarker:
             pixels, padding = fit_square(crop_native(image, roi), IRIS_SIZE)
             if mirrored:
                 pixels = np.ascontiguousarray(pixels[:, ::-1])
-            contour, iris = self.iris(_to_tensor(pixels, self.device))
+            contour, iris = self.iris(image_tensor(pixels, self.device))
             points = torch.cat([contour[0], iris[0]]).float().cpu().numpy()
             if mirrored:
                 points[:, 0] = IRIS_SIZE - points[:, 0]

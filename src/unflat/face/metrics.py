@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from unflat.face.measures import EYE_OUTER, IRIS_CENTRES
+from unflat.face.pose import fit_similarity
 from unflat.image_quality import psnr, ssim
 
 __all__ = [
@@ -30,11 +32,6 @@ __all__ = [
     "ssim",
     "to_unit",
 ]
-
-# Iris centres (subject's right, left) of the 478-point mesh, and the outer eye corners that
-# stand in for them on the 468-point mesh.
-IRIS_CENTRES = (468, 473)
-EYE_OUTER = (33, 263)
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
@@ -142,18 +139,6 @@ def jitter(landmarks: np.ndarray, times: np.ndarray | None = None) -> float:
     return float(magnitude / np.mean(interocular(xy)))
 
 
-def _align_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``source [N,2]`` moved onto ``target`` by the least-squares 2-D similarity (no mirroring)."""
-    s = source[:, 0] + 1j * source[:, 1]
-    d = target[:, 0] + 1j * target[:, 1]
-    s0, d0 = s - s.mean(), d - d.mean()
-    energy = np.vdot(s0, s0).real
-    # target ~ c * source + shift with complex c = scale * e^(i angle): rotation and scale.
-    c = np.vdot(s0, d0) / energy if energy > 0 else 1.0
-    moved = c * s0 + d.mean()
-    return np.stack([moved.real, moved.imag], axis=-1)
-
-
 def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Identity-shape distance between landmark sets ``[..., N, >=2]``, in inter-ocular units.
 
@@ -168,8 +153,9 @@ def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
     n = x.shape[-2]
     xs, ys = x.reshape(-1, n, 2), y.reshape(-1, n, 2)
     iod = interocular(ys)
-    distances = [
-        np.linalg.norm(_align_similarity(p, q) - q, axis=-1).mean() / unit
-        for p, q, unit in zip(xs, ys, iod, strict=True)
-    ]
+    distances = []
+    for p, q, unit in zip(xs, ys, iod, strict=True):
+        fit = fit_similarity(p, q)  # in float64: Pose.apply rounds to float32
+        moved = fit.scale * p @ fit.rotation.T + fit.translation
+        distances.append(np.linalg.norm(moved - q, axis=-1).mean() / unit)
     return float(np.mean(distances))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unflat.face.measures import face_unit
 from unflat.face.pose import euler_to_rotation, rotation_to_euler
 from unflat.types import FaceTrack
 
@@ -94,8 +95,6 @@ def from_track(track: FaceTrack, neutral: int | None = None) -> Motion:
     rest_rotation = track.rotation[n]
     rotation = np.einsum("tij,kj->tik", track.rotation, rest_rotation)
     # translation in units of the rest face's eye-corner distance, measured in the image
-    from unflat.face.measures import face_unit
-
     unit = float(face_unit(track.landmarks[n]))
     rest_eye = np.maximum(track.eye_ratio[n], 1e-3)
     return Motion(

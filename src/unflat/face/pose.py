@@ -14,21 +14,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unflat.face.canonical import pose_weights
+
 
 @dataclass(frozen=True)
 class Pose:
     """``points ~ scale * rotation @ reference + translation`` (rows are points)."""
 
-    rotation: np.ndarray  # [3,3]
-    translation: np.ndarray  # [3]
+    rotation: np.ndarray  # [D,D], D = 3 (or 2 for image-plane fits)
+    translation: np.ndarray  # [D]
     scale: float
 
     def apply(self, reference: np.ndarray) -> np.ndarray:
-        """Reference-frame points [N,3] to image-frame points."""
+        """Reference-frame points [N,D] to image-frame points."""
         return (self.scale * reference @ self.rotation.T + self.translation).astype(np.float32)
 
     def invert(self, points: np.ndarray) -> np.ndarray:
-        """Image-frame points [N,3] to the reference frame (head pose removed)."""
+        """Image-frame points [N,D] to the reference frame (head pose removed)."""
         return (((points - self.translation) @ self.rotation) / self.scale).astype(np.float32)
 
     @property
@@ -40,9 +42,10 @@ class Pose:
 def fit_similarity(
     source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
 ) -> Pose:
-    """Weighted least-squares similarity taking ``source`` [N,3] onto ``target`` [N,3].
+    """Weighted least-squares similarity taking ``source`` [N,D] onto ``target`` [N,D].
 
-    Umeyama's (1991) closed form, with per-point weights.
+    Umeyama's (1991) closed form, with per-point weights; D is 3 for head pose, 2 for fits in
+    the image plane.
     """
     src = np.asarray(source, dtype=np.float64)
     dst = np.asarray(target, dtype=np.float64)
@@ -53,7 +56,7 @@ def fit_similarity(
     cov = (d0 * w[:, None]).T @ s0
     u, sigma, vt = np.linalg.svd(cov)
     # A reflection would fit a mirror image of the face: flip the weakest axis instead.
-    d = np.ones(3)
+    d = np.ones(src.shape[1])
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         d[-1] = -1.0
     rotation = u @ np.diag(d) @ vt
@@ -65,8 +68,6 @@ def fit_similarity(
 
 def head_pose(landmarks: np.ndarray, reference: np.ndarray) -> Pose:
     """Pose of a face whose landmarks [>=468,3] are given, against the neutral ``reference``."""
-    from unflat.face.canonical import pose_weights
-
     ids, weights = pose_weights()
     return fit_similarity(reference[ids], landmarks[ids], weights)
 

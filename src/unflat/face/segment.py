@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from unflat.face.detect import check_image
+from unflat.face.nets import image_tensor, load_net
 from unflat.face.roi import Roi, crop
 
 INPUT_SIZE = 256
@@ -16,8 +17,6 @@ INPUT_SIZE = 256
 
 @lru_cache(maxsize=2)
 def _net(device: str) -> torch.nn.Module:
-    from unflat.face.nets import load_net
-
     return load_net("selfie_segmentation", device=device)
 
 
@@ -31,6 +30,5 @@ def segment_person(image: np.ndarray, *, device: str = "cpu") -> np.ndarray:
     image = check_image(image)
     height, width = image.shape[:2]
     pixels = crop(image, Roi(0.5, 0.5, 1.0, 1.0), (INPUT_SIZE, INPUT_SIZE), border="zero")
-    x = torch.from_numpy(pixels).to(device).permute(2, 0, 1)[None].float() / 255.0
-    mask = _net(device)(x)[0, 0].float().cpu().numpy()
+    mask = _net(device)(image_tensor(pixels, device))[0, 0].float().cpu().numpy()
     return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)

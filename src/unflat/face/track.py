@@ -19,8 +19,8 @@ import numpy as np
 from unflat.errors import InputError
 from unflat.face import measures
 from unflat.face.canonical import reference_face
-from unflat.face.detect import Detection, FaceDetector, check_image
-from unflat.face.landmarks import MESH_SCALE, FaceLandmarker
+from unflat.face.detect import Detection, check_image, face_models
+from unflat.face.landmarks import MESH_SCALE, face_roi
 from unflat.face.pose import head_pose
 from unflat.face.roi import enlarge_square, roi_from_points
 from unflat.face.smoothing import smooth_sequence
@@ -46,8 +46,7 @@ class FaceTracker:
     """Streaming tracker: feed frames one at a time with :meth:`update`."""
 
     def __init__(self, face: int | None = None, device: str = "cpu") -> None:
-        self.detector = FaceDetector(device=device)
-        self.landmarker = FaceLandmarker(device=device)
+        self.detector, self.landmarker = face_models(device)
         self.face = face
         self._mesh: np.ndarray | None = None  # previous 468 normalised points
         self._last_box: np.ndarray | None = None  # normalised x0, y0, x1, y1
@@ -78,8 +77,6 @@ class FaceTracker:
 
     def _detect(self, frame: np.ndarray) -> np.ndarray | None:
         """Mesh of the followed face from a fresh detection, or None."""
-        from unflat.face.landmarks import face_roi
-
         size = (frame.shape[1], frame.shape[0])
         detections = sorted(self.detector(frame), key=_area, reverse=True)
         if self._last_box is not None:

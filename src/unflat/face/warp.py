@@ -64,27 +64,38 @@ def triangle_index_map(
     return index
 
 
+def clip_box(
+    box: tuple[float, float, float, float], shape: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """A box (x0, y0, x1, y1) rounded outwards to whole pixels and clipped to ``shape`` (h, w)."""
+    height, width = shape
+    x0, y0, x1, y1 = box
+    return (
+        max(int(np.floor(x0)), 0),
+        max(int(np.floor(y0)), 0),
+        min(int(np.ceil(x1)), width),
+        min(int(np.ceil(y1)), height),
+    )
+
+
 def backward_map(
     src: np.ndarray,
     dst: np.ndarray,
     triangles: np.ndarray,
-    shape: tuple[int, int],
+    box: tuple[int, int, int, int],
     *,
     depth: np.ndarray | None = None,
-    region: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``cv2.remap`` maps (float32 ``[H,W]`` x and y) for the mesh moved from ``src`` to ``dst``.
+    """``cv2.remap`` maps for the pixels of ``box`` (x0, y0, x1, y1; see :func:`clip_box`).
 
-    ``depth`` (per vertex, larger = farther) orders overlapping triangles far to near; without it
-    the triangles' order is kept. ``region`` (x0, y0, x1, y1) limits the work to a box; outside
-    it the map is the identity (callers pass the box of every triangle that moves).
+    float32 ``[y1-y0, x1-x0]`` x and y source coordinates of the mesh moved from ``src`` to
+    ``dst``; pixels no triangle covers map to themselves. ``depth`` (per vertex, larger =
+    farther) orders overlapping triangles far to near; without it their order is kept. Callers
+    pass the box of every triangle that moves, so the rest of a large image costs nothing.
     """
-    height, width = shape
-    x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
-    x0, y0 = max(int(x0), 0), max(int(y0), 0)
-    x1, y1 = min(int(np.ceil(x1)), width), min(int(np.ceil(y1)), height)
+    x0, y0, x1, y1 = box
     map_x, map_y = np.meshgrid(
-        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+        np.arange(x0, max(x1, x0), dtype=np.float32), np.arange(y0, max(y1, y0), dtype=np.float32)
     )
     if x1 <= x0 or y1 <= y0:
         return map_x, map_y
@@ -96,14 +107,10 @@ def backward_map(
     index = triangle_index_map(dst - offset, triangles, order, (y1 - y0, x1 - x0))
     maps = affine_maps(src, dst, triangles).astype(np.float32)
     covered = index >= 0
-    ys, xs = np.nonzero(covered)
     a = maps[index[covered]]  # [P,2,3]
-    px = (xs + x0).astype(np.float32)
-    py = (ys + y0).astype(np.float32)
-    sub_x = map_x[y0:y1, x0:x1]
-    sub_y = map_y[y0:y1, x0:x1]
-    sub_x[covered] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
-    sub_y[covered] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    px, py = map_x[covered], map_y[covered]
+    map_x[covered] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
+    map_y[covered] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
     return map_x, map_y
 
 

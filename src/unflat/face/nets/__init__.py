@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -58,3 +59,12 @@ def load_net(name: str, device: str | torch.device = "cpu") -> nn.Module:
     model = cls()
     model.load_state_dict(state, strict=True)
     return model.float().eval().to(device)
+
+
+def image_tensor(
+    pixels: np.ndarray, device: str | torch.device, low: float = 0.0, high: float = 1.0
+) -> torch.Tensor:
+    """A uint8 ``[H,W,3]`` crop as the models' float ``[1,3,H,W]`` input, scaled to [low, high]."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device).permute(2, 0, 1)[None].float()
+    # divide (not multiply by a reciprocal): the exact float32 values MediaPipe's inputs have
+    return x / (255.0 / (high - low)) + low
