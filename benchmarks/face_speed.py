@@ -2,7 +2,8 @@
 
 Tracking runs on the first frames of a talking-head clip, resized to 512x512 and at its own size;
 rendering animates a portrait (the bundled Mona Lisa, resized to 512x512, at its own 512x640, and
-upscaled to 3840x4800) with the clip's motion. Medians over ``--repeats`` runs.
+upscaled to 3840x4800) with the clip's motion, and four shots of it at 512x512 (few-shot
+blending). Medians over ``--repeats`` runs.
 
     python benchmarks/face_speed.py --video ../shared/data/faces/videos/talk_1.mp4
 """
@@ -70,6 +71,24 @@ def main() -> None:
 
         reps = args.repeats if image.shape[0] <= 1000 else 1
         print(f"render {name:>10}: {_median_ms(render, len(targets), reps):6.1f} ms/frame")
+
+    # few-shot: three extra "shots" (the painting mirrored, and both versions slightly shrunk)
+    square = portraits["512x512"]
+    mirrored = np.ascontiguousarray(square[:, ::-1])
+    shrunk = [
+        cv2.resize(cv2.resize(s, (460, 460)), (512, 512), interpolation=cv2.INTER_CUBIC)
+        for s in (square, mirrored)
+    ]
+    animator = Animator([square, mirrored, *shrunk])
+    limited = animator.limited(motion)
+    targets = [animator.target_landmarks(limited, t) for t in range(len(limited))]
+
+    def render_shots(a: Animator = animator, ts: list[np.ndarray] = targets) -> None:
+        for target in ts:
+            a.render(target)
+
+    ms = _median_ms(render_shots, len(targets), args.repeats)
+    print(f"render {'512x512':>10}, 4 shots: {ms:6.1f} ms/frame")
 
 
 if __name__ == "__main__":

@@ -73,14 +73,21 @@ def test_pose_limits_clamp_extreme_motion() -> None:
     assert abs(base_yaw + motion.euler_degrees[0, 1]) <= a.pose_limits[1] + 0.5
 
 
-def test_a_closed_mouth_opens_with_a_dark_interior() -> None:
+@lru_cache(maxsize=1)
+def _wide_open_mouth() -> tuple[np.ndarray, np.ndarray]:
+    """The painting's target landmarks and frame with the preset jaw fully open."""
     from unflat.face.expressions import jaw_open
 
     a = animator()
     motion = Motion.still(1, 25.0)
     motion.expression[0] = jaw_open(1.0)
     target = a.target_landmarks(motion, 0)
-    frame = a.render(target).astype(np.float32)
+    return target, a.render(target).astype(np.float32)
+
+
+def test_a_closed_mouth_opens_with_a_dark_interior() -> None:
+    a = animator()
+    target, frame = _wide_open_mouth()
     centre = target[[13, 14], :2].mean(0).round().astype(int)
     inside = frame[centre[1] - 2 : centre[1] + 3, centre[0] - 2 : centre[0] + 3].mean()
     lips = a.primary.image[tuple(a.primary.landmarks[17, [1, 0]].round().astype(int))].mean()
@@ -101,6 +108,54 @@ def test_few_shot_picks_the_shot_nearest_in_pose() -> None:
     frame = two.render(two.target_landmarks(turned_away, 0))
     (found,) = detect(frame)
     assert akd(found.landmarks[:468], two.target_landmarks(turned_away, 0)[:468]) < 0.05
+
+
+def test_few_shot_weights_crossfade_between_the_nearest_shots() -> None:
+    two = Animator([mona(), np.ascontiguousarray(mona()[:, ::-1])])
+    previous = None
+    for yaw in np.linspace(-25, 25, 11):
+        target = two.target_landmarks(two.limited(_motion(0, float(yaw), 0)), 0)
+        weights = two.shot_weights(target)
+        shares = dict(weights)
+        assert sum(shares.values()) == pytest.approx(1.0)
+        assert weights[0][0] == two.nearest_shot(target)  # nearest first
+        share = shares.get(1, 0.0)
+        if previous is None:
+            assert share > 0.5  # at -25 degrees, the mirrored shot's own pose, it leads
+        else:
+            # turning away from its pose hands the face back gradually: no switch, no flicker
+            assert abs(previous - share) < 0.45
+        previous = share
+    assert previous < 0.5  # at +25 degrees the primary leads again
+    assert Animator([mona()]).shot_weights(target) == [(0, 1.0)]
+
+
+def test_drawn_mouth_shows_teeth_under_the_upper_lip() -> None:
+    target, frame = _wide_open_mouth()
+    upper, lower = target[13, :2], target[14, :2]
+    gap = float(lower[1] - upper[1])
+    x = round(upper[0])
+    teeth = frame[int(upper[1] + 0.15 * gap) : int(upper[1] + 0.25 * gap), x - 1 : x + 2].mean()
+    cavity = frame[int(upper[1] + 0.45 * gap) : int(upper[1] + 0.55 * gap), x - 1 : x + 2].mean()
+    assert teeth > 2.5 * cavity
+    # the lips stay joined at the corners: the opening is a lens, not a box
+    near_corners = float(np.ptp(target[[80, 88], 1])), float(np.ptp(target[[310, 318], 1]))
+    assert max(near_corners) < 0.75 * gap
+
+
+def test_a_profile_view_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No shared image shows a true profile, so one is made: the painting turned by 50 degrees
+    # (the face model then reads about 38) is refused once the limit sits below that.
+    import unflat.face.portrait as portrait
+
+    wide = Animator([mona()], pose_limits=np.array([90.0, 90.0, 90.0]))
+    turned = wide.render(wide.target_landmarks(wide.limited(_motion(0, 50, 0)), 0))
+    assert len(detect(turned)) == 1  # still found, but turned
+    monkeypatch.setattr(portrait, "MAX_YAW_DEG", 30.0)
+    with pytest.raises(InputError, match="profile view") as error:
+        Animator([turned])
+    assert "facing the camera" in error.value.hint
+    Animator([mona()])  # the frontal original passes the same limit
 
 
 def test_output_indices_follow_timestamps() -> None:

@@ -18,6 +18,7 @@ from unflat.face.metrics import (
     shape_distance,
     to_unit,
 )
+from unflat.face.pose import fit_similarity
 
 IOD = 60.0
 
@@ -223,3 +224,21 @@ def test_shape_distance_of_a_different_face() -> None:
     assert shape_distance(*both) == pytest.approx(d)
     # a batch averages its frames
     assert shape_distance(np.stack([a, b]), np.stack([a, a])) == pytest.approx(d / 2)
+
+
+def test_shape_distance_over_chosen_points() -> None:
+    a = face(seed=0)
+    b = a.copy()
+    moved_points = np.arange(100, 140)
+    b[moved_points, :2] += 5.0  # an "expression" on points outside the chosen set
+    rigid = np.arange(0, 60)
+    assert shape_distance(b, a, rigid) == pytest.approx(0.0, abs=1e-9)
+    assert shape_distance(b, a) > 0.01
+    # the unit stays the target's inter-ocular distance, not the chosen points' spread
+    c = a.copy()
+    c[0, :2] += IOD * 0.6
+    fit = fit_similarity(c[rigid, :2], a[rigid, :2])
+    moved = fit.scale * c[rigid, :2] @ fit.rotation.T + fit.translation
+    expected = np.linalg.norm(moved - a[rigid, :2], axis=1).mean() / IOD
+    assert shape_distance(c, a, rigid) == pytest.approx(expected)
+    assert 0.01 < expected < 0.6

@@ -61,6 +61,10 @@ _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
 _MAX_GAZE = 0.22
 # How much of each expression measure counts as much as 10 degrees of head rotation.
 _KEY_SCALE = np.array([0.05, 0.05, 0.08, 0.08])
+# Few-shot: how many of the nearest shots are blended, and the cost difference over which a
+# farther shot's weight falls by a factor e.
+_BLEND_SHOTS = 3
+_BLEND_SOFTNESS = 1.0
 
 
 def _expression_key(canonical: np.ndarray) -> np.ndarray:
@@ -261,10 +265,11 @@ class Animator:
         alpha = remap(shot.person, map_x, map_y)[..., None]
         frame = shot.image.astype(np.float32)
         frame[y0:y1, x0:x1] = alpha * warped + (1 - alpha) * rig.plate[y0:y1, x0:x1]
-        best = self.nearest_shot(target) if len(self.shots) > 1 else 0
-        if best != 0:
-            self._blend_shot(frame, target, self.shots[best])
-        frame = self._fill_mouth(frame, target, self.shots[best], driver_frame, driver_landmarks)
+        weights = self.shot_weights(target)
+        if weights[0][0] != 0 or len(weights) > 1:
+            self._blend_shots(frame, target, weights)
+        best = self.shots[weights[0][0]]
+        frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
     def _shift_irises(
@@ -302,8 +307,14 @@ class Animator:
             map_x[inside] -= shift[0]
             map_y[inside] -= shift[1]
 
-    def _blend_shot(self, frame: np.ndarray, target: np.ndarray, shot: Portrait) -> None:
-        """Few-shot: warp ``shot``'s face onto the target, colour-matched, into ``frame``."""
+    def _blend_shots(
+        self, frame: np.ndarray, target: np.ndarray, weights: list[tuple[int, float]]
+    ) -> None:
+        """Few-shot: the weighted shots' faces, warped onto the target, blended into ``frame``.
+
+        The primary's share is the face ``frame`` already holds; every other shot is warped to
+        the target and colour-matched to the primary before mixing.
+        """
         face_tri = self.rig.triangles[self.rig.n_outer :]
         dst = target[:468, :2]
         size = max(float(np.ptp(dst[:, 0])), 1.0)
@@ -311,23 +322,31 @@ class Animator:
         margin = 3 * max(size * 0.02, 1.0) + 2
         box = clip_box((*(dst.min(0) - margin), *(dst.max(0) + margin)), frame.shape[:2])
         x0, y0, x1, y1 = box
-        map_x, map_y = backward_map(
-            shot.landmarks[:468, :2], dst, face_tri, box, depth=target[:468, 2]
-        )
-        warped = remap(shot.image, map_x, map_y).astype(np.float32)
+        region = frame[y0:y1, x0:x1]
+        mixed = np.zeros_like(region)
         primary = self.primary
-        warped = (warped - shot.face_mean) / shot.face_std * primary.face_std + primary.face_mean
+        for index, weight in weights:
+            if index == 0:
+                mixed += weight * region
+                continue
+            shot = self.shots[index]
+            map_x, map_y = backward_map(
+                shot.landmarks[:468, :2], dst, face_tri, box, depth=target[:468, 2]
+            )
+            warped = remap(shot.image, map_x, map_y).astype(np.float32)
+            scale = primary.face_std / shot.face_std
+            mixed += weight * ((warped - shot.face_mean) * scale + primary.face_mean)
         mask = face_mask(target - [x0, y0, 0], (y1 - y0, x1 - x0)).astype(np.float32)
         mask = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(int(size * 0.02), 1))
         mask = cv2.GaussianBlur(mask, (0, 0), max(size * 0.02, 1.0))[..., None]
-        region = frame[y0:y1, x0:x1]
-        region[:] = mask * warped + (1 - mask) * region
+        region[:] = mask * mixed + (1 - mask) * region
 
-    def nearest_shot(self, target: np.ndarray) -> int:
-        """Index of the shot whose head pose and expression are nearest to the target's.
+    def shot_costs(self, target: np.ndarray) -> np.ndarray:
+        """How far each shot's head pose and expression are from the target's (``[shots]``).
 
-        Expression is compared through pose-free scalar measures (mouth opening and width, eye
-        openings), which are robust to the small shape noise between photos.
+        Pose counts 1 per 10 degrees; expression is compared through pose-free scalar measures
+        (mouth opening and width, eye openings), which are robust to the small shape noise
+        between photos.
         """
         pose = head_pose(target, reference_face())
         wanted = _expression_key(pose.invert(target))
@@ -336,7 +355,25 @@ class Animator:
             angle = pose_error_degrees(shot.pose.rotation, pose.rotation)
             have = _expression_key(shot.canonical)
             costs.append(angle / 10.0 + float(np.abs((wanted - have) / _KEY_SCALE).sum()))
-        return int(np.argmin(costs))
+        return np.array(costs)
+
+    def nearest_shot(self, target: np.ndarray) -> int:
+        """Index of the shot whose head pose and expression are nearest to the target's."""
+        return int(np.argmin(self.shot_costs(target))) if len(self.shots) > 1 else 0
+
+    def shot_weights(self, target: np.ndarray) -> list[tuple[int, float]]:
+        """The nearest shots and their blend weights (summing to 1), nearest first.
+
+        Weights fall off smoothly with the cost, so a motion that passes from one shot's pose
+        to another's crossfades between them instead of switching (which would flicker).
+        """
+        if len(self.shots) == 1:
+            return [(0, 1.0)]
+        costs = self.shot_costs(target)
+        order = np.argsort(costs, kind="stable")[:_BLEND_SHOTS]
+        raw = np.exp(-(costs[order] - costs[order[0]]) / _BLEND_SOFTNESS)
+        raw = raw / raw.sum()
+        return [(int(i), float(w)) for i, w in zip(order, raw, strict=True) if w > 1e-3]
 
     def _fill_mouth(
         self,
@@ -351,13 +388,15 @@ class Animator:
         if opening < _OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
             return frame
         lip = target[list(INNER_LIP), :2]
-        interior, mask = mouth_interior(
+        interior, mask, (x0, y0, x1, y1) = mouth_interior(
             frame, lip, self.primary, driver_frame, driver_landmarks, INNER_LIP, OUTER_LIP
         )
         # fade in with the opening so a mouth just parting does not pop
         strength = float(np.clip((opening - _OPEN_MOUTH) / 0.05, 0, 1))
         mask = mask[..., None] * strength
-        return mask * interior + (1 - mask) * frame
+        region = frame[y0:y1, x0:x1]
+        region[:] = mask * interior + (1 - mask) * region
+        return frame
 
 
 def output_indices(times: np.ndarray, fps: float, seconds: float | None) -> np.ndarray:

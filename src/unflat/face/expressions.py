@@ -48,6 +48,13 @@ _JAW_RAMUS_TOP_Y = 2.6
 _FACE_HALF_WIDTH = 7.7
 # Nothing above this band moves with the jaw (cheekbones, eyes, ears): y from 1.0 to 2.6.
 _JAW_TOP = (1.0, 2.6)
+# The lips stay joined at the corners: on the lower lip the jaw's share falls towards them, to
+# this fraction at the corner, from this fraction of the mouth's half-width outwards, so the
+# opening is lens-shaped rather than a box. Below the lip (cm) the chin takes its full share.
+_CORNER_SHARE = 0.3
+_CORNER_TAPER_FROM = 0.35
+_LIP_BAND = 0.9
+_CORNER_FADE = 1.5
 
 # --- smile: mouth corners out and up, cheeks up, lips thinner.
 SMILE_CORNER_SHIFT = (0.45, -0.38, 0.15)  # outward, up, back (cm at amount 1)
@@ -127,6 +134,12 @@ def jaw_weights() -> np.ndarray:
     softness = _JAW_SOFTNESS + _JAW_SOFTNESS_GROWTH * np.minimum(beyond, _JAW_SOFTNESS_REACH)
     below = 1.0 / (1.0 + np.exp(-(y - _jaw_line_y(x)) / softness))
     weights = below * _smoothstep(*_JAW_TOP, y)
+    # the taper peaks at the corners and fades out again over the cheeks beyond them
+    corner = _smoothstep(_CORNER_TAPER_FROM * half_width, half_width, np.abs(x))
+    corner *= 1.0 - _smoothstep(half_width, half_width + _CORNER_FADE, np.abs(x))
+    taper = 1.0 - (1.0 - _CORNER_SHARE) * corner
+    near_lip = np.exp(-(((y - _mouth_line_y(x)) / _LIP_BAND) ** 2))
+    weights *= 1.0 - near_lip * (1.0 - taper)
     weights[468:] = 0.0
     return weights
 

@@ -14,6 +14,7 @@ functions of numpy arrays:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -139,13 +140,17 @@ def jitter(landmarks: np.ndarray, times: np.ndarray | None = None) -> float:
     return float(magnitude / np.mean(interocular(xy)))
 
 
-def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
+def shape_distance(
+    a: np.ndarray, b: np.ndarray, points: Sequence[int] | np.ndarray | None = None
+) -> float:
     """Identity-shape distance between landmark sets ``[..., N, >=2]``, in inter-ocular units.
 
     ``a`` is aligned onto ``b`` by the least-squares similarity in x, y (translation, rotation,
     uniform scale; no mirroring), then the mean point distance is divided by ``b``'s inter-ocular
     distance. 0 for a set against a shifted, rotated or scaled copy of itself. Batches
-    ``[T, N, ...]`` give the mean over sets.
+    ``[T, N, ...]`` give the mean over sets. With ``points`` only those indices are aligned and
+    measured (e.g. the rigid points, which no expression moves); the unit stays ``b``'s
+    inter-ocular distance.
     """
     x, y = _xy(a), _xy(b)
     if x.shape != y.shape:
@@ -153,6 +158,8 @@ def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
     n = x.shape[-2]
     xs, ys = x.reshape(-1, n, 2), y.reshape(-1, n, 2)
     iod = interocular(ys)
+    if points is not None:
+        xs, ys = xs[:, points], ys[:, points]
     distances = []
     for p, q, unit in zip(xs, ys, iod, strict=True):
         fit = fit_similarity(p, q)  # in float64: Pose.apply rounds to float32

@@ -1,0 +1,304 @@
+"""Faces evaluation: self-reenactment against a clip's own frames, and cross-reenactment.
+
+**Self-reenactment** (:func:`self_reenactment`): the clip's first frame is the portrait and the
+clip is both the driver and the ground truth. Extra shots are other frames of the clip, spread
+evenly over it; the frames scored are those that are never a shot, the same set for every shot
+count, so rows with 1, 4 and 16 shots compare like with like. Per scored frame: L1, PSNR and SSIM
+on the whole frame, then the output and the true frame are both tracked (unsmoothed, so jitter is
+not hidden) for AKD and head-pose error; jitter is the output track's, beside the truth's own.
+
+**Cross-reenactment** (:func:`cross_reenactment`): a portrait driven by another person's video.
+There is no true frame, so it scores whether the motion was followed (AKD between the landmarks
+tracked on the output and :meth:`Animator.target_landmarks`, the driver's motion retargeted to
+the portrait) and whether the identity was kept (:func:`~unflat.face.metrics.shape_distance`
+between the output and the portrait, both frontalised: on the neutral frame for the whole face,
+and over all frames for the rigid points, which no expression should move; beside it, the same
+score for the driver's own face, which is what a lost identity would read).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unflat.errors import InputError
+from unflat.face import metrics
+from unflat.face.animate import Animator
+from unflat.face.canonical import pose_weights, reference_face
+from unflat.face.motion import from_track
+from unflat.face.portrait import Portrait, prepare_portrait
+from unflat.face.pose import head_pose
+from unflat.face.track import FaceTracker, track
+from unflat.types import FaceTrack
+
+# Shot counts the evaluation reports, and how many frames the largest draws on.
+SHOT_COUNTS = (1, 4, 16)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class SelfRow:
+    """One clip at one shot count."""
+
+    clip: str
+    shots: int
+    frames: int  # frames scored
+    l1: float
+    psnr: float
+    ssim: float
+    akd: float  # inter-ocular units
+    pose_error: float  # degrees
+    jitter: float  # output's, inter-ocular units per frame^2
+    jitter_truth: float  # the true frames', for reference
+    ms_per_frame: float  # rendering only
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+@dataclass
+class CrossRow:
+    """One portrait driven by one video."""
+
+    portrait: str
+    driver: str
+    frames: int
+    akd: float  # output vs retargeted driver landmarks, inter-ocular units
+    identity_neutral: float  # shape distance, whole face, neutral frame
+    identity_rigid: float  # shape distance, rigid points, mean over frames
+    identity_rigid_driver: float  # same, had the driver's own face shape been pasted on
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+def shot_frames(frame_count: int, shots: int, pool: int = max(SHOT_COUNTS)) -> list[int]:
+    """Frame indices of the shots: the first frame, then ``shots - 1`` of a fixed even pool.
+
+    The pool holds ``pool - 1`` frames spread over the clip; smaller counts take an evenly
+    spaced subset of it, so every count's shots are among the largest count's.
+    """
+    if frame_count < pool + 2:
+        raise InputError(
+            f"the clip has {frame_count} frames; the evaluation needs more than {pool + 1}",
+            "use a longer clip",
+        )
+    extra = np.round(np.linspace(0, frame_count - 1, pool + 1)[1:-1]).astype(int)
+    if shots <= 1:
+        return [0]
+    chosen = np.round(np.linspace(0, len(extra) - 1, shots - 1)).astype(int)
+    return [0, *extra[chosen].tolist()]
+
+
+def contact_sheet(
+    rows: Sequence[Sequence[np.ndarray]], count: int = 6, height: int = 192
+) -> np.ndarray:
+    """Frames side by side for looking at: ``count`` evenly spaced columns, one row per list.
+
+    Each row is a sequence of frames of equal length (e.g. the truth, then the output).
+    """
+    length = min(len(row) for row in rows)
+    picks = np.round(np.linspace(0, length - 1, min(count, length))).astype(int)
+    lines = []
+    for row in rows:
+        tiles = []
+        for i in picks:
+            frame = row[i]
+            width = max(round(frame.shape[1] * height / frame.shape[0]), 1)
+            tiles.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
+        lines.append(np.concatenate(tiles, axis=1))
+    width = max(line.shape[1] for line in lines)
+    padded = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0))) for line in lines]
+    return np.concatenate(padded, axis=0)
+
+
+def _read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    from unflat.io.video import read_video
+
+    frames: list[np.ndarray] = []
+    with read_video(path) as reader:
+        for frame in reader:
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+            frames.append(frame)
+        times = np.asarray(reader.timestamps[: len(frames)], dtype=np.float64)
+    return frames, times - times[0]
+
+
+def _track_clip(frames: list[np.ndarray], times: np.ndarray) -> FaceTrack:
+    """The smoothed track that drives the animation, on the clip's own frame times."""
+    rate = (len(frames) - 1) / times[-1] if len(frames) > 1 and times[-1] > 0 else 25.0
+    driver = track(frames, fps=rate, neutral=0)
+    driver.times = times
+    return driver
+
+
+def _track_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Raw per-frame landmarks ``[T,478,3]`` (video mode, no smoothing); NaN where lost."""
+    tracker = FaceTracker()
+    out = np.full((len(frames), 478, 3), np.nan, dtype=np.float64)
+    for i, frame in enumerate(frames):
+        found = tracker.update(frame, float(i)).landmarks
+        if found is not None:
+            out[i] = found
+    return out
+
+
+def _frontal(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks ``[T,478,3]`` with their head pose removed (reference units, facing front)."""
+    reference = reference_face()
+    return np.stack([head_pose(points, reference).invert(points) for points in landmarks])
+
+
+def _rotations(landmarks: np.ndarray) -> np.ndarray:
+    reference = reference_face()
+    return np.stack([head_pose(points, reference).rotation for points in landmarks])
+
+
+def self_reenactment(
+    video: str | os.PathLike[str],
+    shot_counts: Sequence[int] = SHOT_COUNTS,
+    *,
+    max_frames: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[SelfRow], dict[int, np.ndarray]]:
+    """Score re-enacting a clip from its first frame (plus other frames as extra shots).
+
+    Returns the rows (one per shot count) and, per shot count, a contact sheet of true frames
+    over output frames.
+    """
+    path = Path(video)
+    frames, times = _read_frames(path, max_frames)
+    pool = max(shot_counts)
+    used = set(shot_frames(len(frames), pool, pool))
+    scored = [t for t in range(len(frames)) if t not in used]
+    driver = _track_clip(frames, times)
+    truth_frames = [frames[t] for t in scored]
+    truth = _track_frames(truth_frames)
+    valid = ~np.isnan(truth).any(axis=(1, 2))
+    truth_rotations = _rotations(truth[valid])
+    shots: dict[int, Portrait] = {}
+    rows = []
+    sheets = {}
+    for count in shot_counts:
+        indices = shot_frames(len(frames), count, pool)
+        for i in indices:
+            if i not in shots:
+                shots[i] = prepare_portrait(frames[i], name=f"frame {i} of {path.name}")
+        animator = Animator([shots[i] for i in indices])
+        motion = animator.limited(from_track(driver))
+        outputs = []
+        pixel_scores = []
+        started = time.perf_counter()
+        for done, t in enumerate(scored, start=1):
+            out = animator.render(
+                animator.target_landmarks(motion, t),
+                driver_frame=frames[t],
+                driver_landmarks=driver.landmarks[t],
+            )
+            outputs.append(out)
+            if progress is not None:
+                progress(f"{path.stem}, {count} shot(s)", done, len(scored))
+        elapsed = time.perf_counter() - started
+        for out, t in zip(outputs, scored, strict=True):
+            a, b = metrics.to_unit(out), metrics.to_unit(frames[t])
+            pixel_scores.append((metrics.l1(a, b), metrics.psnr(a, b), metrics.ssim(a, b)))
+        sheets[count] = contact_sheet([truth_frames, outputs])
+        predicted = _track_frames(outputs)
+        both = valid & ~np.isnan(predicted).any(axis=(1, 2))
+        l1, psnr, ssim = np.mean(pixel_scores, axis=0)
+        rotations = _rotations(predicted[both])
+        rows.append(
+            SelfRow(
+                clip=path.stem,
+                shots=count,
+                frames=len(scored),
+                l1=float(l1),
+                psnr=float(psnr),
+                ssim=float(ssim),
+                akd=metrics.akd(predicted[both], truth[both]),
+                pose_error=float(
+                    np.mean(metrics.pose_error_degrees(rotations, truth_rotations[both[valid]]))
+                ),
+                jitter=metrics.jitter(predicted[both], np.asarray(times)[scored][both]),
+                jitter_truth=metrics.jitter(truth[both], np.asarray(times)[scored][both]),
+                ms_per_frame=1000.0 * elapsed / len(scored),
+            )
+        )
+    return rows, sheets
+
+
+def cross_reenactment(
+    portrait: str | os.PathLike[str] | np.ndarray,
+    video: str | os.PathLike[str],
+    *,
+    max_frames: int | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[CrossRow, np.ndarray]:
+    """Score one portrait driven by another person's video.
+
+    Returns the row and a contact sheet of driver frames over output frames.
+    """
+    from unflat.io.images import read_photo
+
+    if isinstance(portrait, np.ndarray):
+        image, label = portrait, name or "portrait"
+    else:
+        image, label = read_photo(portrait).rgb, name or Path(portrait).stem
+    path = Path(video)
+    frames, times = _read_frames(path, max_frames)
+    driver = _track_clip(frames, times)
+    animator = Animator([image])
+    motion = animator.limited(from_track(driver))
+    targets = np.stack([animator.target_landmarks(motion, t) for t in range(len(driver))])
+    outputs = []
+    for t in range(len(driver)):
+        outputs.append(
+            animator.render(
+                targets[t], driver_frame=frames[t], driver_landmarks=driver.landmarks[t]
+            )
+        )
+        if progress is not None:
+            progress(f"{label} by {path.stem}", t + 1, len(driver))
+    predicted = _track_frames(outputs)
+    found = ~np.isnan(predicted).any(axis=(1, 2))
+    if not found.any():
+        raise InputError(
+            f"no face was found in the frames made from {label}",
+            "check the portrait animates with `unflat animate` first",
+        )
+    # identity is compared frontalised (head pose removed in 3-D), so turning the head, which
+    # changes the 2-D outline of any face, does not read as a change of identity
+    rigid, _ = pose_weights()
+    source = _frontal(animator.primary.landmarks[None])
+    made = _frontal(predicted[found])
+    many = np.broadcast_to(source, made.shape)
+    row = CrossRow(
+        portrait=label,
+        driver=path.stem,
+        frames=int(found.sum()),
+        akd=metrics.akd(predicted[found], targets[found]),
+        identity_neutral=(metrics.shape_distance(made[0], source[0]) if found[0] else float("nan")),
+        identity_rigid=metrics.shape_distance(made, many, rigid),
+        # the same score had the driver's own face been pasted on: what losing identity reads
+        identity_rigid_driver=metrics.shape_distance(
+            _frontal(driver.landmarks[found]), many, rigid
+        ),
+    )
+    # the sheet shows the portrait's head, not the whole painting
+    x0, y0, x1, y1 = animator.primary.face.box
+    side = 1.8 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    h, w = image.shape[:2]
+    left, top = int(np.clip(cx - side / 2, 0, w - 1)), int(np.clip(cy - side / 2, 0, h - 1))
+    right, bottom = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
+    heads = [frame[top:bottom, left:right] for frame in outputs]
+    return row, contact_sheet([frames, heads])
