@@ -12,7 +12,13 @@ import pytest
 from tests.conftest import shared_path
 from unflat.cli import main
 from unflat.errors import InputError
-from unflat.face.evaluate import contact_sheet, cross_reenactment, self_reenactment, shot_frames
+from unflat.face.evaluate import (
+    contact_sheet,
+    cross_reenactment,
+    self_reenactment,
+    sheet_picks,
+    shot_frames,
+)
 
 
 def test_shot_frames_nest_and_spread() -> None:
@@ -27,9 +33,10 @@ def test_shot_frames_nest_and_spread() -> None:
 
 
 def test_contact_sheet_lays_rows_over_each_other() -> None:
-    top = [np.full((100, 80, 3), i, np.uint8) for i in range(10)]
-    bottom = [np.full((50, 100, 3), 200, np.uint8) for _ in range(10)]
-    sheet = contact_sheet([top, bottom], count=4, height=60)
+    assert sheet_picks(10, 4) == [0, 3, 6, 9] and sheet_picks(3) == [0, 1, 2]
+    top = [np.full((100, 80, 3), i, np.uint8) for i in sheet_picks(10, 4)]
+    bottom = [np.full((50, 100, 3), 200, np.uint8) for _ in range(4)]
+    sheet = contact_sheet([top, bottom], height=60)
     assert sheet.shape == (120, 4 * 120, 3)
     assert sheet[:60, :48].mean() == 0 and sheet[:60, 3 * 48 : 4 * 48].mean() == 9
     assert sheet[60:, :120].mean() == 200 and sheet[:60, 4 * 48 :].max() == 0  # padded

@@ -33,7 +33,7 @@ from unflat.face.animate import Animator
 from unflat.face.canonical import pose_weights, reference_face
 from unflat.face.motion import from_track
 from unflat.face.portrait import Portrait, prepare_portrait
-from unflat.face.pose import head_pose
+from unflat.face.pose import Pose, head_pose
 from unflat.face.track import FaceTracker, track
 from unflat.types import FaceTrack
 
@@ -97,20 +97,20 @@ def shot_frames(frame_count: int, shots: int, pool: int = max(SHOT_COUNTS)) -> l
     return [0, *extra[chosen].tolist()]
 
 
-def contact_sheet(
-    rows: Sequence[Sequence[np.ndarray]], count: int = 6, height: int = 192
-) -> np.ndarray:
-    """Frames side by side for looking at: ``count`` evenly spaced columns, one row per list.
+def sheet_picks(length: int, count: int = 6) -> list[int]:
+    """The frame indices a contact sheet shows: ``count`` evenly spaced over ``length``."""
+    return np.round(np.linspace(0, length - 1, min(count, length))).astype(int).tolist()
 
-    Each row is a sequence of frames of equal length (e.g. the truth, then the output).
+
+def contact_sheet(rows: Sequence[Sequence[np.ndarray]], height: int = 192) -> np.ndarray:
+    """Frames side by side for looking at, one row per list, each frame scaled to ``height``.
+
+    Rows may differ in width (they are padded with black on the right).
     """
-    length = min(len(row) for row in rows)
-    picks = np.round(np.linspace(0, length - 1, min(count, length))).astype(int)
     lines = []
     for row in rows:
         tiles = []
-        for i in picks:
-            frame = row[i]
+        for frame in row:
             width = max(round(frame.shape[1] * height / frame.shape[0]), 1)
             tiles.append(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
         lines.append(np.concatenate(tiles, axis=1))
@@ -140,26 +140,43 @@ def _track_clip(frames: list[np.ndarray], times: np.ndarray) -> FaceTrack:
     return driver
 
 
+class _Follower:
+    """Tracks frames as they are made (video mode, no smoothing, so jitter is not hidden)."""
+
+    def __init__(self) -> None:
+        self._tracker = FaceTracker()
+        self.landmarks: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        found = self._tracker.update(frame, float(len(self.landmarks))).landmarks
+        lost = np.full((478, 3), np.nan)
+        self.landmarks.append(lost if found is None else found.astype(np.float64))
+
+    def result(self) -> np.ndarray:
+        """``[T,478,3]`` landmarks, NaN where the face was lost."""
+        return np.stack(self.landmarks)
+
+
 def _track_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Raw per-frame landmarks ``[T,478,3]`` (video mode, no smoothing); NaN where lost."""
-    tracker = FaceTracker()
-    out = np.full((len(frames), 478, 3), np.nan, dtype=np.float64)
-    for i, frame in enumerate(frames):
-        found = tracker.update(frame, float(i)).landmarks
-        if found is not None:
-            out[i] = found
-    return out
+    follower = _Follower()
+    for frame in frames:
+        follower.add(frame)
+    return follower.result()
+
+
+def _poses(landmarks: np.ndarray) -> list[Pose]:
+    reference = reference_face()
+    return [head_pose(points, reference) for points in landmarks]
 
 
 def _frontal(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks ``[T,478,3]`` with their head pose removed (reference units, facing front)."""
-    reference = reference_face()
-    return np.stack([head_pose(points, reference).invert(points) for points in landmarks])
+    poses = _poses(landmarks)
+    return np.stack([p.invert(points) for p, points in zip(poses, landmarks, strict=True)])
 
 
 def _rotations(landmarks: np.ndarray) -> np.ndarray:
-    reference = reference_face()
-    return np.stack([head_pose(points, reference).rotation for points in landmarks])
+    return np.stack([p.rotation for p in _poses(landmarks)])
 
 
 def self_reenactment(
@@ -194,24 +211,29 @@ def self_reenactment(
                 shots[i] = prepare_portrait(frames[i], name=f"frame {i} of {path.name}")
         animator = Animator([shots[i] for i in indices])
         motion = animator.limited(from_track(driver))
-        outputs = []
+        follower = _Follower()
         pixel_scores = []
-        started = time.perf_counter()
+        picks = set(sheet_picks(len(scored)))
+        shown = []
+        rendering = 0.0
         for done, t in enumerate(scored, start=1):
+            started = time.perf_counter()
             out = animator.render(
                 animator.target_landmarks(motion, t),
                 driver_frame=frames[t],
                 driver_landmarks=driver.landmarks[t],
             )
-            outputs.append(out)
-            if progress is not None:
-                progress(f"{path.stem}, {count} shot(s)", done, len(scored))
-        elapsed = time.perf_counter() - started
-        for out, t in zip(outputs, scored, strict=True):
+            rendering += time.perf_counter() - started
             a, b = metrics.to_unit(out), metrics.to_unit(frames[t])
             pixel_scores.append((metrics.l1(a, b), metrics.psnr(a, b), metrics.ssim(a, b)))
-        sheets[count] = contact_sheet([truth_frames, outputs])
-        predicted = _track_frames(outputs)
+            follower.add(out)
+            if done - 1 in picks:
+                shown.append(out)
+            if progress is not None:
+                progress(f"{path.stem}, {count} shot(s)", done, len(scored))
+        truth_shown = [truth_frames[i] for i in sorted(picks)]
+        sheets[count] = contact_sheet([truth_shown, shown])
+        predicted = follower.result()
         both = valid & ~np.isnan(predicted).any(axis=(1, 2))
         l1, psnr, ssim = np.mean(pixel_scores, axis=0)
         rotations = _rotations(predicted[both])
@@ -229,7 +251,7 @@ def self_reenactment(
                 ),
                 jitter=metrics.jitter(predicted[both], np.asarray(times)[scored][both]),
                 jitter_truth=metrics.jitter(truth[both], np.asarray(times)[scored][both]),
-                ms_per_frame=1000.0 * elapsed / len(scored),
+                ms_per_frame=1000.0 * rendering / len(scored),
             )
         )
     return rows, sheets
@@ -259,16 +281,26 @@ def cross_reenactment(
     animator = Animator([image])
     motion = animator.limited(from_track(driver))
     targets = np.stack([animator.target_landmarks(motion, t) for t in range(len(driver))])
-    outputs = []
+    # the sheet shows the portrait's head, not the whole painting
+    x0, y0, x1, y1 = animator.primary.face.box
+    side = 1.8 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    h, w = image.shape[:2]
+    left, top = int(np.clip(cx - side / 2, 0, w - 1)), int(np.clip(cy - side / 2, 0, h - 1))
+    right, bottom = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
+    picks = sheet_picks(len(driver))
+    heads = []
+    follower = _Follower()
     for t in range(len(driver)):
-        outputs.append(
-            animator.render(
-                targets[t], driver_frame=frames[t], driver_landmarks=driver.landmarks[t]
-            )
+        out = animator.render(
+            targets[t], driver_frame=frames[t], driver_landmarks=driver.landmarks[t]
         )
+        follower.add(out)
+        if t in picks:
+            heads.append(out[top:bottom, left:right])
         if progress is not None:
             progress(f"{label} by {path.stem}", t + 1, len(driver))
-    predicted = _track_frames(outputs)
+    predicted = follower.result()
     found = ~np.isnan(predicted).any(axis=(1, 2))
     if not found.any():
         raise InputError(
@@ -293,12 +325,4 @@ def cross_reenactment(
             _frontal(driver.landmarks[found]), many, rigid
         ),
     )
-    # the sheet shows the portrait's head, not the whole painting
-    x0, y0, x1, y1 = animator.primary.face.box
-    side = 1.8 * max(x1 - x0, y1 - y0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    h, w = image.shape[:2]
-    left, top = int(np.clip(cx - side / 2, 0, w - 1)), int(np.clip(cy - side / 2, 0, h - 1))
-    right, bottom = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
-    heads = [frame[top:bottom, left:right] for frame in outputs]
-    return row, contact_sheet([frames, heads])
+    return row, contact_sheet([[frames[t] for t in picks], heads])
