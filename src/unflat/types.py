@@ -206,3 +206,15 @@ class FaceTrack:
         values["size"] = tuple(int(v) for v in values["size"])
         values["neutral"] = int(values["neutral"])
         return cls(**values)
+
+
+@dataclass
+class Audio:
+    """Mono sound: ``samples`` float32 ``[N]`` in [-1, 1] at ``sample_rate`` Hz."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / float(self.sample_rate)
