@@ -1,4 +1,4 @@
-"""``unflat eval``: measure depth accuracy on a dataset folder, and convert datasets into one."""
+"""``unflat eval``: measure depth, novel views and face animation; convert depth datasets."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from unflat.cli.app import app
 from unflat.cli.progress import track
 
 eval_app = typer.Typer(
-    help="Measure depth accuracy and novel-view quality (see docs/evaluation.md).",
+    help="Measure depth accuracy, novel-view quality (docs/evaluation.md) and face animation "
+    "quality (docs/faces.md).",
     no_args_is_help=True,
 )
-app.add_typer(eval_app, name="eval", help="Measure depth accuracy and novel-view quality.")
+app.add_typer(eval_app, name="eval", help="Measure depth, novel-view and face-animation quality.")
 
 
 class Alignment(str, Enum):
