@@ -30,6 +30,14 @@ class DatasetKind(str, Enum):
     kitti = "kitti"
 
 
+def _check_report(json_path: Path | None, overwrite: bool) -> None:
+    """Fail on an existing report before minutes of work, not after."""
+    from unflat.errors import OutputError
+
+    if json_path is not None and json_path.exists() and not overwrite:
+        raise OutputError(f"{json_path} already exists", hint="pass --overwrite to replace it")
+
+
 @eval_app.command("depth")
 def depth_command(
     dataset_dir: Path = typer.Argument(..., help="Dataset folder with rgb/ and depth/."),
@@ -51,11 +59,8 @@ def depth_command(
     from unflat.depth.datasets import load_dataset
     from unflat.depth.evaluate import evaluate
     from unflat.depth.predict import DepthEstimator
-    from unflat.errors import OutputError
 
-    # Fail on an existing report before minutes of inference, not after.
-    if json_path is not None and json_path.exists() and not overwrite:
-        raise OutputError(f"{json_path} already exists", hint="pass --overwrite to replace it")
+    _check_report(json_path, overwrite)
     samples = load_dataset(dataset_dir)
     if limit is not None:
         samples = samples[:limit]
@@ -128,12 +133,11 @@ def views_command(
 
     from rich.table import Table
 
-    from unflat.errors import InputError, OutputError
+    from unflat.errors import InputError
     from unflat.io.atomic import atomic_write
     from unflat.splat.evaluate import evaluate_pair, load_middlebury_pair, summarise
 
-    if json_path is not None and json_path.exists() and not overwrite:
-        raise OutputError(f"{json_path} already exists", hint="pass --overwrite to replace it")
+    _check_report(json_path, overwrite)
     folders: list[Path] = []
     for path in scenes:
         if (path / "calib.txt").is_file():
@@ -220,13 +224,6 @@ def _print_wide(table: object) -> None:
     if not console.is_terminal:
         console = Console(highlight=False, width=160)
     console.print(table)
-
-
-def _check_report(json_path: Path | None, overwrite: bool) -> None:
-    from unflat.errors import OutputError
-
-    if json_path is not None and json_path.exists() and not overwrite:
-        raise OutputError(f"{json_path} already exists", hint="pass --overwrite to replace it")
 
 
 @eval_app.command("reenact")

@@ -298,6 +298,16 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def middlebury_depth(disparity: np.ndarray, calib: dict[str, float]) -> np.ndarray:
+    """Metres from a Middlebury disparity map (pixels) and its calib: ``baseline * f /
+    (disparity + doffs)``, baseline in mm; NaN where unknown (inf disparity or no depth)."""
+    denominator = np.asarray(disparity, dtype=np.float64) + calib["doffs"]
+    known = np.isfinite(denominator) & (denominator > 0)
+    depth = np.full(denominator.shape, np.nan)
+    depth[known] = calib["baseline"] * calib["f"] / denominator[known] / 1000.0
+    return depth
+
+
 def read_middlebury_calib(path: Path) -> dict[str, float]:
     """``f``, ``cx``, ``cy`` (cam0), ``cx1`` (cam1), ``doffs``, ``baseline`` (mm), size.
 
@@ -370,10 +380,7 @@ def convert_middlebury(
             disparity = np.asarray(read_pfm(scene / "disp0GT.pfm"), dtype=np.float64)
             if disparity.ndim != 2:
                 raise InputError(f"{scene / 'disp0GT.pfm'} is not single-channel", hint="use Pf")
-            denominator = disparity + calib["doffs"]
-            known = np.isfinite(denominator) & (denominator > 0)
-            depth = np.zeros(disparity.shape, dtype=np.float32)
-            depth[known] = calib["baseline"] * calib["f"] / denominator[known] / 1000.0
+            depth = np.nan_to_num(middlebury_depth(disparity, calib), nan=0.0).astype(np.float32)
             np.save(staging / "depth" / f"{scene.name}.npy", depth)
             shutil.copyfile(scene / "im0.png", staging / "rgb" / f"{scene.name}.png")
             if (scene / "mask0nocc.png").is_file():

@@ -33,8 +33,14 @@ from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.landmarks import EYE_CONTOUR_INDICES
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
-from unflat.face.mouth import mouth_interior
-from unflat.face.portrait import Portrait, background_plate, face_mask, prepare_portrait
+from unflat.face.mouth import lip_colour, mouth_interior
+from unflat.face.portrait import (
+    Portrait,
+    background_plate,
+    face_mask,
+    polygon_mask,
+    prepare_portrait,
+)
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
 
@@ -45,12 +51,6 @@ MAX_SHIFT = 0.35
 FACE_OVAL = (
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
     152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-)  # fmt: skip
-INNER_LIP = (
-    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
-)  # fmt: skip
-OUTER_LIP = (
-    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
 )  # fmt: skip
 # Rings around the face (scale from the face centre) and how much of the head's motion their
 # vertices take at the crown and at the chin; the last ring is fixed.
@@ -122,7 +122,7 @@ def _build_rig(shot: Portrait) -> _Rig:
     moving = np.concatenate([face, extra[weights > 0]])
     lo, hi = moving.min(axis=0), moving.max(axis=0)
     pad = 0.6 * (hi - lo)
-    hole = (shot.person > 0.3) & _polygon_mask(ring_pts[1], (height, width))
+    hole = (shot.person > 0.3) & polygon_mask(ring_pts[1], (height, width))
     hole = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     # outside this box nothing moves and the plate equals the portrait: frames copy it as is
     lo, hi = lo - pad, hi + pad
@@ -138,12 +138,6 @@ def _build_rig(shot: Portrait) -> _Rig:
         plate=background_plate(shot.image, hole),
         region=clip_box((*lo, *hi), (height, width)),
     )
-
-
-def _polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
-    return mask.astype(bool)
 
 
 def _set_lids(canonical: np.ndarray, eye_open: np.ndarray) -> np.ndarray:
@@ -201,6 +195,11 @@ class Animator:
         self._pose_ids, self._pose_w = ids, weights
         self._unit = float(measures.face_unit(self.primary.landmarks))
         self._eye_ids = np.concatenate([np.array(i[:_HALO_END]) for i in EYE_CONTOUR_INDICES])
+        self._lips = lip_colour(self.primary.image, self.primary.landmarks)
+        # the head's rigid centre, in the canonical frame and in the portrait
+        centre = self.primary.canonical[ids].T @ weights / weights.sum()
+        self._centres = centre, self.primary.pose.apply(centre[None])[0]
+        self._shot_keys = [_expression_key(shot.canonical) for shot in self.shots]
 
     # -- retargeting -------------------------------------------------------------------------
 
@@ -230,8 +229,7 @@ class Animator:
         shift = np.array([*(motion.translation[t] * self._unit), 0.0])
         canonical = self.target_canonical(motion, t).astype(np.float64)
         # rotate and scale about the head's rigid centre, so the head turns in place
-        centre = self.primary.canonical[self._pose_ids].T @ self._pose_w / self._pose_w.sum()
-        source_centre = pose.apply(centre[None])[0]
+        centre, source_centre = self._centres
         moved = scale * (canonical - centre) @ rotation.T + source_centre + shift
         return moved.astype(np.float32)
 
@@ -351,9 +349,8 @@ class Animator:
         pose = head_pose(target, reference_face())
         wanted = _expression_key(pose.invert(target))
         costs = []
-        for shot in self.shots:
+        for shot, have in zip(self.shots, self._shot_keys, strict=True):
             angle = pose_error_degrees(shot.pose.rotation, pose.rotation)
-            have = _expression_key(shot.canonical)
             costs.append(angle / 10.0 + float(np.abs((wanted - have) / _KEY_SCALE).sum()))
         return np.array(costs)
 
@@ -387,9 +384,9 @@ class Animator:
         opening = float(measures.mouth_opening(target))
         if opening < _OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
             return frame
-        lip = target[list(INNER_LIP), :2]
+        lip = target[list(measures.INNER_LIP), :2]
         interior, mask, (x0, y0, x1, y1) = mouth_interior(
-            frame, lip, self.primary, driver_frame, driver_landmarks, INNER_LIP, OUTER_LIP
+            frame, lip, self._lips, driver_frame, driver_landmarks
         )
         # fade in with the opening so a mouth just parting does not pop
         strength = float(np.clip((opening - _OPEN_MOUTH) / 0.05, 0, 1))

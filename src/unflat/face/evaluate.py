@@ -33,7 +33,7 @@ from unflat.face.animate import Animator
 from unflat.face.canonical import pose_weights, reference_face
 from unflat.face.motion import from_track
 from unflat.face.portrait import Portrait, prepare_portrait
-from unflat.face.pose import Pose, head_pose
+from unflat.face.pose import frontalise, head_pose
 from unflat.face.track import FaceTracker, track
 from unflat.types import FaceTrack
 
@@ -164,19 +164,14 @@ def _track_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
     return follower.result()
 
 
-def _poses(landmarks: np.ndarray) -> list[Pose]:
-    reference = reference_face()
-    return [head_pose(points, reference) for points in landmarks]
-
-
 def _frontal(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks ``[T,478,3]`` with their head pose removed (reference units, facing front)."""
-    poses = _poses(landmarks)
-    return np.stack([p.invert(points) for p, points in zip(poses, landmarks, strict=True)])
+    return frontalise(landmarks, reference_face())[1]
 
 
 def _rotations(landmarks: np.ndarray) -> np.ndarray:
-    return np.stack([p.rotation for p in _poses(landmarks)])
+    reference = reference_face()
+    return np.stack([head_pose(points, reference).rotation for points in landmarks])
 
 
 def self_reenactment(

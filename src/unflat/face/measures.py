@@ -21,6 +21,14 @@ EYE_LIDS = (
     ((387, 373), (386, 374), (385, 380)),
 )
 IRIS_CENTRES = (468, 473)
+# Lip contours, closed loops starting at the subject's right corner: inner (the mouth opening)
+# and outer (the lips' edge).
+INNER_LIP = (
+    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+)  # fmt: skip
+OUTER_LIP = (
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+)  # fmt: skip
 
 
 def _dist(points: np.ndarray, a: int, b: int) -> np.ndarray:

@@ -9,43 +9,52 @@ portrait's size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 
-from unflat.face.portrait import Portrait
+from unflat.face.measures import INNER_LIP, OUTER_LIP
+from unflat.face.portrait import polygon_mask
 from unflat.face.warp import clip_box
 
 
-def _polygon(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
-    return mask.astype(bool)
+def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and spread (std + 1) of the lips' colour: the pixels inside the outer lip outline
+    and outside the inner one. ``None`` when no such pixel lies in the image.
+
+    Works in the lips' box only, so it costs the same for a 4K portrait as for a thumbnail.
+    """
+    height, width = image.shape[:2]
+    # round in image coordinates first, so the pixels are those a full-image fill would take
+    outer = np.round(landmarks[list(OUTER_LIP), :2])
+    inner = np.round(landmarks[list(INNER_LIP), :2])
+    lo = np.clip(outer.min(0).astype(int), 0, [width, height])
+    hi = np.clip(outer.max(0).astype(int) + 1, 0, [width, height])
+    shape = (int(hi[1] - lo[1]), int(hi[0] - lo[0]))
+    if min(shape) <= 0:
+        return None
+    ring = polygon_mask(outer - lo, shape) & ~polygon_mask(inner - lo, shape)
+    pixels = image[lo[1] : hi[1], lo[0] : hi[0]][ring].astype(np.float32)
+    if not len(pixels):
+        return None
+    return pixels.mean(0), pixels.std(0) + 1.0
 
 
-def _lip_ring(
-    landmarks: np.ndarray, inner: Sequence[int], outer: Sequence[int], shape
-) -> np.ndarray:
-    """Pixels of the lips: inside the outer outline, outside the inner one."""
-    return _polygon(landmarks[list(outer), :2], shape) & ~_polygon(
-        landmarks[list(inner), :2], shape
-    )
+# Lip colour for a portrait whose lips fall outside the image.
+_DEFAULT_LIPS = (np.array([150.0, 80, 80]), np.full(3, 20.0))
 
 
 def mouth_interior(
     frame: np.ndarray,
     lip: np.ndarray,
-    portrait: Portrait,
+    lips: tuple[np.ndarray, np.ndarray] | None,
     driver_frame: np.ndarray | None,
     driver_landmarks: np.ndarray | None,
-    inner: Sequence[int],
-    outer: Sequence[int],
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """The mouth's inside for the inner-lip outline ``lip`` (frame pixels).
 
-    Returns (interior float32 [h,w,3], feathered mask float32 [h,w], box): both arrays cover
-    only ``box`` (x0, y0, x1, y1) of the frame, the outline's bounds plus the feather.
+    ``lips`` is the portrait's :func:`lip_colour`, which the inside is matched to. Returns
+    (interior float32 [h,w,3], feathered mask float32 [h,w], box): both arrays cover only
+    ``box`` (x0, y0, x1, y1) of the frame, the outline's bounds plus the feather.
     """
     mouth_width = float(np.ptp(lip[:, 0])) or 1.0
     pad = 3.0 * max(mouth_width * 0.015, 0.7) + 2.0
@@ -53,15 +62,11 @@ def mouth_interior(
     x0, y0, x1, y1 = box
     shape = (y1 - y0, x1 - x0)
     local = lip - [x0, y0]
-    hole = _polygon(local, shape)
-    portrait_lips = portrait.image[
-        _lip_ring(portrait.landmarks, inner, outer, portrait.image.shape[:2])
-    ].astype(np.float32)
-    lip_mean = portrait_lips.mean(0) if len(portrait_lips) else np.array([150.0, 80, 80])
-    lip_std = portrait_lips.std(0) + 1.0 if len(portrait_lips) else np.full(3, 20.0)
+    hole = polygon_mask(local, shape)
+    lip_mean, lip_std = lips if lips is not None else _DEFAULT_LIPS
     interior = None
     if driver_frame is not None and driver_landmarks is not None:
-        src = driver_landmarks[list(inner), :2].astype(np.float32)
+        src = driver_landmarks[list(INNER_LIP), :2].astype(np.float32)
         matrix, _ = cv2.estimateAffine2D(src, local.astype(np.float32), method=cv2.LMEDS)
         if matrix is not None:
             interior = cv2.warpAffine(
@@ -71,12 +76,10 @@ def mouth_interior(
                 flags=cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_REFLECT101,
             ).astype(np.float32)
-            driver_lips = driver_frame[
-                _lip_ring(driver_landmarks, inner, outer, driver_frame.shape[:2])
-            ].astype(np.float32)
-            if len(driver_lips):
+            driver_lips = lip_colour(driver_frame, driver_landmarks)
+            if driver_lips is not None:
                 # match the driver's lip colour statistics to the portrait's, keep its shading
-                d_mean, d_std = driver_lips.mean(0), driver_lips.std(0) + 1.0
+                d_mean, d_std = driver_lips
                 interior = (interior - d_mean) / d_std * lip_std + lip_mean
     if interior is None:
         interior = _drawn(local, shape, lip_mean)
@@ -103,7 +106,7 @@ def _drawn(lip: np.ndarray, shape: tuple[int, int], lip_colour: np.ndarray) -> n
     bottom = lip[len(lip) // 2 :]
     gap = float(np.median(bottom[:, 1]) - np.median(top[:, 1]))
     mouth_width = max(float(np.ptp(lip[:, 0])), 1.0)
-    hole = _polygon(lip, shape).astype(np.uint8)
+    hole = polygon_mask(lip, shape).astype(np.uint8)
     dist = cv2.distanceTransform(hole, cv2.DIST_L2, 3)
     depth = np.clip(dist / max(gap * 0.35, 1.0), 0, 1)[..., None]
     out = (1 - depth) * (0.55 * lip_colour) + depth * _CAVITY

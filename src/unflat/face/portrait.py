@@ -54,6 +54,14 @@ class Portrait:
         return self.pose.euler_degrees
 
 
+def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of the polygon through ``points [N,2]`` (pixels, rounded) in an image of
+    ``shape`` (h, w)."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
 def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """uint8 mask of the face oval (convex hull of the 468 mesh points)."""
     mask = np.zeros(shape, np.uint8)

@@ -72,6 +72,14 @@ def head_pose(landmarks: np.ndarray, reference: np.ndarray) -> Pose:
     return fit_similarity(reference[ids], landmarks[ids], weights)
 
 
+def frontalise(landmarks: np.ndarray, reference: np.ndarray) -> tuple[list[Pose], np.ndarray]:
+    """Per set of landmarks ``[T,>=468,3]``: its :func:`head_pose` and the landmarks with that
+    pose removed (``[T,N,3]``, reference units, facing front)."""
+    poses = [head_pose(points, reference) for points in landmarks]
+    frontal = np.stack([p.invert(points) for p, points in zip(poses, landmarks, strict=True)])
+    return poses, frontal
+
+
 def rotation_to_euler(rotation: np.ndarray) -> tuple[float, float, float]:
     """Pitch (about x), yaw (about y), roll (about z) in degrees, for ``R = Rz @ Ry @ Rx``."""
     r = np.asarray(rotation, dtype=np.float64)

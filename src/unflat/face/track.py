@@ -21,7 +21,7 @@ from unflat.face import measures
 from unflat.face.canonical import reference_face
 from unflat.face.detect import Detection, check_image, face_models
 from unflat.face.landmarks import MESH_SCALE, face_roi
-from unflat.face.pose import head_pose
+from unflat.face.pose import frontalise
 from unflat.face.roi import enlarge_square, roi_from_points
 from unflat.face.smoothing import smooth_sequence
 from unflat.types import FaceTrack
@@ -211,8 +211,7 @@ def describe(
 ) -> FaceTrack:
     """Pose, expression and measures for landmarks ``[T,478,3]``."""
     reference = reference_face()
-    poses = [head_pose(points, reference) for points in landmarks]
-    canonical = np.stack([p.invert(points) for p, points in zip(poses, landmarks, strict=True)])
+    poses, canonical = frontalise(landmarks, reference)
     return FaceTrack(
         landmarks=landmarks.astype(np.float32),
         detected=detected,

@@ -14,40 +14,17 @@ from pathlib import Path
 import av
 import numpy as np
 
-from unflat.errors import InputError
 from unflat.io.atomic import atomic_write
+from unflat.io.media import decoded_audio, open_audio
 from unflat.types import Audio
 
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
     """The first audio stream of a media file, downmixed to mono at ``sample_rate``."""
-    source = Path(path).expanduser()
-    if not source.is_file():
-        raise InputError(f"{source} does not exist", hint="check the path")
-    try:
-        container = av.open(str(source), "r")
-    except av.error.FFmpegError as error:
-        raise InputError(
-            f"{source} is not a media file we can read ({error.strerror or error})",
-            hint="give a video or audio file such as .mp4, .mov, .wav or .flac",
-        ) from error
-    with container:
-        if not container.streams.audio:
-            raise InputError(
-                f"{source.name} has no audio stream", hint="give a file that has sound"
-            )
+    with open_audio(Path(path).expanduser()) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks = []
-        try:
-            for frame in container.decode(container.streams.audio[0]):
-                frame.pts = None  # decoded timestamps may jump; the resampler wants them even
-                chunks.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(frame))
-            chunks.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(None))
-        except av.error.FFmpegError as error:
-            raise InputError(
-                f"cannot decode the audio of {source.name}: {error}",
-                hint="the file may be truncated; try another copy",
-            ) from error
+        stream = container.streams.audio[0]
+        chunks = [c.reshape(-1) for c in decoded_audio(container, stream, resampler)]
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return Audio(samples.astype(np.float32), sample_rate)
 

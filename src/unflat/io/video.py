@@ -50,6 +50,7 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from unflat.errors import ConfigError, InputError, OutputError
 from unflat.io.atomic import atomic_write
+from unflat.io.media import check_input_file, decoded_audio, open_audio, open_input
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif")
 Quality = Literal["high", "medium", "low"]
@@ -85,7 +86,7 @@ class _AudioFeed:
     """Decodes another file's audio and encodes it into the output up to a given time."""
 
     def __init__(self, source: Path, container: av.container.OutputContainer, codec: str) -> None:
-        self._input = _open_input(source)
+        self._input = open_input(source)
         try:
             in_stream = self._input.streams.audio[0]
             channels = in_stream.codec_context.layout.nb_channels
@@ -103,27 +104,13 @@ class _AudioFeed:
             self._resampler = av.AudioResampler(
                 format=self._format, layout=self._layout, rate=self._rate
             )
-            self._decoded = self._samples(in_stream)
+            self._decoded = decoded_audio(self._input, in_stream, self._resampler)
             self._pending: np.ndarray | None = None
             self._written = 0
             self._finished = False
         except BaseException:
             self._input.close()
             raise
-
-    def _samples(self, in_stream: av.audio.stream.AudioStream) -> Iterator[np.ndarray]:
-        try:
-            for frame in self._input.decode(in_stream):
-                frame.pts = None  # the resampler would otherwise insist on continuous timestamps
-                for resampled in self._resampler.resample(frame):
-                    yield resampled.to_ndarray()
-            for resampled in self._resampler.resample(None):
-                yield resampled.to_ndarray()
-        except av.error.FFmpegError as error:
-            raise InputError(
-                f"cannot decode the audio of {self._input.name}: {error}",
-                hint="the file may be truncated; try another audio source",
-            ) from error
 
     def feed_until(self, seconds: float) -> None:
         """Encode source audio until ``seconds`` of output audio exist (or the source ends)."""
@@ -201,7 +188,7 @@ class VideoWriter:
         if (width is None) != (height is None):
             raise ValueError("give both width and height, or neither")
         if self._audio_from is not None and not self.audio_ignored:
-            _check_audio_source(self._audio_from)  # fail before any encoding
+            open_audio(self._audio_from).close()  # fail before any encoding
         if not overwrite and self.path.exists():
             raise OutputError(f"{self.path} already exists", hint="pass --overwrite to replace it")
         self._overwrite = overwrite
@@ -473,8 +460,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     sure there is a frame); ``InputError`` with a hint if it is missing, not a video, has no
     video stream or no frames."""
     source = Path(path).expanduser()
-    _check_input_file(source, "video")
-    container = _open_input(source)
+    check_input_file(source, "video")
+    container = open_input(source)
     try:
         stream = _video_stream(source, container)
         first = next(_decoded_frames(source, container, stream), None)
@@ -578,8 +565,8 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         source = Path(path).expanduser()
-        _check_input_file(source, "video")
-        self._container = _open_input(source)
+        check_input_file(source, "video")
+        self._container = open_input(source)
         try:
             stream = _video_stream(source, self._container)
             stream.thread_type = "AUTO"  # frame threads: several times faster for H.264
@@ -645,34 +632,3 @@ def read_video(path: str | os.PathLike[str]) -> VideoReader:
     """Open a video for reading; ``InputError`` (with a hint) if it is missing, not a video,
     has no video stream or no frames. See :class:`VideoReader`."""
     return VideoReader(path)
-
-
-def _check_input_file(source: Path, kind: str) -> None:
-    if not source.exists():
-        raise InputError(f"{source} does not exist", hint="check the path and its spelling")
-    if source.is_dir():
-        raise InputError(f"{source} is a folder, not a {kind}", hint=f"give a {kind} file")
-    if not os.access(source, os.R_OK):
-        raise InputError(f"cannot read {source}: permission denied", hint="check its permissions")
-    if source.stat().st_size == 0:
-        raise InputError(f"{source} is empty (0 bytes)", hint="the file was not fully copied")
-
-
-def _check_audio_source(source: Path) -> None:
-    _check_input_file(source, "media file")
-    container = _open_input(source)
-    try:
-        if not container.streams.audio:
-            raise InputError(f"{source} has no audio stream", hint="give a file with sound")
-    finally:
-        container.close()
-
-
-def _open_input(source: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(source), "r")
-    except av.error.FFmpegError as error:
-        raise InputError(
-            f"{source} is not a media file we can read ({error.strerror or error})",
-            hint="give a video such as .mp4, .mov, .webm, .mkv or .gif",
-        ) from error

@@ -19,15 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unflat.face.measures import face_unit
-from unflat.sound.spans import Span, clean_spans, hysteresis, local_peaks, mask_to_spans
+from unflat.face.measures import INNER_LIP, OUTER_LIP, face_unit
+from unflat.sound.spans import (
+    Span,
+    clean_spans,
+    hysteresis,
+    local_peaks,
+    mask_to_spans,
+    spans_to_mask,
+)
 from unflat.types import FaceTrack
 
-# Inner and outer lip contours (MediaPipe indices).
-LIP_POINTS = (
-    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
-    61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
-)  # fmt: skip
+# The lip contours, inner then outer.
+LIP_POINTS = INNER_LIP + OUTER_LIP
 # Window (seconds) over which lip speed is averaged into energy.
 ENERGY_WINDOW_S = 0.25
 # Hysteresis on the energy (eye-corner distances per second): speech starts above ON and lasts
@@ -92,9 +96,7 @@ def speech_activity(track: FaceTrack) -> SpeechActivity:
     # speech is syllables: a span of lip motion without a single opening peak (a mouth opened
     # once and held, a smile forming) is dropped
     spans = [(s, e) for s, e in spans if any(s <= times[i] < e for i in candidates)]
-    active = np.zeros(len(times), dtype=bool)
-    for start, end in spans:
-        active |= (times >= start) & (times < end)
+    active = spans_to_mask(spans, times)
     peaks = [i for i in candidates if active[i]]
     rest = float(np.percentile(opening, 5))
     closures = []

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unflat.depth.datasets import read_middlebury_calib
+from unflat.depth.datasets import middlebury_depth, read_middlebury_calib
 from unflat.errors import InputError
 from unflat.image_quality import psnr, ssim
 from unflat.io.depth_files import read_pfm
@@ -77,10 +77,7 @@ def load_middlebury_pair(directory: str | os.PathLike[str]) -> StereoPair:
     calib = read_middlebury_calib(files["calib.txt"])
     K_left = _intrinsics(calib["f"], calib["cx"], calib["cy"])
     K_right = _intrinsics(calib["f"], calib["cx1"], calib["cy"])
-    disparity = read_pfm(files["disp0GT.pfm"]).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = calib["baseline"] * calib["f"] / (disparity + calib["doffs"]) / 1000.0
-    depth[~np.isfinite(depth) | (depth <= 0)] = np.nan
+    depth = middlebury_depth(read_pfm(files["disp0GT.pfm"]), calib)
     return StereoPair(
         name=folder.name,
         left=read_photo(files["im0.png"]).rgb,

@@ -72,18 +72,13 @@ def render(
         backend = "torch"
         if device_type == "cuda" and importable("gsplat"):
             backend = "gsplat"
-        elif device_type == "cpu" and importable("numba"):
+        elif device_type == "cpu":
             backend = "cpu"
     if backend == "gsplat":
         from unflat.splat.render.gsplat import render_gsplat
 
         return render_gsplat(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
-    if backend == "cpu":
-        if not importable("numba"):
-            raise ConfigError(
-                "the cpu render backend needs numba, which is not installed",
-                hint="pip install numba, or use backend='torch'",
-            )
+    if backend == "cpu":  # numba is a dependency of the package
         from unflat.splat.render.numba_cpu import render_numba
 
         return render_numba(gaussians, camera, background_tensor, near=near, eps2d=eps2d)
