@@ -25,9 +25,16 @@ def _sharp(config: dict) -> nn.Module:
     return build_sharp(config)
 
 
+def _vssflow(config: dict) -> nn.Module:
+    from unflat.sound.vssflow.model import build_vssflow
+
+    return build_vssflow(config)
+
+
 BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
     "depth_pro": _depth_pro,
     "sharp": _sharp,
+    "vssflow": _vssflow,
 }
 
 SUPPORTED = frozenset(BUILDERS)

@@ -42,3 +42,30 @@ def write_wav(path: str | os.PathLike[str], audio: Audio, *, overwrite: bool = T
         out.setframerate(int(audio.sample_rate))
         out.writeframes(pcm.tobytes())
     return target
+
+
+def read_soundtrack(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
+    """A video's sound on the video's own timeline: sample 0 plays with the first frame.
+
+    Containers often start the picture a little after the sound (an encoder's B-frame delay):
+    the sound before the first frame is cut, and silence fills in if the sound starts later.
+    """
+    source = Path(path).expanduser()
+    offset = 0.0
+    with open_audio(source) as container:
+        sound = next(container.decode(container.streams.audio[0]), None)
+    # a fresh opening for the picture: after a seek, decoders may skip the priming frames that
+    # a plain read (read_audio) returns
+    with open_audio(source) as container:
+        picture = None
+        if container.streams.video:
+            picture = next(container.decode(container.streams.video[0]), None)
+    if picture is not None and sound is not None and None not in (picture.time, sound.time):
+        offset = float(picture.time) - float(sound.time)
+    audio = read_audio(source, sample_rate)
+    shift = round(abs(offset) * sample_rate)
+    if offset > 0:
+        samples = audio.samples[shift:]
+    else:
+        samples = np.concatenate([np.zeros(shift, np.float32), audio.samples])
+    return Audio(samples, sample_rate)

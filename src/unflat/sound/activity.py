@@ -44,6 +44,13 @@ PEAK_PROMINENCE, PEAK_SPACING_S = 0.02, 0.1
 # Lip closure: a local minimum of the opening within this share of the way from the face's rest
 # opening (its 5th percentile over the video) to the span's median opening.
 CLOSED_SHARE = 0.35
+# Lips move before the voice starts and after it stops, and the energy window smears both ways:
+# a span starts at most this long before its first syllable peak and ends at most this long
+# after its last one (s). Measured on talk_1/talk_2 against their voices.
+LEAD_S, TAIL_S = 0.15, 0.25
+# A pause of the lips shorter than this during which the mouth never rests closed is a slow
+# stretch of speech, not a pause (s).
+OPEN_GAP_S = 0.8
 
 
 @dataclass
@@ -96,16 +103,18 @@ def speech_activity(track: FaceTrack) -> SpeechActivity:
     # speech is syllables: a span of lip motion without a single opening peak (a mouth opened
     # once and held, a smile forming) is dropped
     spans = [(s, e) for s, e in spans if any(s <= times[i] < e for i in candidates)]
+    rest = float(np.percentile(opening, 5))
+    spans = _bridge_open_gaps(spans, times, opening, rest)
+    spans = _trim_to_syllables(spans, times[candidates])
     active = spans_to_mask(spans, times)
     peaks = [i for i in candidates if active[i]]
-    rest = float(np.percentile(opening, 5))
     closures = []
     for start, end in spans:
         inside = np.nonzero((times >= start - step) & (times < end + step))[0]
         if len(inside) == 0:
             continue
         # closed: near the face's own rest, however wide this speaker talks
-        closed = rest + CLOSED_SHARE * max(float(np.median(opening[inside])) - rest, 0.0)
+        closed = closed_level(opening[inside], rest)
         for i in local_peaks(-opening[inside], PEAK_PROMINENCE / 2, spacing):
             if opening[inside[i]] <= closed:
                 closures.append(inside[i])
@@ -118,3 +127,37 @@ def speech_activity(track: FaceTrack) -> SpeechActivity:
         peaks=times[np.array(peaks, dtype=int)],
         closures=times[np.array(sorted(set(closures)), dtype=int)],
     )
+
+
+def closed_level(opening: np.ndarray, rest: float) -> float:
+    """The opening under which lips count as closed, for a stretch of ``opening``."""
+    return rest + CLOSED_SHARE * max(float(np.median(opening)) - rest, 0.0)
+
+
+def _bridge_open_gaps(
+    spans: list[Span], times: np.ndarray, opening: np.ndarray, rest: float
+) -> list[Span]:
+    """Join spans separated by a short gap in which the mouth stays open."""
+    if not spans:
+        return spans
+    speaking = spans_to_mask(spans, times)
+    closed = closed_level(opening[speaking], rest) if speaking.any() else rest
+    joined = [spans[0]]
+    for start, end in spans[1:]:
+        gap = (times >= joined[-1][1]) & (times < start)
+        if start - joined[-1][1] < OPEN_GAP_S and gap.any() and opening[gap].min() > closed:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _trim_to_syllables(spans: list[Span], peaks: np.ndarray) -> list[Span]:
+    """Pull span edges in to ``LEAD_S`` before the first and ``TAIL_S`` after the last peak."""
+    trimmed = []
+    for start, end in spans:
+        inside = peaks[(peaks >= start) & (peaks < end)]
+        trimmed.append(
+            (max(start, float(inside[0]) - LEAD_S), min(end, float(inside[-1]) + TAIL_S))
+        )
+    return trimmed

@@ -1,0 +1,269 @@
+"""``VSSFlowConfig``: every shape and constant of a VSSFlow model, its front end and its training.
+
+Published values (Apple/RUC VSSFlow, arXiv 2509.24773, and its public training configs) are marked
+"published"; the rest are our choices and say why. ``full()`` is the published-size seed system
+(10 DiT blocks, width 1536, 24 heads, 12 key/value heads, 768-d CLIP video features at 10 fps,
+32-d phoneme embedding, 16 kHz audio); ``tiny()`` is the CPU-sized model the tests train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from unflat.errors import ConfigError, InputError
+
+_SAMPLERS = ("euler", "midpoint")
+_MEL_SCALES = ("slaney", "htk")
+
+
+@dataclass
+class VSSFlowConfig:
+    """Shapes and constants of one VSSFlow model (see the module docstring for provenance)."""
+
+    # --- audio front end (default latent: normalised log-mel, optionally frame-stacked) ---
+    sample_rate: int = 16000  # published: 16 kHz
+    n_fft: int = 1024  # published mel: filter_length 1024
+    win_length: int = 1024  # published
+    hop_length: int = 160  # published: 100 mel frames per second
+    n_mels: int = 64  # published
+    f_min: float = 0.0  # published
+    f_max: float = 8000.0  # published
+    mel_scale: str = "slaney"  # librosa's default, which the published HiFi-GAN mels use
+    # Stacking 4 mel frames per latent frame gives the published latent rate of 25 per second
+    # (their VAE compresses time 4x); a learned VAE replaces this and sets latent_channels itself.
+    frames_per_latent: int = 4
+    # log-mel is about -11.5 (silence, log 1e-5) .. +3; this maps it near zero mean, unit scale,
+    # which the flow's N(0, 1) source assumes. Chosen, not published.
+    latent_mean: float = -5.0
+    latent_std: float = 4.0
+    clip_seconds: float = 10.0  # published: 10 s clips
+
+    # --- conditions ---
+    video_dim: int = 768  # published: CLIP ViT-B/16 frame features
+    video_fps: float = 10.0  # published: 10 video frames per second
+    phoneme_vocab_size: int = 200  # published: nn.Embedding(200, 32)
+    phoneme_dim: int = 32  # published
+
+    # --- DiT (Stable Audio DiT layout, published depth 10) ---
+    dim: int = 1536  # published: 24 heads x 64
+    depth: int = 10  # published: dit_num_layers 10
+    heads: int = 24  # published
+    kv_heads: int = 12  # published (grouped-query attention)
+    cross_dim: int = 768  # published: cond_feat_dim / cross_attention_dim
+    ff_mult: int = 4  # published (diffusers FeedForward default, SwiGLU)
+    time_freq_dim: int = 256  # published: time_proj_dim
+    rope_theta: float = 10000.0  # published (diffusers default)
+
+    # --- flow matching and guidance ---
+    p_uncond: float = 0.1  # published: unconditional_prob 0.1 (video and phonemes dropped together)
+    p_drop_video: float = 0.0  # chosen: extra independent drops, off by default
+    p_drop_phonemes: float = 0.0
+    cfg_scale: float = 3.0  # published: guidance_scale 3
+    sample_steps: int = 16  # published uses adaptive dopri5 on a 10-step grid; we use fixed steps
+    sampler: str = "midpoint"
+    sway_coef: float | None = None  # F5-TTS sway sampling (e.g. -1.0); None = uniform grid
+
+    # --- training ---
+    batch_size: int = 36  # published: 36 per GPU
+    lr: float = 1e-4  # chosen (published base 4e-7 is scaled by Lightning with batch and GPUs)
+    warmup_steps: int = 2000  # published: lr_warmup_steps 2000
+    weight_decay: float = 0.01  # AdamW default, as published
+    grad_clip: float = 1.0  # chosen
+    ema_decay: float = 0.9999  # chosen
+    seed: int = 0
+    ckpt_every: int = 1000
+    log_every: int = 50
+
+    # --- offline vocoder ---
+    griffin_lim_iters: int = 64
+    griffin_lim_momentum: float = 0.99
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ----- derived shapes -----
+    @property
+    def latent_channels(self) -> int:
+        """Channels of one latent frame: stacked mel bins."""
+        return self.n_mels * self.frames_per_latent
+
+    @property
+    def latent_fps(self) -> float:
+        """Latent frames per second."""
+        return self.sample_rate / self.hop_length / self.frames_per_latent
+
+    @property
+    def latent_frames(self) -> int:
+        """Latent frames in one training clip."""
+        return round(self.clip_seconds * self.latent_fps)
+
+    @property
+    def clip_samples(self) -> int:
+        """Audio samples in one clip (a whole number of latent frames)."""
+        return self.latent_frames * self.frames_per_latent * self.hop_length
+
+    @property
+    def video_frames(self) -> int:
+        """Video feature frames in one clip."""
+        return round(self.clip_seconds * self.video_fps)
+
+    # ----- construction -----
+    def validate(self) -> None:
+        """Raise ``ConfigError`` for values no model can be built from."""
+        problems: list[str] = []
+        if self.dim % self.heads:
+            problems.append(f"dim {self.dim} is not divisible by heads {self.heads}")
+        if self.kv_heads <= 0 or self.heads % self.kv_heads:
+            problems.append(f"heads {self.heads} is not a multiple of kv_heads {self.kv_heads}")
+        if self.dim // max(self.heads, 1) % 4:
+            problems.append("head size (dim / heads) must be a multiple of 4 for rotary embedding")
+        if self.sampler not in _SAMPLERS:
+            problems.append(f"sampler {self.sampler!r} is not one of {_SAMPLERS}")
+        if self.mel_scale not in _MEL_SCALES:
+            problems.append(f"mel_scale {self.mel_scale!r} is not one of {_MEL_SCALES}")
+        if self.win_length > self.n_fft:
+            problems.append("win_length must not exceed n_fft")
+        if self.f_max > self.sample_rate / 2:
+            problems.append(f"f_max {self.f_max} is above Nyquist ({self.sample_rate / 2})")
+        for name in ("p_uncond", "p_drop_video", "p_drop_phonemes"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must lie in [0, 1]")
+        for name in ("depth", "batch_size", "sample_steps", "frames_per_latent", "hop_length"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
+        if self.latent_std <= 0:
+            problems.append("latent_std must be positive")
+        if problems:
+            raise ConfigError(
+                "invalid VSSFlow config: " + "; ".join(problems),
+                "fix these values, or start from VSSFlowConfig.full() / VSSFlowConfig.tiny()",
+            )
+
+    @classmethod
+    def full(cls) -> VSSFlowConfig:
+        """The published-size seed system."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> VSSFlowConfig:
+        """A CPU-sized model: 8 kHz, 1 s clips at 40 latent frames/s, width 64, 4 blocks."""
+        return cls(
+            sample_rate=8000,
+            n_fft=512,
+            win_length=256,
+            hop_length=200,
+            n_mels=32,
+            f_max=4000.0,
+            frames_per_latent=1,
+            clip_seconds=1.0,
+            video_dim=8,
+            phoneme_dim=16,
+            dim=64,
+            depth=4,
+            heads=4,
+            kv_heads=2,
+            cross_dim=64,
+            ff_mult=2,
+            time_freq_dim=64,
+            sample_steps=12,
+            batch_size=16,
+            lr=1e-3,
+            warmup_steps=50,
+            ema_decay=0.99,
+            ckpt_every=200,
+            log_every=50,
+            griffin_lim_iters=32,
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> VSSFlowConfig:
+        """``"full"`` or ``"tiny"``."""
+        presets = {"full": cls.full, "tiny": cls.tiny}
+        if name not in presets:
+            raise ConfigError(f"unknown VSSFlow preset {name!r}", f"use one of {sorted(presets)}")
+        return presets[name]()
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VSSFlowConfig:
+        """Build from a dict; ``"preset"`` picks the base, other keys override it.
+
+        An ``"architecture": "vssflow"`` key (the ``build_model`` schema) is accepted and ignored.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError("a VSSFlow config must be a JSON object", "pass a dict of fields")
+        data = dict(data)
+        arch = data.pop("architecture", "vssflow")
+        if arch != "vssflow":
+            raise ConfigError(f"config is for {arch!r}, not 'vssflow'", "use a VSSFlow config")
+        base = cls.preset(data.pop("preset")) if "preset" in data else cls()
+        known = set(cls.field_names())
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown VSSFlow config keys {unknown}", f"known keys: {sorted(known)}"
+            )
+        values = {name: getattr(base, name) for name in known}
+        values.update(data)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict holding every field (round-trips through ``from_dict``)."""
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    @classmethod
+    def load(cls, spec: str) -> VSSFlowConfig:
+        """A preset name (``tiny``/``full``) or the path of a JSON file."""
+        if spec in ("tiny", "full"):
+            return cls.preset(spec)
+        path = Path(spec)
+        if not path.is_file():
+            raise InputError(
+                f"config {spec!r} is neither a preset nor a file",
+                "pass --config tiny, --config full, or the path of a JSON config",
+            )
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}", "fix the JSON syntax") from exc
+        return cls.from_dict(data)
+
+    # Fields that change parameter shapes or the meaning of the latent; a checkpoint whose
+    # values differ here cannot be resumed under this config.
+    MODEL_KEYS = (
+        "sample_rate",
+        "n_fft",
+        "win_length",
+        "hop_length",
+        "n_mels",
+        "f_min",
+        "f_max",
+        "mel_scale",
+        "frames_per_latent",
+        "latent_mean",
+        "latent_std",
+        "clip_seconds",
+        "video_dim",
+        "video_fps",
+        "phoneme_vocab_size",
+        "phoneme_dim",
+        "dim",
+        "depth",
+        "heads",
+        "kv_heads",
+        "cross_dim",
+        "ff_mult",
+        "time_freq_dim",
+        "rope_theta",
+    )
+
+    def model_differences(self, other: VSSFlowConfig) -> list[str]:
+        """Names of model-defining fields whose values differ from ``other``."""
+        return [k for k in self.MODEL_KEYS if getattr(self, k) != getattr(other, k)]

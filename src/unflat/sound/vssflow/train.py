@@ -1,0 +1,380 @@
+"""Train VSSFlow on one device or under ``torchrun`` (DDP).
+
+    python -m unflat.sound.vssflow.train --config tiny --data synthetic --steps 400 --out runs/a
+    torchrun --nproc_per_node=8 -m unflat.sound.vssflow.train --config full --data DIR ...
+
+Everything random in a step (flow noise, times, condition dropout) comes from one generator per
+rank, and the data order is a pure function of (seed, epoch), so the checkpoint
+(``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, config)
+lets ``--resume`` continue bit-for-bit as if never interrupted (same device and world size).
+Checkpoints are written by rank 0 only, to a temporary file renamed into place (atomic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from unflat.errors import ConfigError, DeviceError, InputError, UnflatError, WeightsError
+from unflat.sound.vssflow.config import VSSFlowConfig
+from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
+from unflat.sound.vssflow.flow import flow_loss
+from unflat.sound.vssflow.frontend import MelFrontend
+from unflat.sound.vssflow.model import VSSFlow
+
+CHECKPOINT = "checkpoint.pt"
+FORMAT = "unflat.vssflow.train/1"
+
+
+# ----------------------------------------------------------------------------- distributed
+def _dist_env() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _pick_device(requested: str | None, local_rank: int) -> torch.device:
+    if requested in (None, "auto"):
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(requested)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("CUDA was requested but is not available", "use --device cpu")
+        if dev.index is None:
+            dev = torch.device(f"cuda:{local_rank}")
+    return dev
+
+
+# ----------------------------------------------------------------------------- data
+def make_dataset(data: str | Dataset, cfg: VSSFlowConfig) -> Dataset:
+    """``"synthetic"`` (the tone task), a folder of ``.pt`` items, or a ready dataset."""
+    if not isinstance(data, str):
+        return data
+    if data == "synthetic":
+        return SyntheticToneDataset(cfg, seed=cfg.seed + 1234)
+    return FolderDataset(data)
+
+
+class _Batches:
+    """Batches of one epoch's indices for this rank, starting at batch ``start``."""
+
+    def __init__(self, indices: list[int], batch_size: int, start: int):
+        n = len(indices) // batch_size
+        self.batches = [indices[i * batch_size : (i + 1) * batch_size] for i in range(start, n)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _rng_state(generator: torch.Generator) -> dict[str, Any]:
+    state = {
+        "flow": generator.get_state(),
+        "torch": torch.get_rng_state(),
+        # numpy's state as plain values and a tensor, so checkpoints load with weights_only=True
+        "numpy": _numpy_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _numpy_state() -> tuple[Any, ...]:
+    kind, key, pos, has_gauss, cached = np.random.get_state()
+    return (kind, torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(cached))
+
+
+def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
+    generator.set_state(state["flow"])
+    torch.set_rng_state(state["torch"])
+    kind, key, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, key.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[str, Any]:
+    """Read a training checkpoint; with ``cfg``, refuse one made for another model config."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise InputError(f"no checkpoint at {path}", "train first, or drop --resume")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file
+        raise WeightsError(f"cannot read checkpoint {path}: {exc}", "use an intact file") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise WeightsError(f"{path} is not a VSSFlow training checkpoint", "pass one we wrote")
+    if cfg is not None:
+        saved = VSSFlowConfig.from_dict(ckpt["config"])
+        diff = cfg.model_differences(saved)
+        if diff:
+            raise ConfigError(
+                f"checkpoint {path} was made with another model config (differs in {diff})",
+                "resume with the config saved in the checkpoint, or use a fresh --out folder",
+            )
+    return ckpt
+
+
+def load_model(
+    path: str | Path, use_ema: bool = True, device: str | torch.device = "cpu"
+) -> tuple[VSSFlow, VSSFlowConfig]:
+    """Model (EMA weights by default) and config from a training checkpoint, in eval mode."""
+    ckpt = load_checkpoint(path)
+    cfg = VSSFlowConfig.from_dict(ckpt["config"])
+    model = VSSFlow(cfg)
+    model.load_state_dict(ckpt["ema" if use_ema else "model"])
+    return model.to(device).eval(), cfg
+
+
+# ----------------------------------------------------------------------------- training
+def _lr_lambda(warmup: int) -> Callable[[int], float]:
+    def fn(step: int) -> float:
+        return min(1.0, (step + 1) / max(1, warmup))
+
+    return fn
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    # Warm-up the decay so early EMA weights are not dominated by the random init.
+    d = min(decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.mul_(d).add_(p.detach(), alpha=1 - d)
+
+
+def train(
+    cfg: VSSFlowConfig,
+    data: str | Dataset,
+    steps: int,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    device: str | None = None,
+    num_workers: int = 0,
+    log: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Train to ``steps`` total optimizer steps.
+
+    Returns ``{"losses": per-step losses of this call, "step", "seconds", "model", "ema"}``.
+
+    Under torchrun (``WORLD_SIZE > 1``) each rank runs this; batch_size is per rank. Seeds
+    torch's global RNG with ``cfg.seed`` (so every rank starts from the same weights).
+    """
+    if steps < 0:
+        raise ConfigError("--steps must be >= 0", "pass the total number of steps to reach")
+    if batch_size is not None or lr is not None:
+        cfg = VSSFlowConfig.from_dict(
+            {
+                **cfg.to_dict(),
+                **({"batch_size": batch_size} if batch_size else {}),
+                **({"lr": lr} if lr else {}),
+            }
+        )
+    rank, world, local_rank = _dist_env()
+    dev = _pick_device(device, local_rank)
+    started_pg = False
+    if world > 1 and not dist.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        started_pg = True
+    out = Path(out)
+    say = log if (log is not None and rank == 0) else (lambda _msg: None)
+    try:
+        return _train(cfg, data, steps, out, resume, dev, rank, world, num_workers, say)
+    finally:
+        if started_pg:
+            dist.destroy_process_group()
+
+
+def _train(
+    cfg: VSSFlowConfig,
+    data: str | Dataset,
+    steps: int,
+    out: Path,
+    resume: bool,
+    dev: torch.device,
+    rank: int,
+    world: int,
+    num_workers: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    dataset = make_dataset(data, cfg)
+    if len(dataset) < cfg.batch_size * world:
+        raise InputError(
+            f"{len(dataset)} items cannot fill one batch of {cfg.batch_size} on {world} rank(s)",
+            "add data or lower --batch-size",
+        )
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = VSSFlow(cfg).to(dev)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    frontend = MelFrontend(cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps))
+    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + rank + 1)
+    step = 0
+    ckpt_path = out / CHECKPOINT
+    if resume:
+        ckpt = load_checkpoint(ckpt_path, cfg)
+        model.load_state_dict(ckpt["model"])
+        ema.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        step = int(ckpt["step"])
+        rngs = ckpt["rng"]
+        if len(rngs) == world:
+            _set_rng_state(rngs[rank], gen)
+        else:
+            say(f"checkpoint has RNG states for {len(rngs)} ranks, running {world}: reseeding")
+            gen.manual_seed(cfg.seed * 7919 + rank + 1 + step)
+        say(f"resumed from {ckpt_path} at step {step}")
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    sampler = DistributedSampler(
+        dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
+    per_epoch = len(sampler) // cfg.batch_size
+
+    def checkpoint() -> None:
+        states = [_rng_state(gen)]
+        if world > 1:
+            gathered: list[Any] = [None] * world
+            dist.all_gather_object(gathered, states[0])
+            states = gathered
+        if rank == 0:
+            payload = {
+                "format": FORMAT,
+                "config": cfg.to_dict(),
+                "step": step,
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": states,
+                "world_size": world,
+            }
+            save_checkpoint(ckpt_path, payload)
+
+    losses: list[float] = []
+    t_start = time.perf_counter()
+    net.train()
+    while step < steps:
+        epoch, pos = divmod(step, per_epoch)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=_Batches(list(sampler), cfg.batch_size, pos),
+            collate_fn=functools.partial(collate, cfg=cfg),
+            num_workers=num_workers,
+        )
+        for batch in loader:
+            if step >= steps:
+                break
+            video = batch["video"].to(dev)
+            phonemes = batch["phonemes"].to(dev)
+            if "wave" in batch:
+                with torch.no_grad():
+                    x1 = frontend.encode(batch["wave"].to(dev))
+            else:
+                x1 = batch["latent"].to(dev)
+            loss = flow_loss(net, x1, video, phonemes, gen, cfg=cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            _ema_update(ema, model, cfg.ema_decay, step)
+            step += 1
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise UnflatError(
+                    f"training loss became {value} at step {step}",
+                    "lower --lr or check the data for NaNs",
+                )
+            losses.append(value)
+            if step % cfg.log_every == 0 or step == steps:
+                say(f"step {step}/{steps} loss {value:.4f} lr {sched.get_last_lr()[0]:.2e}")
+            if step % cfg.ckpt_every == 0 and step < steps:
+                checkpoint()
+    checkpoint()
+    seconds = time.perf_counter() - t_start
+    say(f"done: {step} steps in {seconds:.1f} s, checkpoint {ckpt_path}")
+    return {"losses": losses, "step": step, "seconds": seconds, "model": model, "ema": ema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m unflat.sound.vssflow.train", description=__doc__)
+    p.add_argument("--config", default="tiny", help="tiny | full | path to a JSON config")
+    p.add_argument("--data", default="synthetic", help="synthetic | folder of .pt items")
+    p.add_argument("--steps", type=int, required=True, help="total optimizer steps to reach")
+    p.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--batch-size", type=int, default=None, help="per-rank batch size")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--num-workers", type=int, default=0)
+    args = p.parse_args(argv)
+    try:
+        cfg = VSSFlowConfig.load(args.config)
+        train(
+            cfg,
+            args.data,
+            args.steps,
+            args.out,
+            resume=args.resume,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            device=args.device,
+            num_workers=args.num_workers,
+        )
+    except UnflatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
