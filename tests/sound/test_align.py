@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from unflat.errors import InputError
+from unflat.io.audio import resample
 from unflat.sound.activity import SpeechActivity
 from unflat.sound.align import (
     BILABIAL,
@@ -17,7 +18,6 @@ from unflat.sound.align import (
     time_map,
 )
 from unflat.sound.dub import fit_speech
-from unflat.sound.mix import resample
 from unflat.sound.spans import span_iou, spans_to_mask
 from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag
 from unflat.sound.text import parse_transcript

@@ -10,7 +10,7 @@ from unflat.sound.text import CLAUSE_BREAK, LINE_BREAK, NO_BREAK, SENTENCE_BREAK
 
 def test_breaks_follow_punctuation_and_lines() -> None:
     transcript = parse_transcript("Well, I think so. Do you?\nYes — of course")
-    assert transcript.words == ["Well,", "I", "think", "so.", "Do", "you?", "Yes", "of", "course"]
+    assert transcript.words == ["Well,", "I", "think", "so.", "Do", "you?", "Yes", "of", "course,"]
     assert transcript.breaks == [
         CLAUSE_BREAK, NO_BREAK, NO_BREAK, SENTENCE_BREAK, NO_BREAK, LINE_BREAK,
         CLAUSE_BREAK, NO_BREAK, LINE_BREAK,

@@ -64,3 +64,12 @@ def test_other_languages_and_bad_voices() -> None:
         EspeakVoice().speak(["  "])
     with pytest.raises(ConfigError, match="words per minute"):
         EspeakVoice(rate_wpm=1000)
+
+
+def test_a_word_run_into_its_neighbour_gets_zero_length() -> None:
+    # eSpeak says "I am" as one word: "am" has no phones of its own
+    speech = EspeakVoice().speak(["I", "am", "the", "one."])
+    times = speech.word_times()
+    assert times[0][1] > times[0][0] + 0.1
+    assert times[1][0] == times[1][1] == times[2][0]
+    assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(times))

@@ -69,3 +69,17 @@ def read_soundtrack(path: str | os.PathLike[str], sample_rate: int = 16000) -> A
     else:
         samples = np.concatenate([np.zeros(shift, np.float32), audio.samples])
     return Audio(samples, sample_rate)
+
+
+def resample(audio: Audio, sample_rate: int) -> Audio:
+    """``audio`` at ``sample_rate`` (band-limited through FFmpeg's resampler)."""
+    if audio.sample_rate == sample_rate or len(audio.samples) == 0:
+        return Audio(audio.samples, sample_rate) if len(audio.samples) == 0 else audio
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(audio.samples.astype(np.float32)[None]), format="flt", layout="mono"
+    )
+    frame.rate = int(audio.sample_rate)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    pieces = [p.to_ndarray().reshape(-1) for p in [*resampler.resample(frame),
+                                                   *resampler.resample(None)]]  # fmt: skip
+    return Audio(np.concatenate(pieces).astype(np.float32), sample_rate)

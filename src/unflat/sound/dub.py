@@ -106,7 +106,8 @@ def _speak_span(
     natural, target = first.word_times(), [tuple(mapping(np.array(t))) for t in first.word_times()]
     rates, pauses = [], []
     for i, ((s, e), (ts, te)) in enumerate(zip(natural, target, strict=True)):
-        rates.append((e - s) / max(te - ts, 1e-3))
+        # a word run into its neighbour has no time of its own: leave its rate alone
+        rates.append((e - s) / max(te - ts, 1e-3) if e > s else 1.0)
         if i + 1 < len(words):
             natural_gap = natural[i + 1][0] - e
             target_gap = target[i + 1][0] - te

@@ -12,10 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from unflat.io.audio import read_soundtrack
+from unflat.io.audio import read_soundtrack, resample
 from unflat.sound.activity import speech_activity
 from unflat.sound.dub import fit_speech
-from unflat.sound.mix import resample
 from unflat.sound.onsets import audio_onsets, onset_scores
 from unflat.sound.spans import boundary_errors, span_iou
 from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from unflat.io.audio import resample
 from unflat.types import Audio
 
 #: How far the background drops under speech (dB), and how fast it goes down and comes back (s).
 DUCK_DB, ATTACK_S, RELEASE_S = 12.0, 0.05, 0.3
-
-
-def resample(audio: Audio, sample_rate: int) -> Audio:
-    """``audio`` at ``sample_rate`` (band-limited through FFmpeg's resampler)."""
-    if audio.sample_rate == sample_rate or len(audio.samples) == 0:
-        return Audio(audio.samples, sample_rate) if len(audio.samples) == 0 else audio
-    import av
-
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(audio.samples.astype(np.float32)[None]), format="flt", layout="mono"
-    )
-    frame.rate = int(audio.sample_rate)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    pieces = [p.to_ndarray().reshape(-1) for p in [*resampler.resample(frame),
-                                                   *resampler.resample(None)]]  # fmt: skip
-    return Audio(np.concatenate(pieces).astype(np.float32), sample_rate)
 
 
 def activity_envelope(

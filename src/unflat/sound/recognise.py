@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unflat.errors import ConfigError, InputError
+from unflat.io.audio import resample
 from unflat.sound.metrics import normalise_words
 from unflat.types import Audio
 
@@ -90,20 +91,8 @@ def _pcm16(audio: Audio) -> bytes:
             f"invalid sample rate {audio.sample_rate}", hint="give a positive rate in Hz"
         )
     if audio.sample_rate != SAMPLE_RATE and len(samples):
-        samples = _resample(samples, int(audio.sample_rate))
+        samples = resample(Audio(samples, int(audio.sample_rate)), SAMPLE_RATE).samples
     return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
-
-
-def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Resample to 16 kHz with FFmpeg's filtered resampler (PyAV is already a dependency)."""
-    import av
-
-    frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    chunks = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]  # flush its delay
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
 def _decode(decoder: Decoder, pcm: bytes) -> None:

@@ -32,7 +32,8 @@ class Transcript:
 
 
 def parse_transcript(text: str) -> Transcript:
-    """Split ``text`` into words; each line of it is an utterance of its own."""
+    """Split ``text`` into words; each line of it is an utterance of its own (a line that does
+    not end in punctuation gets a comma, so that the voice phrases it as such)."""
     words: list[str] = []
     breaks: list[float] = []
     for line in text.splitlines():
@@ -52,6 +53,9 @@ def parse_transcript(text: str) -> Transcript:
                 breaks.append(NO_BREAK)
         if breaks and tokens:
             breaks[-1] = LINE_BREAK
+            if not (_SENTENCE_END.search(words[-1]) or _CLAUSE_END.search(words[-1])):
+                # the voice pauses and phrases at punctuation only: an utterance's end gets some
+                words[-1] += ","
     if not words:
         raise InputError("the transcript has no words", "give the text the person says")
     return Transcript(words, breaks)

@@ -54,11 +54,18 @@ class Speech:
     words: list[str] = field(default_factory=list)
 
     def word_times(self) -> list[tuple[float, float]]:
-        """Start and end of every word (``(nan, nan)`` for a word the voice did not speak)."""
-        times = [(float("nan"), float("nan"))] * len(self.words)
+        """Start and end of every word. A word the voice ran into the next one (eSpeak says
+        "I am" as one word) or did not speak gets zero length where the next word starts."""
+        times: list[tuple[float, float] | None] = [None] * len(self.words)
         for phone in self.phones:
             if 0 <= phone.word < len(times):
-                start, end = times[phone.word]
-                first = phone.start if start != start else min(start, phone.start)
-                times[phone.word] = (first, max(phone.end, end) if end == end else phone.end)
-        return times
+                known = times[phone.word]
+                times[phone.word] = (phone.start, phone.end) if known is None else (
+                    min(known[0], phone.start), max(known[1], phone.end))  # fmt: skip
+        end = self.audio.seconds
+        filled: list[tuple[float, float]] = []
+        for i in range(len(times) - 1, -1, -1):
+            known = times[i]
+            filled.append(known if known is not None else (end, end))
+            end = filled[-1][0]
+        return filled[::-1]
