@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unflat.errors import InputError
-from unflat.sound.activity import SpeechActivity
+from unflat.sound.activity import SpeechActivity, closed_level
 from unflat.sound.spans import Span, mask_to_spans
 from unflat.sound.tts.speech import Phone
 
@@ -67,8 +67,7 @@ def closed_gaps(activity: SpeechActivity, span: Span) -> list[Span]:
     inside = (times >= span[0]) & (times < span[1])
     if inside.sum() < 3:
         return []
-    rest = float(np.percentile(opening, 5))
-    closed = rest + 0.35 * max(float(np.median(opening[inside])) - rest, 0.0)
+    closed = closed_level(opening[inside], float(np.percentile(opening, 5)))
     step = float(np.median(np.diff(times)))
     gaps = mask_to_spans(inside & (opening <= closed), times, step)
     # a gap touching the span's edge is the span's edge, not a pause inside it

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from unflat.sound.activity import CLOSED_SHARE, SpeechActivity
+from unflat.sound.activity import SpeechActivity, closed_level
 from unflat.sound.tts.speech import Phone
 from unflat.sound.voice import HOP_S, band_energy_db
 from unflat.types import Audio
@@ -48,9 +48,8 @@ def opening_energy_lag(activity: SpeechActivity, audio: Audio) -> tuple[float, f
 
 def closed_threshold(activity: SpeechActivity) -> float:
     """The opening under which the lips count as closed (as for the activity's closures)."""
-    rest = float(np.percentile(activity.opening, 5))
     speaking = activity.opening[activity.active] if activity.active.any() else activity.opening
-    return rest + CLOSED_SHARE * max(float(np.median(speaking)) - rest, 0.0)
+    return closed_level(speaking, float(np.percentile(activity.opening, 5)))
 
 
 def bilabial_hit_rate(activity: SpeechActivity, phones: Sequence[Phone]) -> tuple[float, int]:
