@@ -29,9 +29,14 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
     return Audio(samples.astype(np.float32), sample_rate)
 
 
+def pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples as 16-bit little-endian PCM (clipped to [-1, 1], rounded)."""
+    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
 def write_wav(path: str | os.PathLike[str], audio: Audio, *, overwrite: bool = True) -> Path:
     """Write 16-bit PCM mono WAV (atomically); samples are clipped to [-1, 1]."""
-    pcm = np.round(np.clip(audio.samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    pcm = pcm16(audio.samples)
     target = Path(path)
     with (
         atomic_write(target, overwrite=overwrite) as temporary,

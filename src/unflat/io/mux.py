@@ -17,6 +17,7 @@ import numpy as np
 
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
+from unflat.io.audio import resample
 from unflat.io.media import check_input_file, open_input
 from unflat.types import Audio
 
@@ -97,20 +98,17 @@ def _encode(
     audio: Audio,
     start: float,
 ) -> None:
-    """Resample ``audio`` to the stream's rate and encode it from ``start`` seconds on."""
+    """Encode ``audio`` at the stream's rate from ``start`` seconds on."""
     rate = stream.codec_context.sample_rate
-    layout, fmt = "mono", stream.codec_context.format.name
-    resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
-    samples = np.ascontiguousarray(np.clip(audio.samples, -1.0, 1.0).astype(np.float32)[None])
-    frame = av.AudioFrame.from_ndarray(samples, format="flt", layout=layout)
-    frame.rate = int(audio.sample_rate)
-    pieces = [*resampler.resample(frame), *resampler.resample(None)]
-    written = round(start * rate)
-    for piece in pieces:
-        piece.pts = written
-        piece.time_base = Fraction(1, rate)
-        written += piece.samples
-        for packet in stream.encode(piece):
-            out.mux(packet)
-    for packet in stream.encode(None):
+    samples = resample(audio, rate).samples
+    # mono: packed and planar float samples are laid out alike, one row
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(np.clip(samples, -1.0, 1.0)[None]),
+        format=stream.codec_context.format.name,
+        layout="mono",
+    )
+    frame.rate = rate
+    frame.pts = round(start * rate)
+    frame.time_base = Fraction(1, rate)
+    for packet in [*stream.encode(frame), *stream.encode(None)]:
         out.mux(packet)

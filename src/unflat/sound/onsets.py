@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unflat.sound.frames import framed
 from unflat.sound.spans import local_peaks
 from unflat.types import Audio
 
@@ -55,12 +56,8 @@ def spectral_flux(audio: Audio) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(audio.samples, dtype=np.float32)
     window = 1 << round(float(np.log2(WINDOW_S * rate)))  # a power of two for the FFT
     hop = max(1, round(HOP_S * rate))
-    if len(x) < window:
-        x = np.pad(x, (0, window - len(x)))
-    count = 1 + (len(x) - window) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        x, shape=(count, window), strides=(x.strides[0] * hop, x.strides[0])
-    )
+    frames = framed(x, window, hop)
+    count = len(frames)
     taper = np.hanning(window).astype(np.float32)
     spectrum = np.abs(np.fft.rfft(frames * taper, axis=1))
     # normalise so GAMMA means the same thing whatever the window length

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unflat.errors import ConfigError, InputError
-from unflat.io.audio import resample
+from unflat.io.audio import pcm16, resample
 from unflat.sound.metrics import normalise_words
 from unflat.types import Audio
 
@@ -92,7 +92,7 @@ def _pcm16(audio: Audio) -> bytes:
         )
     if audio.sample_rate != SAMPLE_RATE and len(samples):
         samples = resample(Audio(samples, int(audio.sample_rate)), SAMPLE_RATE).samples
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    return pcm16(samples).tobytes()
 
 
 def _decode(decoder: Decoder, pcm: bytes) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unflat.sound.frames import framed
 from unflat.sound.spans import Span, clean_spans, hysteresis, mask_to_spans
 from unflat.types import Audio
 
@@ -37,12 +38,9 @@ def band_energy_db(
     """Frame start times and speech-band energy in dB (Hann-windowed 25 ms frames, 10 ms hop)."""
     rate = audio.sample_rate
     size, hop = round(FRAME_S * rate), round(HOP_S * rate)
-    samples = np.asarray(audio.samples, dtype=np.float64)
-    if len(samples) < size:
-        samples = np.pad(samples, (0, size - len(samples)))
-    count = 1 + (len(samples) - size) // hop
-    index = np.arange(size)[None, :] + hop * np.arange(count)[:, None]
-    spectrum = np.abs(np.fft.rfft(samples[index] * np.hanning(size), axis=1)) ** 2
+    frames = framed(np.asarray(audio.samples, dtype=np.float64), size, hop)
+    count = len(frames)
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) ** 2
     freqs = np.fft.rfftfreq(size, 1.0 / rate)
     in_band = (freqs >= band[0]) & (freqs <= band[1])
     energy = spectrum[:, in_band].sum(axis=1) / size

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import wave as wavlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from unflat.errors import InputError, OutputError, UnflatError
+from unflat.errors import InputError, UnflatError
+from unflat.io.audio import write_wav as write_audio
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import _fit
 from unflat.sound.vssflow.flow import sample_latents
 from unflat.sound.vssflow.frontend import LatentFrontend, MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.phonemes import PhonemeVocab, stretch_phonemes
+from unflat.types import Audio
 
 
 @torch.no_grad()
@@ -61,20 +62,12 @@ def generate(
 
 
 def write_wav(path: str | Path, wave: Tensor, sample_rate: int) -> None:
-    """16-bit mono PCM WAV (peak-normalised only if it would clip)."""
+    """16-bit mono PCM WAV, written atomically (peak-normalised only if it would clip)."""
     x = wave.detach().cpu().double().flatten()
     peak = float(x.abs().max()) if x.numel() else 0.0
     if peak > 1.0:
         x = x / peak
-    pcm = (x.clamp(-1, 1) * 32767).round().short().numpy().tobytes()
-    try:
-        with wavlib.open(str(path), "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(sample_rate)
-            f.writeframes(pcm)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc}", "pick a writable --out path") from exc
+    write_audio(path, Audio(x.float().numpy(), int(sample_rate)))
 
 
 def _load_video(path: str, cfg: VSSFlowConfig) -> Tensor:

@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from unflat.errors import ConfigError, DeviceError, InputError, UnflatError, WeightsError
+from unflat.io.atomic import atomic_write
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
 from unflat.sound.vssflow.flow import flow_loss
@@ -117,11 +118,9 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    """Write ``payload`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+    with atomic_write(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[str, Any]:
