@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.sound.lips import lips_activity, lips_after
 from unflat.errors import InputError
 from unflat.io.audio import resample
-from unflat.sound.activity import SpeechActivity
 from unflat.sound.align import (
     BILABIAL,
     PAUSE,
@@ -23,23 +23,6 @@ from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag
 from unflat.sound.text import parse_transcript
 from unflat.sound.tts import EspeakVoice
 from unflat.sound.voice import voice_activity
-
-FPS = 25.0
-
-
-def _activity(spans: list[tuple[float, float]], peaks: list[float], closures: list[float],
-              seconds: float = 5.0) -> SpeechActivity:  # fmt: skip
-    """Lips that open to 0.12 at each peak and close to rest (0.01) at each closure."""
-    times = np.arange(round(seconds * FPS)) / FPS
-    opening = np.full(len(times), 0.01)
-    active = spans_to_mask(spans, times)
-    opening[active] = 0.05
-    for t in peaks:
-        opening += 0.07 * np.exp(-(((times - t) / 0.05) ** 2))
-    for t in closures:
-        opening = np.where(np.abs(times - t) < 0.03, 0.01, opening)
-    return SpeechActivity(times, opening, active.astype(float), active, spans,
-                          np.array(peaks), np.array(closures))  # fmt: skip
 
 
 def test_words_go_to_spans_at_sentence_breaks() -> None:
@@ -83,7 +66,7 @@ def test_time_map_moves_vowels_onto_opening_peaks() -> None:
     # the lips open 60 ms later than a uniform stretch would say, syllable by syllable
     rng = np.random.default_rng(0)
     peaks = uniform + 0.06 + rng.uniform(-0.02, 0.02, len(uniform))
-    mapping = time_map(speech.phones, _activity([span], list(peaks), []), span)
+    mapping = time_map(speech.phones, lips_activity([span], list(peaks), []), span)
     assert mapping(voiced[0].start) == pytest.approx(span[0])
     assert mapping(voiced[-1].end) == pytest.approx(span[1])
     moved = mapping(np.array(vowels))
@@ -97,16 +80,7 @@ def test_fitted_speech_lies_inside_the_spans_and_hits_the_closures() -> None:
     spans = [(0.5, 1.9), (2.6, 4.2)]
     text = parse_transcript("Maybe the bamboo boat.\nPeople will float by.")
     voice = EspeakVoice()
-    first = voice.speak(text.words[:4])
-    # syllables and /p b m/ closures 70 ms after where a uniform 1.4 s rendering of the first
-    # sentence puts them (lips lead the sound a little in the middle of a phrase)
-    voiced = [p for p in first.phones if not p.is_pause]
-    scale = (spans[0][1] - spans[0][0]) / (voiced[-1].end - voiced[0].start)
-    at = lambda t: spans[0][0] + scale * (t - voiced[0].start) + 0.07  # noqa: E731
-    peaks = [at((p.start + p.end) / 2) for p in first.phones if p.is_vowel]
-    closures = [at((p.start + p.end) / 2) for p in first.phones if p.is_bilabial]
-    peaks += list(np.linspace(2.8, 4.0, 6))
-    activity = _activity(spans, peaks, closures)
+    activity = lips_after(voice.speak(text.words[:4]), spans)
     fitted = fit_speech(activity, text, voice, 5.0)
     assert [list(s.words) for s in fitted.spans] == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert fitted.audio.seconds == pytest.approx(5.0, abs=0.001)

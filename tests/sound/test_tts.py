@@ -9,6 +9,7 @@ import pytest
 
 from unflat.errors import ConfigError, InputError
 from unflat.sound.tts import EspeakVoice, list_voices
+from unflat.sound.tts.espeak import ipa
 
 WORDS = ["Maybe", "the", "bamboo", "boat", "will", "float,", "people", "said."]
 
@@ -73,3 +74,14 @@ def test_a_word_run_into_its_neighbour_gets_zero_length() -> None:
     assert times[0][1] > times[0][0] + 0.1
     assert times[1][0] == times[1][1] == times[2][0]
     assert all(a[1] <= b[0] + 1e-9 for a, b in itertools.pairwise(times))
+
+
+def test_ipa_for_piper_and_phone_events_after_many_lookups() -> None:
+    assert ipa("Maybe the bamboo boat.") == "mˈeɪbiː ðə bæmbˈuː bˈoʊt"
+    assert ipa("Guten Morgen", "de") == "ɡˈuːtən mˈɔɾɡən"
+    for _ in range(40):  # many lookups between syntheses must not cost the next one its events
+        ipa("people", "en-us")
+        ipa("Leute", "de")
+    speech = EspeakVoice().speak(WORDS)
+    assert [p.symbol for p in speech.phones[:2]] == ["m", "'eI"]
+    assert speech.phones[0].word == 0

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from unflat.cli.app import app
+
+if TYPE_CHECKING:
+    from unflat.sound.tts.speech import Voice
 
 
 def _voices() -> None:
@@ -14,6 +18,7 @@ def _voices() -> None:
 
     for language, name, _ in list_voices():
         typer.echo(f"{language:16} {name}")
+    typer.echo("Piper voices: --voice NAME.onnx (its NAME.onnx.json beside it)")
 
 
 @app.command()
@@ -26,8 +31,14 @@ def dub(
     transcript: Path | None = typer.Option(
         None, "--transcript", help="A text file of what is said; each line an utterance."
     ),
-    language: str = typer.Option(
-        "en-us", "--language", "-l", help="eSpeak NG language or voice (see --list-voices)."
+    voice: str | None = typer.Option(
+        None,
+        "--voice",
+        help="A Piper voice (.onnx, its .onnx.json beside it) or an eSpeak NG "
+        "voice name. Default: eSpeak NG in --language.",
+    ),
+    language: str | None = typer.Option(
+        None, "--language", "-l", help="eSpeak NG language (see --list-voices); default en-us."
     ),
     rate: float = typer.Option(1.0, "--rate", help="Speaking pace: 1.2 is 20% faster."),
     pitch: int | None = typer.Option(None, "--pitch", help="Voice pitch 0-99 (50 normal)."),
@@ -45,7 +56,7 @@ def dub(
     list_voices: bool = typer.Option(False, "--list-voices", help="List the languages and exit."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
 ) -> None:
-    """Speak a transcript in a video, in sync with the lips (offline: eSpeak NG)."""
+    """Speak a transcript in a video, in sync with the lips (offline: eSpeak NG or Piper)."""
     from unflat.errors import ConfigError, InputError
 
     if list_voices:
@@ -63,7 +74,6 @@ def dub(
     if not 0.46 <= rate <= 2.57:
         raise ConfigError(f"--rate {rate} is outside 0.46-2.57", "use 1.0 for a natural pace")
     from unflat.sound.text import parse_transcript
-    from unflat.sound.tts.espeak import DEFAULT_RATE_WPM, EspeakVoice
 
     if transcript is not None:
         from unflat.io.media import check_input_file
@@ -74,13 +84,13 @@ def dub(
         except UnicodeDecodeError as error:
             raise InputError(f"{transcript} is not UTF-8 text", "save it as UTF-8") from error
     words = parse_transcript(text or "")
-    voice = EspeakVoice(language, round(DEFAULT_RATE_WPM * rate), pitch)
+    speaker = _voice(voice, language, rate, pitch)
     from unflat.cli.progress import Bar
     from unflat.sound.soundtrack import dub_video
 
     with Bar() as bar:
         result = dub_video(
-            video, output, words, voice=voice,
+            video, output, words, voice=speaker,
             existing="replace" if replace else "mix" if mix else "refuse",
             wav=wav, loudness_lufs=loudness, face=face, align=not no_align, effects=effects,
             overwrite=overwrite, progress=bar.update,
@@ -93,6 +103,29 @@ def dub(
     if result.wav is not None:
         typer.echo(f"wrote {result.wav}")
     typer.echo(f"wrote {result.output}")
+
+
+def _voice(voice: str | None, language: str | None, rate: float, pitch: int | None) -> Voice:
+    """The synthesiser the options ask for: a Piper voice by path, or eSpeak NG."""
+    from unflat.errors import ConfigError
+
+    if voice is not None and voice.lower().endswith(".onnx"):
+        from unflat.sound.tts.piper import PiperVoice
+
+        if language is not None:
+            raise ConfigError(
+                "a Piper voice speaks its own language: --language is for eSpeak",
+                "drop --language, or pick a Piper voice of that language",
+            )
+        if pitch is not None:
+            raise ConfigError("Piper voices have no pitch control", "drop --pitch")
+        return PiperVoice(voice, rate=rate)
+    from unflat.sound.tts.espeak import DEFAULT_RATE_WPM, EspeakVoice
+
+    if voice is not None and language is not None:
+        raise ConfigError("give an eSpeak --voice or --language, not both",
+                          "e.g. --language de, or --voice en-gb-x-rp")  # fmt: skip
+    return EspeakVoice(voice or language or "en-us", round(DEFAULT_RATE_WPM * rate), pitch)
 
 
 @app.command()

@@ -3,8 +3,9 @@
 :func:`fit_speech` is the core, over plain data: visual speech activity and a transcript in,
 a soundtrack (as long as the video) out. Per speech span it synthesises the span's words at a
 natural pace, maps that timing onto the lips (:mod:`unflat.sound.align`), synthesises again
-with each word's rate and the pauses the map asks for, and time-stretches (WSOLA) only what
-still differs, phone boundary by phone boundary.
+with each word's rate and the pauses the map asks for (a Piper voice: with every phone's
+duration), and time-stretches (WSOLA) only what still differs, phone boundary by phone
+boundary.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from unflat.sound.activity import SpeechActivity
 from unflat.sound.align import TimeMap, check_pace, distribute, time_map
 from unflat.sound.spans import Span
 from unflat.sound.text import Transcript
-from unflat.sound.tts.espeak import EspeakVoice
-from unflat.sound.tts.speech import Phone, Speech
+from unflat.sound.tts.speech import Phone, PhoneTimedVoice, Speech, Voice
 from unflat.sound.wsola import time_warp
 from unflat.types import Audio
 
@@ -54,7 +54,7 @@ class FittedSpeech:
 def fit_speech(
     activity: SpeechActivity,
     transcript: Transcript,
-    voice: EspeakVoice,
+    voice: Voice,
     duration: float,
     *,
     align: bool = True,
@@ -94,7 +94,7 @@ class _Piece:
 
 
 def _speak_span(
-    voice: EspeakVoice, words: Sequence[str], activity: SpeechActivity, span: Span, align: bool
+    voice: Voice, words: Sequence[str], activity: SpeechActivity, span: Span, align: bool
 ) -> _Piece:
     first = voice.speak(words)
     if align:
@@ -102,19 +102,10 @@ def _speak_span(
     else:
         voiced = [p for p in first.phones if not p.is_pause]
         mapping = TimeMap(np.array([voiced[0].start, voiced[-1].end]), np.array(span, float))
-    # ask the voice for each word's duration and the pauses after it
-    natural, target = first.word_times(), [tuple(mapping(np.array(t))) for t in first.word_times()]
-    rates, pauses = [], []
-    for i, ((s, e), (ts, te)) in enumerate(zip(natural, target, strict=True)):
-        # a word run into its neighbour has no time of its own: leave its rate alone
-        rates.append((e - s) / max(te - ts, 1e-3) if e > s else 1.0)
-        if i + 1 < len(words):
-            natural_gap = natural[i + 1][0] - e
-            target_gap = target[i + 1][0] - te
-            pauses.append(max(target_gap - natural_gap, 0.0))
-        else:
-            pauses.append(0.0)
-    second = voice.speak(words, word_rates=rates, pauses_after=pauses)
+    if isinstance(voice, PhoneTimedVoice):
+        second = voice.speak_phones(words, _phone_durations(first.phones, mapping))
+    else:
+        second = voice.speak(words, **_word_timing(first, mapping))
     source, goal = _boundaries(first, second, mapping)
     start, end = source[0], source[-1]
     rate = second.audio.sample_rate
@@ -134,6 +125,34 @@ def _speak_span(
         if p.end > start and p.start < end
     ]
     return _Piece(Audio(warped.astype(np.float32), rate), phones, residual)
+
+
+def _phone_durations(phones: Sequence[Phone], mapping: TimeMap) -> list[float]:
+    """Each phone's length once mapped; phones outside the mapped stretch (the silence before
+    and after the speech, cut off later) keep theirs."""
+    low, high = mapping.source[0], mapping.source[-1]
+    durations = []
+    for phone in phones:
+        if phone.start >= low and phone.end <= high:
+            durations.append(float(mapping(phone.end) - mapping(phone.start)))
+        else:
+            durations.append(phone.duration)
+    return durations
+
+
+def _word_timing(first: Speech, mapping: TimeMap) -> dict[str, list[float]]:
+    """Each word's rate and the pause after it that bring ``first`` onto ``mapping``."""
+    natural = first.word_times()
+    target = [tuple(mapping(np.array(t))) for t in natural]
+    rates, pauses = [], []
+    for i, ((s, e), (ts, te)) in enumerate(zip(natural, target, strict=True)):
+        # a word run into its neighbour has no time of its own: leave its rate alone
+        rates.append((e - s) / max(te - ts, 1e-3) if e > s else 1.0)
+        if i + 1 < len(natural):
+            pauses.append(max((target[i + 1][0] - te) - (natural[i + 1][0] - e), 0.0))
+        else:
+            pauses.append(0.0)
+    return {"word_rates": rates, "pauses_after": pauses}
 
 
 def _boundaries(first: Speech, second: Speech, mapping: TimeMap) -> tuple[np.ndarray, np.ndarray]:

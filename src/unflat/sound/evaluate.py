@@ -20,6 +20,7 @@ from unflat.sound.spans import boundary_errors, span_iou
 from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag
 from unflat.sound.text import parse_transcript
 from unflat.sound.tts.espeak import EspeakVoice
+from unflat.sound.tts.speech import Voice
 from unflat.sound.voice import voice_activity
 
 #: The rate the voice-activity and energy measures run at.
@@ -69,17 +70,20 @@ def _wer(audio, text: str) -> float | None:
 
 
 def dub_sync(
-    clip: str | os.PathLike[str], transcript: str, *, voice: EspeakVoice | None = None,
-    recognise: bool = True,
+    clip: str | os.PathLike[str], transcript: str, *, voice: Voice | None = None,
+    recognise: bool = True, irises: bool = False,
 ) -> DubEvaluation:  # fmt: skip
-    """Dub ``clip`` from ``transcript`` both ways and measure both (see :class:`SyncScores`)."""
+    """Dub ``clip`` from ``transcript`` both ways and measure both (see :class:`SyncScores`).
+
+    ``irises=False`` tracks the face as ``unflat dub`` does (no iris model); True measures
+    with the full tracking."""
     from unflat.face.track import track
 
     voice = voice or EspeakVoice()
     text = parse_transcript(transcript)
     plain = " ".join(text.words)
     clock = time.perf_counter()
-    face = track(clip)
+    face = track(clip, irises=irises)
     track_seconds = time.perf_counter() - clock
     activity = speech_activity(face)
     original = read_soundtrack(clip, MEASURE_RATE)

@@ -25,6 +25,7 @@ from unflat.sound.loudness import integrated_loudness, normalise_loudness
 from unflat.sound.mix import mix_ducked
 from unflat.sound.text import Transcript
 from unflat.sound.tts.espeak import EspeakVoice
+from unflat.sound.tts.speech import Voice
 from unflat.types import Audio
 
 Existing = Literal["refuse", "replace", "mix"]
@@ -49,7 +50,7 @@ def dub_video(
     output: str | os.PathLike[str],
     transcript: Transcript,
     *,
-    voice: EspeakVoice | None = None,
+    voice: Voice | None = None,
     existing: Existing = "refuse",
     wav: str | os.PathLike[str] | None = None,
     loudness_lufs: float = -16.0,
@@ -76,7 +77,8 @@ def dub_video(
         if progress is not None:
             progress("tracking the face", done, total)
 
-    face_track = track(source, face=face, progress=tracked)
+    # the mouth is all dubbing reads: the iris model (two thirds of the time) is skipped
+    face_track = track(source, face=face, progress=tracked, irises=False)
     seconds["track"] = time.perf_counter() - clock
     clock = time.perf_counter()
     activity = speech_activity(face_track)

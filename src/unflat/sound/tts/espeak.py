@@ -24,7 +24,7 @@ from html import escape
 import numpy as np
 
 from unflat.errors import ConfigError, InputError
-from unflat.sound.tts.speech import Phone, Speech
+from unflat.sound.tts.speech import Phone, Speech, speech_request
 from unflat.types import Audio
 
 #: eSpeak's normal speaking rate and the range it can produce (words per minute).
@@ -38,6 +38,7 @@ _CHARS_UTF8, _SSML = 0x01, 0x10
 _POS_CHARACTER = 1
 _EVENT_LIST_TERMINATED, _EVENT_WORD, _EVENT_PHONEME = 0, 1, 7
 _RATE, _PITCH = 1, 3
+_PHONEMES_IPA = 0x02
 
 
 class _Event(ctypes.Structure):
@@ -81,6 +82,7 @@ class _Engine:
         except OSError as error:
             raise InputError(f"cannot load eSpeak NG ({error})", _INSTALL_HINT) from error
         self.lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
         rate = self.lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode() if data else None, options
@@ -89,6 +91,8 @@ class _Engine:
             raise InputError("eSpeak NG did not start (its data files are missing)", _INSTALL_HINT)
         self.sample_rate = int(rate)
         self.lock = threading.Lock()
+        self._voice: str | None = None  # the voice set last
+        self._changed = False  # whether the voice changed since the last synthesis
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, int, bytes]] = []
         # ctypes must keep the callback object alive as long as the library may call it
@@ -120,12 +124,45 @@ class _Engine:
             i += 1
         return found
 
+    def _set_voice(self, voice: str) -> None:
+        if voice == self._voice:
+            return
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            self._voice = None
+            raise ConfigError(f"eSpeak NG has no voice {voice!r}", _voice_hint(self))
+        self._voice = voice
+        self._changed = True
+
+    def _drain(self) -> None:
+        """Let a throwaway synthesis report what voice changes queued: one synthesis reports a
+        bounded list of events, and after many changes the phones would not fit in it."""
+        if self._changed:
+            self.lib.espeak_Synth(b" ", 2, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            self.lib.espeak_Synchronize()
+            self._changed = False
+
+    def ipa(self, text: str, voice: str) -> str:
+        """``text``'s pronunciation in IPA (clauses joined by spaces, punctuation dropped)."""
+        with self.lock:
+            self._set_voice(voice)
+            buffer = ctypes.create_string_buffer(text.encode())
+            # eSpeak reads one clause per call and moves the pointer on; NULL at the end
+            cursor = ctypes.c_void_p(ctypes.addressof(buffer))
+            clauses = []
+            while cursor.value:
+                phonemes = self.lib.espeak_TextToPhonemes(
+                    ctypes.byref(cursor), _CHARS_UTF8, _PHONEMES_IPA
+                )
+                if phonemes:
+                    clauses.append(phonemes.decode("utf-8", "replace").strip())
+            return " ".join(c for c in clauses if c)
+
     def synthesise(
         self, ssml: str, voice: str, rate_wpm: int, pitch: int | None
     ) -> tuple[np.ndarray, list[tuple[int, int, int, bytes]]]:
         with self.lock:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ConfigError(f"eSpeak NG has no voice {voice!r}", _voice_hint(self))
+            self._set_voice(voice)
+            self._drain()
             self.lib.espeak_SetParameter(_RATE, int(rate_wpm), 0)
             if pitch is not None:
                 self.lib.espeak_SetParameter(_PITCH, int(pitch), 0)
@@ -166,6 +203,12 @@ def _voice_hint(engine: _Engine) -> str:
 @lru_cache(maxsize=1)
 def _engine() -> _Engine:
     return _Engine()
+
+
+def ipa(text: str, voice: str = "en-us") -> str:
+    """How eSpeak NG pronounces ``text`` in ``voice``'s language, in IPA (what Piper voices
+    are trained on)."""
+    return _engine().ipa(text, voice)
 
 
 def list_voices() -> list[tuple[str, str, str]]:
@@ -213,13 +256,7 @@ class EspeakVoice:
         ``word_rates`` scales each word's speed (2.0: twice as fast; eSpeak clamps the result to
         its 80-450 wpm range), ``pauses_after`` adds silence (seconds) after each word.
         """
-        words = [str(w) for w in words]
-        if not any(w.strip() for w in words):
-            raise InputError("there is no text to speak", "give the words to say")
-        rates = [1.0] * len(words) if word_rates is None else [float(r) for r in word_rates]
-        pauses = [0.0] * len(words) if pauses_after is None else [float(p) for p in pauses_after]
-        if len(rates) != len(words) or len(pauses) != len(words):
-            raise ConfigError("one rate and one pause per word", "pass lists as long as words")
+        words, rates, pauses = speech_request(words, word_rates, pauses_after)
         ssml, offsets = _ssml(words, rates, pauses, self.rate_wpm)
         engine = _engine()
         pcm, events = engine.synthesise(ssml, self.voice, self.rate_wpm, self.pitch)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
+from unflat.errors import ConfigError, InputError
 from unflat.types import Audio
 
-# eSpeak's phoneme mnemonics: stress and length marks, then the sound. Vowels (and syllabic
-# consonants such as "@L") start with one of these characters once the marks are stripped.
-_MARKS = "'\",%=!"
-_VOWEL_STARTS = "aeiouAEIOUV@30&"
+# Phone symbols are eSpeak's mnemonics (its own voice) or IPA (Piper voices): stress and length
+# marks, then the sound. Vowels (and eSpeak's syllabic consonants such as "@L") start with one of
+# these characters once the marks are stripped.
+_MARKS = "'\",%=!ˈˌ"
+_LENGTH_MARKS = ":ːˑ"
+_VOWEL_STARTS = "aeiouAEIOUV@30&" + "yæɑɐɒɔəɘɚɛɜɝɞɤɨɪɯɵøœɶʉʊʌʏ"
 #: The consonants the lips close for: what a lip closure on screen should carry.
 BILABIALS = frozenset({"p", "b", "m"})
 
@@ -26,7 +31,7 @@ class Phone:
     @property
     def bare(self) -> str:
         """The symbol without stress and length marks."""
-        return self.symbol.strip(_MARKS).rstrip(":")
+        return self.symbol.strip(_MARKS).rstrip(_LENGTH_MARKS)
 
     @property
     def is_pause(self) -> bool:
@@ -69,3 +74,50 @@ class Speech:
             filled.append(known if known is not None else (end, end))
             end = filled[-1][0]
         return filled[::-1]
+
+
+class Voice(Protocol):
+    """A synthesiser the aligner can steer: it speaks words at per-word rates with pauses."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def check(self) -> None:
+        """Raise an :class:`~unflat.errors.UnflatError` now if the voice cannot speak."""
+
+    def speak(
+        self,
+        words: Sequence[str],
+        *,
+        word_rates: Sequence[float] | None = None,
+        pauses_after: Sequence[float] | None = None,
+    ) -> Speech:
+        """Speak ``words``; ``word_rates`` scale each word's speed, ``pauses_after`` add seconds
+        of silence after each word."""
+
+
+@runtime_checkable
+class PhoneTimedVoice(Voice, Protocol):
+    """A voice that takes every phone's duration (Piper): the aligner's map, phone by phone."""
+
+    def speak_phones(self, words: Sequence[str], durations: Sequence[float]) -> Speech:
+        """Speak ``words`` with phone ``i`` of ``speak(words)`` lasting ``durations[i]`` s."""
+
+
+def speech_request(
+    words: Sequence[str],
+    word_rates: Sequence[float] | None,
+    pauses_after: Sequence[float] | None,
+) -> tuple[list[str], list[float], list[float]]:
+    """``Voice.speak``'s arguments checked, with the defaults filled in (rate 1, no pause)."""
+    words = [str(w) for w in words]
+    if not any(w.strip() for w in words):
+        raise InputError("there is no text to speak", "give the words to say")
+    rates = [1.0] * len(words) if word_rates is None else [float(r) for r in word_rates]
+    pauses = [0.0] * len(words) if pauses_after is None else [float(p) for p in pauses_after]
+    if len(rates) != len(words) or len(pauses) != len(words):
+        raise ConfigError("one rate and one pause per word", "pass lists as long as words")
+    if any(not r > 0 for r in rates) or any(p < 0 for p in pauses):
+        raise ConfigError("word rates must be positive and pauses not negative",
+                          "check the values passed to speak()")  # fmt: skip
+    return words, rates, pauses
