@@ -129,3 +129,20 @@ def test_faster_than_real_time() -> None:
     elapsed = time.perf_counter() - started
     assert len(out) == round(len(x) * 1.3)
     assert elapsed < 2.0  # ~0.1 s on an idle core
+
+
+def test_stereo_is_refused_with_a_downmix_hint() -> None:
+    from unflat.errors import InputError
+    from unflat.sound.loudness import integrated_loudness
+    from unflat.sound.recognise import transcribe
+    from unflat.types import Audio
+
+    stereo = np.zeros((RATE, 2), np.float32)
+    for what, call in (
+        ("time-stretching", lambda: stretch(stereo, RATE, 1.5)),
+        ("loudness", lambda: integrated_loudness(Audio(stereo, RATE))),
+        ("speech recognition", lambda: transcribe(Audio(stereo, RATE))),
+    ):
+        with pytest.raises(InputError, match=f"{what} needs mono samples") as error:
+            call()
+        assert "downmix" in (error.value.hint or "")

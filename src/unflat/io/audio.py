@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from unflat.errors import InputError
 from unflat.io.atomic import atomic_write
 from unflat.io.media import decoded_audio, open_audio
 from unflat.types import Audio
@@ -27,6 +28,17 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
         chunks = [c.reshape(-1) for c in decoded_audio(container, stream, resampler)]
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return Audio(samples.astype(np.float32), sample_rate)
+
+
+def mono_samples(samples: np.ndarray, what: str, dtype: type | None = None) -> np.ndarray:
+    """``samples`` as a 1-D array, or an :class:`InputError` saying that ``what`` needs mono."""
+    x = np.asarray(samples, dtype=dtype)
+    if x.ndim != 1:
+        raise InputError(
+            f"{what} needs mono samples, got an array of shape {x.shape}",
+            hint="downmix to one channel first (unflat.io.audio.read_audio does)",
+        )
+    return x
 
 
 def pcm16(samples: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from unflat.errors import ConfigError, InputError
+from unflat.io.audio import mono_samples
 from unflat.types import Audio
 
 # Analog prototypes of the two K-weighting stages, fitted (by the open meters, e.g.
@@ -289,12 +290,7 @@ def normalise_loudness(audio: Audio, target_lufs: float = -16.0, peak_dbfs: floa
 
 
 def _mono(audio: Audio) -> np.ndarray:
-    samples = np.asarray(audio.samples)
-    if samples.ndim != 1:
-        raise InputError(
-            f"loudness needs mono samples, got an array of shape {samples.shape}",
-            hint="downmix to one channel first (unflat.io.audio.read_audio does)",
-        )
+    samples = mono_samples(audio.samples, "loudness")
     _check_rate(audio.sample_rate)
     return samples
 

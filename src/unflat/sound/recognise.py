@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unflat.errors import ConfigError, InputError
-from unflat.io.audio import pcm16, resample
+from unflat.io.audio import mono_samples, pcm16, resample
 from unflat.sound.metrics import normalise_words
 from unflat.types import Audio
 
@@ -80,12 +80,7 @@ def _decoder(mode: str) -> Decoder:
 
 def _pcm16(audio: Audio) -> bytes:
     """``audio`` as 16-bit little-endian PCM at 16 kHz, what PocketSphinx decodes."""
-    samples = np.asarray(audio.samples, dtype=np.float32)
-    if samples.ndim != 1:
-        raise InputError(
-            f"speech recognition needs mono audio, got samples of shape {samples.shape}",
-            hint="downmix to one channel first (read_audio does)",
-        )
+    samples = mono_samples(audio.samples, "speech recognition", np.float32)
     if audio.sample_rate <= 0:
         raise InputError(
             f"invalid sample rate {audio.sample_rate}", hint="give a positive rate in Hz"

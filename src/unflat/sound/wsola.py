@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from unflat.errors import ConfigError, InputError
+from unflat.errors import ConfigError
+from unflat.io.audio import mono_samples
 
 # 20 ms Hann frames (the usual speech analysis frame): two pitch periods of a 100 Hz voice, so
 # a frame carries a whole waveform shape to match, yet short, because a frame is copied
@@ -152,12 +153,7 @@ def _inverse_map(output_times: np.ndarray, source: np.ndarray, target: np.ndarra
 
 
 def _check_samples(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim != 1:
-        raise InputError(
-            f"time-stretching needs mono samples, got an array of shape {x.shape}",
-            hint="downmix to one channel first (unflat.io.audio.read_audio does)",
-        )
+    x = mono_samples(samples, "time-stretching", np.float32)
     if not sample_rate > 0:
         raise ConfigError(
             f"sample rate {sample_rate} is not positive",
