@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         write_wav(args.out, wave[0], cfg.sample_rate)
     except UnflatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        from unflat.cli.app import fail  # one line on stderr, as every unflat command says it
+
+        return fail(exc)
     return 0
 
 
