@@ -38,3 +38,12 @@ class ConfigError(UnflatError):
 
 class DeviceError(UnflatError):
     """The requested device or precision is unavailable."""
+
+
+def format_error(error: UnflatError) -> str:
+    """The one line a user sees for ``error``: ``error: what went wrong — what to do``."""
+    # A path or message with a newline in it must not break the one-line promise.
+    line = f"error: {error.message}"
+    if error.hint:
+        line += f" — {error.hint}"
+    return " ".join(line.splitlines())

@@ -1,0 +1,42 @@
+"""The one progress protocol: long work reports ``(stage, done, total)`` to a callable.
+
+A pipeline or capability takes ``progress: Progress | None``; the CLI passes a bar that draws
+one line per stage, the web app a Gradio progress, a batch worker nothing. ``total`` is None
+when the amount of work is not known in advance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def report(progress: Progress | None, stage: str, done: int, total: int | None) -> None:
+    """Tell ``progress`` (if any) that ``done`` of ``total`` steps of ``stage`` are finished."""
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def bind(progress: Progress | None, stage: str) -> Callable[[int, int | None], None]:
+    """A ``(done, total)`` reporter for one ``stage``, for code that knows no stage names."""
+
+    def step(done: int, total: int | None) -> None:
+        report(progress, stage, done, total)
+
+    return step
+
+
+def counted(
+    items: Iterable[T], progress: Progress | None, stage: str, total: int | None = None
+) -> Iterator[T]:
+    """Yield ``items``, reporting each one finished under ``stage``."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    report(progress, stage, 0, total)
+    for done, item in enumerate(items, start=1):
+        yield item
+        report(progress, stage, done, total)
