@@ -36,12 +36,12 @@ def main() -> None:
 
     import torch
 
-    from unflat.cli.animate import bundled_portrait
     from unflat.face.animate import Animator
     from unflat.face.motion import from_track
     from unflat.face.track import track
     from unflat.io.images import read_photo
     from unflat.io.video import read_video
+    from unflat.pipelines.animate import bundled_portrait
 
     torch.set_num_threads(torch.get_num_threads())
     with read_video(args.video) as reader:

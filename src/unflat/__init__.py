@@ -10,29 +10,54 @@ from unflat.types import Camera, DepthMap, Gaussians, Photo
 _LAZY = {
     "build_model": "unflat.architectures",
     "load_model": "unflat.weights",
+    "AnimatePipeline": "unflat.pipelines.animate",
     "DepthEstimator": "unflat.depth.predict",
+    "DepthPipeline": "unflat.pipelines.depth",
+    "DubPipeline": "unflat.pipelines.dub",
+    "FoleyPipeline": "unflat.pipelines.foley",
+    "RenderPipeline": "unflat.pipelines.render",
+    "ScenePipeline": "unflat.pipelines.scene",
     "read_photo": "unflat.io.images",
 }
 
 
-def __getattr__(name: str):
-    # Heavy modules (torch) load on first use, so `unflat --help` stays quick.
-    if name in _LAZY:
-        import importlib
+#: Subpackages reachable as attributes (``unflat.splat.render(...)``) after a plain
+#: ``import unflat``.
+_SUBPACKAGES = frozenset({"depth", "face", "io", "pipelines", "sound", "splat"})
 
+
+def __getattr__(name: str) -> object:
+    # Heavy modules (torch) load on first use, so `unflat --help` stays quick.
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"unflat.{name}")
     raise AttributeError(f"module 'unflat' has no attribute {name!r}")
 
 
 __all__ = [
+    "AnimatePipeline",
     "Camera",
     "DepthEstimator",
     "DepthMap",
+    "DepthPipeline",
+    "DubPipeline",
+    "FoleyPipeline",
     "Gaussians",
     "Photo",
+    "RenderPipeline",
+    "ScenePipeline",
     "UnflatError",
     "__version__",
     "build_model",
+    "depth",
+    "face",
+    "io",
     "load_model",
+    "pipelines",
     "read_photo",
+    "sound",
+    "splat",
 ]

@@ -40,3 +40,10 @@ def counted(
     for done, item in enumerate(items, start=1):
         yield item
         report(progress, stage, done, total)
+
+
+def note(message: str) -> None:
+    """Tell the user something they should know about the result (one line on stderr)."""
+    import sys
+
+    print(f"note: {message}", file=sys.stderr)

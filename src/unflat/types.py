@@ -33,6 +33,18 @@ class Photo:
     def width(self) -> int:
         return int(self.rgb.shape[1])
 
+    def known_focal(self, user_px: float | None = None) -> tuple[float | None, str | None]:
+        """The focal length to trust before any estimate, and its source.
+
+        The one precedence every job follows: the user's value, else the photo's EXIF, else
+        ``(None, None)`` and the caller estimates it (a depth file's record, Depth Pro).
+        """
+        if user_px is not None:
+            return float(user_px), "user"
+        if self.focal_px is not None:
+            return float(self.focal_px), "exif"
+        return None, None
+
 
 @dataclass
 class DepthMap:

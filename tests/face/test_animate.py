@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import shared_path
 from unflat.cli import main
-from unflat.cli.animate import bundled_portrait
 from unflat.errors import InputError
 from unflat.face import detect
 from unflat.face.animate import Animator, output_indices
@@ -19,6 +18,7 @@ from unflat.face.motion import Motion
 from unflat.face.pose import euler_to_rotation
 from unflat.image_quality import psnr
 from unflat.io.images import read_photo
+from unflat.pipelines.animate import bundled_portrait
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,96 +13,64 @@ MOTION_HELP = (
     "Procedural motion instead of a driver video: idle, nod, shake, tilt, smile, surprise, talk; "
     "combine with '+', e.g. idle+talk."
 )
-
-
-def bundled_portrait() -> Path:
-    """The public-domain Mona Lisa that ships with unflat."""
-    from importlib import resources
-
-    return Path(str(resources.files("unflat") / "assets" / "portraits" / "mona_lisa.jpg"))
-
-
-@app.command()
-def animate(
-    portraits: list[Path] = typer.Argument(
-        None,
+Portraits = Annotated[
+    list[Path] | None,
+    typer.Argument(
         help="One or more photos of the same person; the first sets the frame. "
         "Default: the bundled Mona Lisa.",
         show_default=False,
     ),
-    output: Path = typer.Option(Path("animated.mp4"), "-o", "--output", help=".mp4, .webm or .gif"),
-    driver: Path | None = typer.Option(
-        None, "--driver", "-d", help="A video of a face: its motion, expressions and sound."
-    ),
-    motion: str | None = typer.Option(None, "--motion", "-m", help=MOTION_HELP),
-    text: str | None = typer.Option(None, "--text", help="With --motion talk: what is said."),
-    seconds: float | None = typer.Option(
-        None, "--seconds", help="Length with --motion (default 6 s, or the text's length)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Random seed of --motion."),
-    fps: float | None = typer.Option(None, "--fps", help="Output frame rate (default: driver's)."),
-    max_seconds: float | None = typer.Option(None, "--max-seconds", help="Stop after this long."),
-    neutral: int = typer.Option(0, "--neutral", help="Driver frame that counts as rest."),
-    face: int | None = typer.Option(None, "--face", help="Which face of the portrait (0 largest)."),
-    driver_face: int | None = typer.Option(
-        None, "--driver-face", help="Which face of the driver to follow (0 largest)."
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+]
+Output = Annotated[Path, typer.Option("-o", "--output", help=".mp4, .webm or .gif")]
+Driver = Annotated[
+    Path | None,
+    typer.Option("--driver", "-d", help="A video of a face: its motion, expressions and sound."),
+]
+Motion = Annotated[str | None, typer.Option("--motion", "-m", help=MOTION_HELP)]
+Text = Annotated[str | None, typer.Option("--text", help="With --motion talk: what is said.")]
+Seconds = Annotated[
+    float | None,
+    typer.Option("--seconds", help="Length with --motion (default 6 s, or the text's length)."),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed of --motion.")]
+Fps = Annotated[float | None, typer.Option("--fps", help="Output frame rate (default: driver's).")]
+MaxSeconds = Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")]
+Neutral = Annotated[int, typer.Option("--neutral", help="Driver frame that counts as rest.")]
+Face = Annotated[int | None, typer.Option("--face", help="Which face of the portrait (0 largest).")]
+DriverFace = Annotated[
+    int | None,
+    typer.Option("--driver-face", help="Which face of the driver to follow (0 largest)."),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+
+
+@app.command()
+def animate(
+    portraits: Portraits = None,
+    output: Output = Path("animated.mp4"),
+    driver: Driver = None,
+    motion: Motion = None,
+    text: Text = None,
+    seconds: Seconds = None,
+    seed: Seed = 0,
+    fps: Fps = None,
+    max_seconds: MaxSeconds = None,
+    neutral: Neutral = 0,
+    face: Face = None,
+    driver_face: DriverFace = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Animate a portrait with a driving video (or a motion preset); keeps the driver's sound."""
-    from unflat.cli.progress import track
-    from unflat.errors import InputError, OutputError
-    from unflat.io.images import read_photo
-    from unflat.io.video import VideoWriter, probe_video
+    from unflat.cli.progress import Bar
+    from unflat.pipelines.animate import AnimatePipeline
 
-    if driver is not None and motion is not None:
-        raise InputError("give either --driver or --motion, not both", "drop one of them")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} already exists", hint="pass --overwrite to replace it")
-    paths = list(portraits or []) or [bundled_portrait()]
-    images = [read_photo(p).rgb for p in paths]
-    audio = None
     if driver is not None:
-        info = probe_video(driver)
-        source: object = driver
-        rate = fps or info.fps
-        if info.variable_frame_rate:
-            typer.echo(
-                f"note: {driver.name} has a variable frame rate; resampled to {rate:g} fps "
-                "by timestamp",
-                err=True,
-            )
-        audio = driver if info.has_audio else None
-        length = info.duration_s
+        options: dict[str, object] = dict(neutral=neutral, driver_face=driver_face)
     else:
-        from unflat.face.presets import generate, syllable_times
-
-        if seconds is None:
-            seconds = 6.0
-            if text:
-                spans = syllable_times(text, 60.0)
-                seconds = max(seconds, spans[-1][1] + 0.8) if spans else seconds
-        rate = fps or 25.0
-        source = generate(motion or "idle+talk", seconds=seconds, fps=rate, seed=seed, text=text)
-        length = seconds
-    if max_seconds is not None and length is not None:
-        length = min(length, max_seconds)
-    total = max(round((length or 0) * rate), 1) if length else None
-
-    from unflat.face.animate import animate as run_animation
-
-    frames = run_animation(
-        images,
-        source,  # type: ignore[arg-type]
-        fps=rate,
-        max_seconds=max_seconds,
-        neutral=neutral,
-        face=face,
-        driver_face=driver_face,
-    )
-    if driver is not None:
-        typer.echo(f"tracking the face in {driver.name} ...", err=True)
-    with VideoWriter(output, rate, audio_from=audio, overwrite=overwrite) as writer:
-        for frame in track(frames, f"animating {paths[0].name}", total=total):
-            writer.write(frame)
-    typer.echo(f"wrote {writer.path}")
+        options = dict(seconds=seconds, text=text, seed=seed)
+    pipeline = AnimatePipeline(portraits, face=face)
+    with Bar() as bar:
+        written = pipeline.write(output, driver=driver, motion=motion, fps=fps,
+                                 max_seconds=max_seconds, overwrite=overwrite, progress=bar,
+                                 **options)  # fmt: skip
+    typer.echo(f"wrote {written}")

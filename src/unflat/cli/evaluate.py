@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from unflat.cli.app import app
-from unflat.cli.progress import track
+from unflat.cli.progress import Bar
 
 eval_app = typer.Typer(
     help="Measure depth accuracy, novel-view quality (docs/evaluation.md) and face animation "
@@ -129,82 +129,46 @@ def views_command(
     z-buffered forward warp and for the Gaussian scene without and with its background layer
     (see docs/evaluation.md).
     """
-    import json
-
-    from rich.table import Table
-
-    from unflat.errors import InputError
-    from unflat.io.atomic import atomic_write
-    from unflat.splat.evaluate import evaluate_pair, load_middlebury_pair, summarise
+    from unflat.pipelines.evaluate import novel_views
+    from unflat.splat.evaluate import summarise
 
     _check_report(json_path, overwrite)
-    folders: list[Path] = []
-    for path in scenes:
-        if (path / "calib.txt").is_file():
-            folders.append(path)
-        elif path.is_dir():
-            folders.extend(sorted(p for p in path.iterdir() if (p / "calib.txt").is_file()))
-    if not folders:
-        raise InputError(
-            "no Middlebury scene folders found", hint="give folders holding calib.txt, im0.png…"
-        )
-    estimator = None
-    if depth_weights is not None or with_depth_pro:
-        from unflat.depth.predict import DepthEstimator
+    with Bar() as bar:
+        rows = novel_views(scenes, depth_weights=depth_weights, with_depth_pro=with_depth_pro,
+                           backend=backend, progress=bar)  # fmt: skip
+    Console(highlight=False, soft_wrap=True).print(_views_table([*rows, *summarise(rows)]))
+    _write_report(rows, json_path, overwrite)
 
-        estimator = DepthEstimator.from_options(weights=depth_weights)
-    rows = []
-    for folder in track(folders, "views"):
-        pair = load_middlebury_pair(folder)
-        estimated = None
-        if estimator is not None:
-            from unflat.types import Photo
 
-            # The true focal length, so that depth errors are not scale errors of the focal.
-            estimated = estimator.predict(Photo(pair.left), f_px=float(pair.K_left[0, 0])).depth
-        rows.extend(evaluate_pair(pair, estimated, backend=backend))
+def _views_table(rows: list[dict]) -> object:
+    from rich.table import Table
+
     table = Table("scene", "depth", "method", "PSNR covis.", "SSIM covis.", "PSNR disocc.",
                   "SSIM disocc.")  # fmt: skip
-    for row in [*rows, *summarise(rows)]:
+    for row in rows:
         table.add_row(
             str(row["scene"]), str(row["depth"]), str(row["method"]),
             f"{row['psnr_covisible']:.2f}", f"{row['ssim_covisible']:.4f}",
             f"{row['psnr_disoccluded']:.2f}", f"{row['ssim_disoccluded']:.4f}",
         )  # fmt: skip
-    Console(highlight=False, soft_wrap=True).print(table)
+    return table
+
+
+def _write_report(rows: list[dict], json_path: Path | None, overwrite: bool = False) -> None:
+    """Write ``rows`` as a JSON report (atomically) when asked to."""
+    import json
+
+    from unflat.io.atomic import atomic_write
+
     if json_path is not None:
         with atomic_write(json_path, overwrite=overwrite) as temporary:
             temporary.write_text(json.dumps(rows, indent=2) + "\n")
         typer.echo(f"wrote {json_path}")
 
 
-def _face_progress() -> tuple[object, object]:
-    """A rich progress bar and a ``progress(stage, done, total)`` callback that feeds it."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-    )
-    tasks: dict[str, int] = {}
-
-    def update(stage: str, done: int, total: int | None) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done)
-
-    return bar, update
-
-
 def _write_face_report(
     rows: list[dict], json_path: Path | None, sheets: dict[str, object], sheet_dir: Path | None
 ) -> None:
-    import json
-
-    from unflat.io.atomic import atomic_write
     from unflat.io.images import save_rgb
 
     if sheet_dir is not None:
@@ -212,10 +176,7 @@ def _write_face_report(
         for name, sheet in sheets.items():
             save_rgb(sheet_dir / f"{name}.jpg", sheet)  # type: ignore[arg-type]
         typer.echo(f"wrote {len(sheets)} contact sheet(s) to {sheet_dir}")
-    if json_path is not None:
-        with atomic_write(json_path) as temporary:
-            temporary.write_text(json.dumps(rows, indent=2) + "\n")
-        typer.echo(f"wrote {json_path}")
+    _write_report(rows, json_path, overwrite=True)
 
 
 def _print_wide(table: object) -> None:
@@ -249,13 +210,11 @@ def reenact_command(
     from unflat.face.evaluate import self_reenactment
 
     _check_report(json_path, overwrite)
-    bar, progress = _face_progress()
     rows, images = [], {}
-    with bar:  # type: ignore[attr-defined]
+    with Bar() as bar:
         for video in videos:
-            found, made = self_reenactment(
-                video, sorted(set(shots)), max_frames=max_frames, progress=progress
-            )
+            counts = sorted(set(shots))
+            found, made = self_reenactment(video, counts, max_frames=max_frames, progress=bar)
             rows.extend(found)
             images.update({f"{video.stem}_{k}shot": v for k, v in made.items()})
     table = Table("clip", "shots", "frames", "L1", "PSNR", "SSIM", "AKD", "pose (°)",
@@ -293,16 +252,12 @@ def cross_command(
     from unflat.face.evaluate import cross_reenactment
 
     _check_report(json_path, overwrite)
-    bar, progress = _face_progress()
     rows, images = [], {}
-    with bar:  # type: ignore[attr-defined]
-        for portrait in portraits:
-            for driver in drivers:
-                row, sheet = cross_reenactment(
-                    portrait, driver, max_frames=max_frames, progress=progress
-                )
-                rows.append(row)
-                images[f"{row.portrait}_{row.driver}"] = sheet
+    with Bar() as bar:
+        for portrait, driver in ((p, d) for p in portraits for d in drivers):
+            row, sheet = cross_reenactment(portrait, driver, max_frames=max_frames, progress=bar)
+            rows.append(row)
+            images[f"{row.portrait}_{row.driver}"] = sheet
     table = Table("portrait", "driver", "frames", "AKD", "identity, neutral",
                   "identity, rigid", "driver's shape")  # fmt: skip
     for r in rows:

@@ -1,48 +1,28 @@
-"""Progress bars for long CLI work (rich), quiet when output is not a terminal."""
+"""The CLI's side of :mod:`unflat.progress`: one rich bar per stage, on stderr."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
-T = TypeVar("T")
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Yield ``items`` while showing a progress bar on stderr."""
-    items = list(items) if total is None else items
-    total = len(items) if total is None else total  # type: ignore[arg-type]
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    from rich.console import Console
-
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task(description, total=total)
-        for item in items:
-            yield item
-            progress.advance(task)
-
 
 class Bar:
-    """Progress of a pipeline that reports ``(stage, done, total)``: one bar per stage."""
+    """A :data:`unflat.progress.Progress` that draws ``(stage, done, total)`` as bars.
+
+    Use it as a context manager around the work, so the bars are finished before any error
+    line or summary is printed. Nothing is drawn until the first report: work that fails at
+    once prints its error line alone.
+    """
 
     def __init__(self) -> None:
-        from rich.console import Console
-
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -51,16 +31,22 @@ class Bar:
             TimeRemainingColumn(),
             console=Console(stderr=True),
         )
-        self._tasks: dict[str, object] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._started = False
 
     def __enter__(self) -> Bar:
-        self._progress.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._progress.__exit__(*exc_info)
+        if self._started:
+            self._progress.stop()
 
-    def update(self, stage: str, done: int, total: int | None) -> None:
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
         if stage not in self._tasks:
             self._tasks[stage] = self._progress.add_task(stage, total=total)
-        self._progress.update(self._tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    update = __call__

@@ -65,12 +65,8 @@ class DepthEstimator:
         The focal length comes from ``f_px`` when given, else from the photo's EXIF, else from
         the network's field-of-view head.
         """
-        if f_px is not None:
-            focal, source = float(f_px), "user"
-        elif photo.focal_px is not None:
-            focal, source = float(photo.focal_px), "exif"
-        else:
-            focal, source = None, "model"
+        focal, source = photo.known_focal(f_px)
+        source = source or "model"
         start = time.perf_counter()
         image = to_network_input(photo.rgb, self.device, self.dtype)
         with torch.inference_mode():

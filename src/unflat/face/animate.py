@@ -20,10 +20,8 @@ Per output frame:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,6 +41,8 @@ from unflat.face.portrait import (
 )
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
+from unflat.progress import Progress, counted
+from unflat.types import FaceTrack
 
 # Pitch, yaw, roll (degrees) the portrait's head may reach: beyond them a warp of a photo tears.
 POSE_LIMITS = np.array([20.0, 28.0, 25.0])
@@ -416,52 +416,36 @@ def output_indices(times: np.ndarray, fps: float, seconds: float | None) -> np.n
 
 def animate(
     portraits: Sequence[np.ndarray],
-    driver: str | os.PathLike[str] | Motion,
+    driver: FaceTrack | Motion,
     *,
+    frames: Iterable[np.ndarray] | None = None,
     fps: float | None = None,
     max_seconds: float | None = None,
-    neutral: int = 0,
     face: int | None = None,
-    driver_face: int | None = None,
-    progress: Callable[[str, int, int | None], None] | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the animated frames (``uint8 [H,W,3]``, the first portrait's size) one by one.
 
-    ``driver`` is a video path (tracked first, then replayed for its mouth interiors) or a
-    :class:`Motion` (from :mod:`unflat.face.presets`). ``fps`` resamples the driver's rate;
-    ``max_seconds`` cuts it short. ``progress(stage, done, total)`` reports tracking and
-    rendering.
+    ``driver`` is a tracked driving video (:func:`unflat.face.track.track`), whose ``frames``
+    (the video's pictures, in order) lend their mouth interiors when given, or a :class:`Motion`
+    (from :mod:`unflat.face.presets`). ``fps`` resamples the driver's rate; ``max_seconds`` cuts
+    it short. ``progress`` hears ``("render", done, total)``.
     """
     animator = Animator(portraits, face=face)
     if isinstance(driver, Motion):
-        motion, frames, landmarks = driver, None, None
+        motion, landmarks, frames = driver, None, None
         times = np.arange(len(driver)) / driver.fps
     else:
-        from unflat.face.track import track
-
-        def tracked(done: int, total: int | None) -> None:
-            if progress is not None:
-                progress("track", done, total)
-
-        limit = None
-        if max_seconds is not None:
-            from unflat.io.video import probe_video
-
-            limit = int(np.ceil(max_seconds * probe_video(Path(driver)).fps)) + 1
-        face_track = track(
-            driver, face=driver_face, neutral=neutral, max_frames=limit, progress=tracked
-        )
-        motion, times = from_track(face_track), face_track.times
-        landmarks = face_track.landmarks
-        frames = _driver_frames(Path(driver), len(face_track))
+        motion, times, landmarks = from_track(driver), driver.times, driver.landmarks
     motion = animator.limited(motion)
     indices = output_indices(times, fps or motion.fps, max_seconds)
     frame_cache: tuple[int, np.ndarray] | None = None
-    for done, t in enumerate(indices, start=1):
+    numbered = enumerate(frames) if frames is not None else None
+    for t in counted(indices, progress, "render"):
         driver_frame = None
-        if frames is not None:
+        if numbered is not None:
             while frame_cache is None or frame_cache[0] < t:
-                frame_cache = next(frames)
+                frame_cache = next(numbered)
             driver_frame = frame_cache[1]
         target = animator.target_landmarks(motion, int(t))
         yield animator.render(
@@ -469,15 +453,3 @@ def animate(
             driver_frame=driver_frame,
             driver_landmarks=None if landmarks is None else landmarks[t],
         )
-        if progress is not None:
-            progress("render", done, len(indices))
-
-
-def _driver_frames(path: Path, count: int) -> Iterator[tuple[int, np.ndarray]]:
-    from unflat.io.video import read_video
-
-    with read_video(path) as reader:
-        for i, frame in enumerate(reader):
-            if i >= count:
-                return
-            yield i, frame

@@ -1,20 +1,12 @@
-"""One photo to a Gaussian scene: SHARP when its weights are present, else photo + depth.
+"""A photo's Gaussian scene and the pieces that build one from a photo and a depth map.
 
-:class:`SceneBuilder` decides, per photo, where the geometry and the focal length come from:
-
-- geometry: ``depth`` given (a metric depth map from ``unflat depth``, a phone or any tool)
-  -> :func:`~unflat.splat.rgbd.from_rgbd`; else SHARP when asked for or already downloaded;
-  else Depth Pro's depth (when downloaded) -> ``from_rgbd``; else a clear error saying how to
-  get either;
-- focal length: the user's ``focal_px``, else the photo's EXIF, else the depth file's sidecar
-  (``NAME.json`` written by ``unflat depth``), else Depth Pro's estimate; else an error asking
-  for ``--focal-px``.
+Choosing between SHARP and photo + depth, and loading the models, is the job of
+:class:`unflat.pipelines.scene.ScenePipeline`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-from unflat.errors import ConfigError, InputError, WeightsError
-from unflat.io.depth_files import load_depth
-from unflat.splat.rgbd import from_rgbd
-from unflat.types import Camera, Gaussians, Photo
+from unflat.errors import InputError
+from unflat.types import Camera, Gaussians
 
 METHODS = ("auto", "sharp", "rgbd")
 
@@ -121,145 +111,3 @@ def downscale(
     if depth is not None:
         depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
     return rgb, depth, size[0] / width
-
-
-class SceneBuilder:
-    """Builds scenes from photos; models load on first use and are reused across photos."""
-
-    def __init__(
-        self,
-        *,
-        method: str = "auto",
-        weights: str | None = None,
-        depth_weights: str | None = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        focal_px: float | None = None,
-        background: bool = True,
-        max_size: int | None = 1024,
-    ) -> None:
-        if method not in METHODS:
-            raise ConfigError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
-        if focal_px is not None and not focal_px > 0:
-            raise ConfigError(f"--focal-px must be positive, got {focal_px}", "e.g. 1200")
-        if max_size is not None and max_size < 16:
-            raise ConfigError(f"--max-size {max_size} is too small", "use at least 16, or 0")
-        self.method = method
-        self.weights = weights
-        self.depth_weights = depth_weights
-        self.device = device
-        self.precision = precision
-        self.focal_px = focal_px
-        self.background = background
-        self.max_size = max_size or None
-        self._sharp: torch.nn.Module | None = None
-        self._depth_estimator = None
-        self.weights_sha256: str | None = None
-
-    # --- which geometry -------------------------------------------------------------------
-
-    def _use_sharp(self, has_depth: bool) -> bool:
-        from unflat.weights import is_cached
-
-        if self.method == "rgbd" or has_depth:
-            return False
-        if self.method == "sharp":
-            return True
-        return self.weights is not None or is_cached("sharp")
-
-    def _can_estimate_depth(self) -> bool:
-        from unflat.weights import is_cached
-
-        return self.depth_weights is not None or is_cached("depth-pro")
-
-    def _estimator(self):
-        if self._depth_estimator is None:
-            from unflat.depth.predict import DepthEstimator
-
-            self._depth_estimator = DepthEstimator.from_options(
-                self.depth_weights, "depth-pro", self.device, self.precision
-            )
-        return self._depth_estimator
-
-    def _sharp_model(self) -> torch.nn.Module:
-        if self._sharp is None:
-            from unflat.device import pick_device
-            from unflat.weights import load_model, resolve_weights, weights_id
-
-            file = resolve_weights("sharp", self.weights)
-            self._sharp = load_model("sharp", device=pick_device(self.device), weights=file)
-            self.weights_sha256 = weights_id(file)
-        return self._sharp
-
-    # --- the scene -----------------------------------------------------------------------
-
-    def build(self, photo: Photo, depth_path: Path | None = None) -> Scene:
-        """The scene of ``photo``, from ``depth_path`` when given."""
-        start = time.perf_counter()
-        depth = None
-        sidecar_focal = None
-        if depth_path is not None:
-            depth = fit_depth(load_depth(depth_path), photo.width, photo.height, str(depth_path))
-            sidecar_focal = depth_sidecar_focal(depth_path)
-
-        if self._use_sharp(depth is not None):
-            focal, focal_source = self._focal(photo, None)
-            from unflat.splat.predict import predict_gaussians
-
-            gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal)
-            camera = photo_camera(photo.width, photo.height, focal)
-            return Scene(
-                gaussians.to("cpu"),
-                camera,
-                "sharp",
-                focal,
-                focal_source,
-                seconds=time.perf_counter() - start,
-            )
-
-        depth_source = str(depth_path) if depth_path is not None else None
-        if depth is None:
-            if not self._can_estimate_depth():
-                raise WeightsError(
-                    f"no depth for {photo.source or 'the photo'}: neither SHARP nor Depth Pro "
-                    "weights are installed",
-                    hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
-                    "weights: `unflat models fetch sharp` or `unflat models fetch depth-pro`",
-                )
-            focal_hint = self.focal_px if self.focal_px is not None else photo.focal_px
-            estimate = self._estimator().predict(photo, f_px=focal_hint)
-            depth = estimate.depth
-            depth_source = "depth-pro"
-            if self.focal_px is None and photo.focal_px is None:
-                sidecar_focal = estimate.focal_px
-        focal, focal_source = self._focal(photo, sidecar_focal)
-        rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
-        height, width = rgb.shape[:2]
-        camera = photo_camera(width, height, focal * scale)
-        gaussians = from_rgbd(rgb, depth, camera.K.numpy(), background=self.background)
-        return Scene(
-            gaussians,
-            camera,
-            "rgbd",
-            focal * scale,
-            focal_source,
-            depth_source=depth_source,
-            seconds=time.perf_counter() - start,
-        )
-
-    def _focal(self, photo: Photo, fallback: float | None) -> tuple[float, str]:
-        """The focal length in pixels of ``photo`` and where it came from."""
-        if self.focal_px is not None:
-            return float(self.focal_px), "user"
-        if photo.focal_px is not None:
-            return float(photo.focal_px), "exif"
-        if fallback is not None:
-            return float(fallback), "depth"
-        if self._can_estimate_depth():
-            return float(self._estimator().predict(photo).focal_px), "depth-pro"
-        raise InputError(
-            f"no focal length for {photo.source or 'the photo'}: no EXIF, and Depth Pro weights "
-            "are not installed to estimate it",
-            hint="give --focal-px (e.g. 0.8 x the image width for a phone's main camera), or "
-            "fetch Depth Pro: `unflat models fetch depth-pro`",
-        )

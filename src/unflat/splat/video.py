@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import torch
 
 from unflat.errors import ConfigError
 from unflat.io.gaussians import linear_to_srgb
+from unflat.progress import Progress, counted
 from unflat.splat.render import check_gaussians, render
 from unflat.splat.stereo import EYE_DISTANCE_M, anaglyph, side_by_side, stereo_pair
 from unflat.splat.trajectories import (
@@ -154,15 +155,16 @@ def write_path_video(
     options: VideoOptions,
     *,
     overwrite: bool = True,
-    progress: Callable[[Iterator, int], Iterator] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Render the camera path and encode it at ``options.path_options.fps``."""
+    """Render the camera path and encode it at ``options.path_options.fps``.
+
+    ``progress`` hears ``("render", frames done, frames)``.
+    """
     from unflat.io.video import VideoWriter
 
     cameras = path_cameras(gaussians, source, options)
-    frames = render_frames(gaussians, cameras, options)
-    if progress is not None:
-        frames = progress(frames, len(cameras))
+    frames = counted(render_frames(gaussians, cameras, options), progress, "render", len(cameras))
     fps = options.path_options.fps
     with torch.inference_mode(), VideoWriter(path, fps, overwrite=overwrite) as writer:
         for frame in frames:

@@ -1,16 +1,16 @@
-"""Depth for many photos: output naming, resuming, and going on past bad files."""
+"""``unflat depth``: photos to metric depth maps, previews and point clouds on disk."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from unflat import __version__, batch
-from unflat.batch import BatchReport
+from unflat import __version__
+from unflat.depth.predict import DepthEstimator
+from unflat.errors import ConfigError
 from unflat.io.atomic import atomic_write
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
@@ -58,7 +58,7 @@ class DepthOutputs:
         return all(path.is_file() for path in self.all())
 
 
-def write_outputs(
+def write_depth_outputs(
     outputs: DepthOutputs, photo: Photo, result: DepthMap, weights_sha256: str | None
 ) -> None:
     """Write every output of one photo; the sidecar last, so a crash leaves it unfinished."""
@@ -95,32 +95,67 @@ def write_outputs(
         temporary.write_text(json.dumps(sidecar, indent=2) + "\n")
 
 
-def run_batch(
-    inputs: list[Path],
-    out_dir: Path,
-    predict: Callable[[Photo], DepthMap],
-    weights_sha256: Callable[[], str | None],
-    ply: bool = False,
-    preview: bool = True,
-    overwrite: bool = False,
-    progress: Callable[[Iterable], Iterable] | None = None,
-) -> BatchReport:
-    """Estimate depth for each input; a bad file is recorded and the batch goes on.
+class DepthPipeline:
+    """Photo -> metric depth (Depth Pro), and the files ``unflat depth`` writes per photo.
 
-    ``predict`` is called only for photos whose outputs are not already complete, so a rerun
-    resumes where an interrupted one stopped (``overwrite`` redoes everything).
+    The model loads on the first photo that needs it, so resuming a finished batch costs
+    nothing; it is then reused for every photo.
     """
 
-    def process(path: Path, base: Path) -> None:
-        photo = read_photo(path)
-        result = predict(photo)
-        write_outputs(DepthOutputs(base, ply=ply, preview=preview), photo, result, weights_sha256())
+    def __init__(
+        self,
+        *,
+        weights: str | None = None,
+        model: str = "depth-pro",
+        device: str = "auto",
+        precision: str = "fp32",
+        focal_px: float | None = None,
+        ply: bool = False,
+        preview: bool = True,
+        overwrite: bool = False,
+    ) -> None:
+        if focal_px is not None and not focal_px > 0:
+            raise ConfigError(
+                f"--focal-px must be positive, got {focal_px}", "give pixels, e.g. 1200"
+            )
+        self.weights, self.model, self.device, self.precision = weights, model, device, precision
+        self.focal_px, self.ply, self.preview = focal_px, ply, preview
+        self.overwrite = overwrite
+        self._estimator: DepthEstimator | None = None
 
-    return batch.run_batch(
-        inputs,
-        out_dir,
-        process,
-        lambda base: DepthOutputs(base, ply=ply, preview=preview).done(),
-        overwrite=overwrite,
-        progress=progress,
-    )
+    @classmethod
+    def from_options(cls, **options: object) -> DepthPipeline:
+        """The pipeline for the options of ``unflat depth`` (same names, same defaults)."""
+        return cls(**options)  # type: ignore[arg-type]
+
+    @property
+    def estimator(self) -> DepthEstimator:
+        """The loaded Depth Pro model (loaded on first use)."""
+        if self._estimator is None:
+            self._estimator = DepthEstimator.from_options(
+                self.weights, self.model, self.device, self.precision
+            )
+        return self._estimator
+
+    def __call__(self, photo: Photo | str | Path) -> DepthMap:
+        """Metric depth of one photo (a :class:`Photo` or a file)."""
+        if not isinstance(photo, Photo):
+            photo = read_photo(photo)
+        return self.estimator.predict(photo, f_px=self.focal_px)
+
+    # --- files, as a batch job --------------------------------------------------------------
+
+    def check_inputs(self, paths: list[Path]) -> None:
+        """Any set of photos will do."""
+
+    def outputs(self, base: Path) -> DepthOutputs:
+        return DepthOutputs(base, ply=self.ply, preview=self.preview)
+
+    def done(self, base: Path) -> bool:
+        return self.outputs(base).done()
+
+    def process(self, path: Path, base: Path) -> None:
+        """Depth of the photo at ``path``, written beside ``base``."""
+        photo = read_photo(path)
+        result = self(photo)
+        write_depth_outputs(self.outputs(base), photo, result, self.estimator.weights_sha256)

@@ -1,0 +1,23 @@
+"""Options that several commands share, defined once (same flag, same help everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Inputs = Annotated[
+    list[str], typer.Argument(help="Photos, folders (searched recursively) or globs.")
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Redo or replace existing outputs.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+FocalPx = Annotated[
+    float | None,
+    typer.Option("--focal-px", help="Focal length in pixels (overrides EXIF and estimates)."),
+]
+Loudness = Annotated[float, typer.Option("--loudness", help="Target loudness, LUFS (EBU R128).")]
+Replace = Annotated[bool, typer.Option("--replace", help="Drop the video's own sound.")]
+Wav = Annotated[Path | None, typer.Option("--wav", help="Also write the new sound alone as WAV.")]
+Fps = Annotated[float, typer.Option("--fps", help="Video frames per second.")]
+Seconds = Annotated[float | None, typer.Option("--seconds", help="Video length in seconds.")]

@@ -1,0 +1,138 @@
+"""``unflat animate``: a portrait (or a few of one person) moved by a driving video or presets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from unflat.errors import InputError, OutputError
+from unflat.face.animate import animate
+from unflat.face.presets import generate, syllable_times
+from unflat.face.track import track
+from unflat.io.images import read_photo
+from unflat.io.video import VideoWriter, probe_video, read_video
+from unflat.progress import Progress, bind, note
+
+DEFAULT_MOTION = "idle+talk"
+DEFAULT_SECONDS = 6.0
+
+
+def bundled_portrait() -> Path:
+    """The public-domain Mona Lisa that ships with unflat."""
+    return Path(str(resources.files("unflat") / "assets" / "portraits" / "mona_lisa.jpg"))
+
+
+def _video_frames(path: Path) -> Iterator[np.ndarray]:
+    with read_video(path) as reader:
+        yield from reader
+
+
+class AnimatePipeline:
+    """Animates one person's portraits (the first sets the frame; default: the Mona Lisa).
+
+    ``face`` picks the portrait's face (0: largest). The portraits are read once; each call
+    animates them with another driver or preset.
+    """
+
+    def __init__(
+        self, portraits: list[Path] | list[np.ndarray] | None = None, *, face: int | None = None
+    ) -> None:
+        self.sources = list(portraits or []) or [bundled_portrait()]
+        self.face = face
+        self._images: list[np.ndarray] | None = None
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The portraits as ``uint8 [H,W,3]`` (read on first use)."""
+        if self._images is None:
+            self._images = [
+                p if isinstance(p, np.ndarray) else read_photo(p).rgb for p in self.sources
+            ]
+        return self._images
+
+    @classmethod
+    def from_options(
+        cls, portraits: list[Path] | None = None, **options: object
+    ) -> AnimatePipeline:
+        """The pipeline for ``unflat animate``'s portraits and ``--face``."""
+        return cls(portraits, **options)  # type: ignore[arg-type]
+
+    def drive(
+        self,
+        driver: Path,
+        *,
+        fps: float | None = None,
+        max_seconds: float | None = None,
+        neutral: int = 0,
+        driver_face: int | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Frames of the portrait following the face in the video ``driver``."""
+        info = probe_video(driver)
+        limit = None if max_seconds is None else int(np.ceil(max_seconds * info.fps)) + 1
+        face_track = track(driver, face=driver_face, neutral=neutral, max_frames=limit,
+                           progress=bind(progress, "track"))  # fmt: skip
+        frames = _video_frames(driver)
+        yield from animate(self.images, face_track, frames=frames, fps=fps,
+                           max_seconds=max_seconds, face=self.face, progress=progress)  # fmt: skip
+
+    def preset(
+        self,
+        motion: str = DEFAULT_MOTION,
+        *,
+        seconds: float | None = None,
+        text: str | None = None,
+        seed: int = 0,
+        fps: float = 25.0,
+        max_seconds: float | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Frames of the portrait moved by presets (``idle+talk`` ...), ``text`` timing the talk."""
+        if seconds is None:
+            seconds = DEFAULT_SECONDS
+            spans = syllable_times(text, 60.0) if text else []
+            seconds = max(seconds, spans[-1][1] + 0.8) if spans else seconds
+        motion_stream = generate(motion, seconds=seconds, fps=fps, seed=seed, text=text)
+        yield from animate(self.images, motion_stream, fps=fps, max_seconds=max_seconds,
+                           face=self.face, progress=progress)  # fmt: skip
+
+    def write(
+        self,
+        output: Path,
+        *,
+        driver: Path | None = None,
+        motion: str | None = None,
+        fps: float | None = None,
+        overwrite: bool = False,
+        progress: Progress | None = None,
+        **options: object,
+    ) -> Path:
+        """Animate and encode into ``output``, keeping a driver's sound; returns the file.
+
+        ``options`` go to :meth:`drive` (``max_seconds``, ``neutral``, ``driver_face``) or
+        :meth:`preset` (``seconds``, ``text``, ``seed``, ``max_seconds``).
+        """
+        if driver is not None and motion is not None:
+            raise InputError("give either --driver or --motion, not both", "drop one of them")
+        if output.exists() and not overwrite:
+            raise OutputError(f"{output} already exists", hint="pass --overwrite to replace it")
+        self.images  # noqa: B018 - a bad portrait is reported before the driver is opened
+        audio = None
+        if driver is not None:
+            info = probe_video(driver)
+            rate = fps or info.fps
+            if info.variable_frame_rate:
+                note(f"{driver.name} has a variable frame rate; resampled to {rate:g} fps")
+            audio = driver if info.has_audio else None
+            frames = self.drive(driver, fps=rate, progress=progress, **options)  # type: ignore[arg-type]
+        else:
+            rate = fps or 25.0
+            frames = self.preset(motion or DEFAULT_MOTION, fps=rate, progress=progress,
+                                 **options)  # type: ignore[arg-type]  # fmt: skip
+        with VideoWriter(output, rate, audio_from=audio, overwrite=overwrite) as writer:
+            for frame in frames:
+                writer.write(frame)
+        return writer.path

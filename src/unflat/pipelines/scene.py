@@ -1,0 +1,247 @@
+"""``unflat splat``: photos to Gaussian scenes (SHARP when installed, else photo + depth).
+
+:class:`ScenePipeline` decides, per photo, where the geometry and the focal length come from:
+
+- geometry: a depth file given (a metric depth map from ``unflat depth``, a phone or any tool)
+  -> :func:`~unflat.splat.rgbd.from_rgbd`; else SHARP when asked for or already downloaded;
+  else Depth Pro's depth (when downloaded) -> ``from_rgbd``; else a clear error saying how to
+  get either;
+- focal length: :meth:`Photo.known_focal` (the user's, else EXIF), else the depth file's
+  sidecar (``NAME.json`` written by ``unflat depth``), else Depth Pro's estimate; else an error
+  asking for ``--focal-px``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from unflat.depth.predict import DepthEstimator
+from unflat.errors import ConfigError, InputError, WeightsError
+from unflat.io.depth_files import load_depth
+from unflat.io.gaussians import save_gaussians
+from unflat.io.images import read_photo
+from unflat.splat.outputs import SceneOutputs, write_sidecar
+from unflat.splat.rgbd import from_rgbd
+from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth, photo_camera
+from unflat.splat.trajectories import TRAJECTORIES, TrajectoryOptions
+from unflat.splat.video import VideoOptions, write_path_video
+from unflat.types import Photo
+
+METHODS = ("auto", "sharp", "rgbd")
+PATH_NAMES = "swipe, shake, rotate, rotate_forward, dolly_zoom, orbit or ken_burns."
+_DEPTH_NAMES = (".depth.npy", ".depth_mm.png", ".npy", ".png", ".pfm", ".tif", ".exr")
+
+
+def depth_file_for(photo: Path, depth: Path | None) -> Path | None:
+    """The depth file of ``photo``: ``depth`` itself, or its match by name in a folder."""
+    if depth is None or depth.is_file():
+        return depth
+    if not depth.is_dir():
+        raise InputError(f"--depth {depth} does not exist", hint="give a depth file or folder")
+    for suffix in _DEPTH_NAMES:
+        if (depth / f"{photo.stem}{suffix}").is_file():
+            return depth / f"{photo.stem}{suffix}"
+    raise InputError(
+        f"no depth map for {photo.name} in {depth}",
+        hint=f"name it {photo.stem}.depth.npy (as `unflat depth` does) or {photo.stem}.png (mm)",
+    )
+
+
+class ScenePipeline:
+    """Photos to scenes; models load on first use and are reused across photos."""
+
+    def __init__(
+        self,
+        *,
+        method: str = "auto",
+        weights: str | None = None,
+        depth_weights: str | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        focal_px: float | None = None,
+        background: bool = True,
+        max_size: int | None = 1024,
+    ) -> None:
+        if method not in METHODS:
+            raise ConfigError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+        if focal_px is not None and not focal_px > 0:
+            raise ConfigError(f"--focal-px must be positive, got {focal_px}", "e.g. 1200")
+        if max_size is not None and max_size < 16:
+            raise ConfigError(f"--max-size {max_size} is too small", "use at least 16, or 0")
+        self.method = method
+        self.weights = weights
+        self.depth_weights = depth_weights
+        self.device = device
+        self.precision = precision
+        self.focal_px = focal_px
+        self.background = background
+        self.max_size = max_size or None
+        self._sharp: torch.nn.Module | None = None
+        self._depth_estimator: DepthEstimator | None = None
+        self.weights_sha256: str | None = None
+
+    @classmethod
+    def from_options(cls, **options: object) -> ScenePipeline:
+        """The pipeline for the options of ``unflat splat`` (same names, same defaults)."""
+        return cls(**options)  # type: ignore[arg-type]
+
+    # --- which geometry -------------------------------------------------------------------
+
+    def _use_sharp(self, has_depth: bool) -> bool:
+        from unflat.weights import is_cached
+
+        if self.method == "rgbd" or has_depth:
+            return False
+        if self.method == "sharp":
+            return True
+        return self.weights is not None or is_cached("sharp")
+
+    def _can_estimate_depth(self) -> bool:
+        from unflat.weights import is_cached
+
+        return self.depth_weights is not None or is_cached("depth-pro")
+
+    def _estimator(self) -> DepthEstimator:
+        if self._depth_estimator is None:
+            self._depth_estimator = DepthEstimator.from_options(
+                self.depth_weights, "depth-pro", self.device, self.precision
+            )
+        return self._depth_estimator
+
+    def _sharp_model(self) -> torch.nn.Module:
+        if self._sharp is None:
+            from unflat.device import pick_device
+            from unflat.weights import load_model, resolve_weights, weights_id
+
+            file = resolve_weights("sharp", self.weights)
+            self._sharp = load_model("sharp", device=pick_device(self.device), weights=file)
+            self.weights_sha256 = weights_id(file)
+        return self._sharp
+
+    # --- the scene -----------------------------------------------------------------------
+
+    def __call__(self, photo: Photo, depth_path: Path | None = None) -> Scene:
+        """The scene of ``photo``, from the depth file ``depth_path`` when given."""
+        start = time.perf_counter()
+        depth = None
+        sidecar_focal = None
+        if depth_path is not None:
+            depth = fit_depth(load_depth(depth_path), photo.width, photo.height, str(depth_path))
+            sidecar_focal = depth_sidecar_focal(depth_path)
+        if self._use_sharp(depth is not None):
+            return self._sharp_scene(photo, start)
+        depth_source = str(depth_path) if depth_path is not None else None
+        if depth is None:
+            if not self._can_estimate_depth():
+                raise WeightsError(
+                    f"no depth for {photo.source or 'the photo'}: neither SHARP nor Depth Pro "
+                    "weights are installed",
+                    hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
+                    "weights: `unflat models fetch sharp` or `unflat models fetch depth-pro`",
+                )
+            estimate = self._estimator().predict(photo, f_px=photo.known_focal(self.focal_px)[0])
+            depth, depth_source = estimate.depth, "depth-pro"
+            if photo.known_focal(self.focal_px)[0] is None:
+                sidecar_focal = estimate.focal_px
+        focal, focal_source = self._focal(photo, sidecar_focal)
+        rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
+        height, width = rgb.shape[:2]
+        camera = photo_camera(width, height, focal * scale)
+        gaussians = from_rgbd(rgb, depth, camera.K.numpy(), background=self.background)
+        return Scene(
+            gaussians,
+            camera,
+            "rgbd",
+            focal * scale,
+            focal_source,
+            depth_source=depth_source,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _sharp_scene(self, photo: Photo, start: float) -> Scene:
+        from unflat.splat.predict import predict_gaussians
+
+        focal, focal_source = self._focal(photo, None)
+        gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal)
+        camera = photo_camera(photo.width, photo.height, focal)
+        seconds = time.perf_counter() - start
+        return Scene(gaussians.to("cpu"), camera, "sharp", focal, focal_source, seconds=seconds)
+
+    def _focal(self, photo: Photo, fallback: float | None) -> tuple[float, str]:
+        """The focal length in pixels of ``photo`` and where it came from."""
+        focal, source = photo.known_focal(self.focal_px)
+        if focal is not None and source is not None:
+            return focal, source
+        if fallback is not None:
+            return float(fallback), "depth"
+        if self._can_estimate_depth():
+            return float(self._estimator().predict(photo).focal_px), "depth-pro"
+        raise InputError(
+            f"no focal length for {photo.source or 'the photo'}: no EXIF, and Depth Pro weights "
+            "are not installed to estimate it",
+            hint="give --focal-px (e.g. 0.8 x the image width for a phone's main camera), or "
+            "fetch Depth Pro: `unflat models fetch depth-pro`",
+        )
+
+
+class SceneJob:
+    """``unflat splat``'s work per photo: the scene file, its camera-path videos, the sidecar.
+
+    The sidecar (``NAME.scene.json``) is written last and marks the photo as done.
+    """
+
+    def __init__(
+        self,
+        pipeline: ScenePipeline,
+        *,
+        depth: Path | None = None,
+        scene_format: str = "ply",
+        axes: str = "opencv",
+        videos: tuple[str, ...] = (),
+        video_format: str = "mp4",
+        path_options: TrajectoryOptions | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        for name in videos:
+            if name not in TRAJECTORIES:
+                raise ConfigError(f"unknown camera path {name!r}", hint=f"use one of: {PATH_NAMES}")
+        self.path_options = path_options or TrajectoryOptions()
+        self.path_options.total_frames  # noqa: B018 - validates fps/seconds before any work
+        self.pipeline, self.depth, self.axes, self.videos = pipeline, depth, axes, tuple(videos)
+        self.scene_format, self.video_format, self.overwrite = scene_format, video_format, overwrite
+
+    def check_inputs(self, paths: list[Path]) -> None:
+        """One depth file cannot serve several photos."""
+        if self.depth is not None and self.depth.is_file() and len(paths) > 1:
+            raise ConfigError(
+                f"one --depth file for {len(paths)} photos",
+                hint="give a folder of depth maps named like the photos",
+            )
+
+    def outputs(self, base: Path) -> SceneOutputs:
+        return SceneOutputs(base, f".{self.scene_format}", self.videos, f".{self.video_format}")
+
+    def done(self, base: Path) -> bool:
+        return self.outputs(base).done()
+
+    def process(self, path: Path, base: Path) -> None:
+        """The scene of the photo at ``path`` and its files beside ``base``."""
+        photo = read_photo(path)
+        scene = self.pipeline(photo, depth_file_for(path, self.depth))
+        files = self.outputs(base)
+        save_gaussians(files.scene, scene.gaussians, axes=self.axes)
+        for name in self.videos:
+            options = VideoOptions(path=name, path_options=self.path_options, eps2d=scene.eps2d)
+            write_path_video(files.video(name), scene.gaussians, scene.camera, options)
+        sharp = scene.method == "sharp"
+        record = scene.metadata() | {
+            "source": str(path),
+            "scene": files.scene.name,
+            "axes": self.axes,
+            "videos": [files.video(name).name for name in self.videos],
+            "weights_sha256": self.pipeline.weights_sha256 if sharp else None,
+        }
+        write_sidecar(files.sidecar, record)
