@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +17,3 @@ FocalPx = Annotated[
 ]
 Loudness = Annotated[float, typer.Option("--loudness", help="Target loudness, LUFS (EBU R128).")]
 Replace = Annotated[bool, typer.Option("--replace", help="Drop the video's own sound.")]
-Wav = Annotated[Path | None, typer.Option("--wav", help="Also write the new sound alone as WAV.")]
-Fps = Annotated[float, typer.Option("--fps", help="Video frames per second.")]
-Seconds = Annotated[float | None, typer.Option("--seconds", help="Video length in seconds.")]
