@@ -28,9 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unflat.face import measures
+from unflat import face_mesh as measures
 from unflat.face.canonical import pose_weights, reference_face, triangles
-from unflat.face.landmarks import EYE_CONTOUR_INDICES
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
 from unflat.face.mouth import lip_colour, mouth_interior
@@ -43,6 +42,7 @@ from unflat.face.portrait import (
 )
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
+from unflat.face_mesh import EYE_CONTOUR_INDICES
 
 # Pitch, yaw, roll (degrees) the portrait's head may reach: beyond them a warp of a photo tears.
 POSE_LIMITS = np.array([20.0, 28.0, 25.0])
