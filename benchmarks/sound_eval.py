@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from functools import partial
 from pathlib import Path
 
+from unflat.face.track import track
 from unflat.sound.evaluate import dub_sync, foley_onsets
 from unflat.sound.tts import EspeakVoice, PiperVoice
 from unflat.sound.tts.speech import Voice
@@ -43,7 +45,8 @@ def main() -> None:
     for name in TALKS:
         for voice_name, voice in voices:
             runs = [dub_sync(videos / f"{name}.mp4", (TRANSCRIPTS / f"{name}.txt").read_text(),
-                             voice=voice, recognise=i == 0) for i in range(args.runs)]  # fmt: skip
+                             partial(track, irises=False), voice=voice, recognise=i == 0)
+                    for i in range(args.runs)]  # fmt: skip
             first = runs[0]
             rows = [("uniform stretch", first.uniform), ("aligned", first.aligned)]
             if voice_name == voices[0][0]:

@@ -157,7 +157,7 @@ class Face:
     @property
     def interocular(self) -> float:
         """Distance between the two iris centres, in pixels."""
-        from unflat.face.metrics import interocular
+        from unflat.face_mesh import interocular
 
         return float(interocular(self.landmarks))
 
@@ -172,7 +172,7 @@ class FaceTrack:
     (:func:`unflat.face.pose.head_pose`): ``landmarks ~ scale * reference @ rotation.T +
     translation``. ``canonical`` is the landmarks with that pose removed (reference units) and
     ``expression = canonical - reference``. ``mouth_open``, ``eye_ratio`` (subject's right, left)
-    and ``gaze`` come from :mod:`unflat.face.measures`.
+    and ``gaze`` come from :mod:`unflat.face_mesh`.
     """
 
     landmarks: np.ndarray  # [T,478,3]
@@ -197,7 +197,7 @@ class FaceTrack:
     @property
     def euler_degrees(self) -> np.ndarray:
         """``[T,3]`` pitch, yaw, roll in degrees."""
-        from unflat.face.pose import rotation_to_euler
+        from unflat.geometry.rotations import rotation_to_euler
 
         return np.array([rotation_to_euler(r) for r in self.rotation], dtype=np.float32)
 

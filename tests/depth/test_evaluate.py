@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import shared_path
-from unflat.depth.datasets import convert_kitti, convert_nyu, load_dataset
+from unflat.datasets import convert_kitti, convert_nyu, load_dataset
 from unflat.depth.evaluate import evaluate, resize_depth
 from unflat.errors import ConfigError, InputError
 from unflat.types import DepthMap, Photo

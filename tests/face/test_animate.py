@@ -15,7 +15,7 @@ from unflat.face import detect
 from unflat.face.animate import Animator, output_indices
 from unflat.face.metrics import akd
 from unflat.face.motion import Motion
-from unflat.face.pose import euler_to_rotation
+from unflat.geometry.rotations import euler_to_rotation
 from unflat.image_quality import psnr
 from unflat.io.images import read_photo
 from unflat.pipelines.animate import bundled_portrait
@@ -93,7 +93,7 @@ def test_a_closed_mouth_opens_with_a_dark_interior() -> None:
     lips = a.primary.image[tuple(a.primary.landmarks[17, [1, 0]].round().astype(int))].mean()
     assert inside < 0.8 * lips
     (found,) = detect(frame.astype(np.uint8))
-    from unflat.face.measures import mouth_opening
+    from unflat.face_mesh import mouth_opening
 
     # the face model itself reads the drawn mouth as open (the portrait's own reads 0.01)
     assert mouth_opening(found.landmarks) > 5 * a.primary.mouth_open

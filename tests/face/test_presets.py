@@ -10,8 +10,8 @@ import pytest
 from unflat.errors import InputError
 from unflat.face import expressions as ex
 from unflat.face.canonical import reference_face, triangles
-from unflat.face.measures import face_unit, mouth_opening, mouth_width
 from unflat.face.presets import PRESETS, generate, rhythm_times, syllable_times
+from unflat.face_mesh import face_unit, mouth_opening, mouth_width
 
 FIELDS = ("rotation", "translation", "scale", "expression", "eye_open", "gaze")
 LOWER_LIP = (14, 17, 87, 317)

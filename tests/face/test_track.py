@@ -10,9 +10,10 @@ import pytest
 from tests.conftest import shared_path
 from unflat.errors import InputError
 from unflat.face.canonical import reference_face, triangles
-from unflat.face.pose import euler_to_rotation, fit_similarity, head_pose, rotation_to_euler
+from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.smoothing import OneEuroFilter, smooth_sequence
 from unflat.face.track import bridge_gaps, describe, track
+from unflat.geometry.rotations import euler_to_rotation, rotation_to_euler
 
 
 def test_reference_face_is_frontal_and_symmetric() -> None:
@@ -75,7 +76,7 @@ def test_describe_measures_a_synthetic_blink_and_mouth() -> None:
     ref = reference_face()
     frames = np.repeat(ref[None] * 10 + [200, 200, 0], 3, axis=0).astype(np.float32)
     # frame 1: close both eyes (upper lids onto lower lids); frame 2: open the mouth
-    from unflat.face.measures import EYE_LIDS
+    from unflat.face_mesh import EYE_LIDS
 
     for lids in EYE_LIDS:
         for upper, lower in lids:

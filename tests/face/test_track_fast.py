@@ -9,10 +9,9 @@ import numpy as np
 
 from tests.conftest import shared_path
 from unflat.face.canonical import reference_face
-from unflat.face.landmarks import EYE_CONTOUR_INDICES
-from unflat.face.measures import INNER_LIP, OUTER_LIP, face_unit
-from unflat.face.pose import euler_to_rotation
 from unflat.face.track import FaceTracker, estimate_irises, track
+from unflat.face_mesh import EYE_CONTOUR_INDICES, INNER_LIP, OUTER_LIP, face_unit
+from unflat.geometry.rotations import euler_to_rotation
 from unflat.types import FaceTrack
 
 FRAMES = 24

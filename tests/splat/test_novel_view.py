@@ -37,7 +37,8 @@ def test_ssim_is_one_for_equal_images_and_falls_with_noise() -> None:
 
 
 def test_scene_beats_the_forward_warp_on_a_middlebury_pair() -> None:
-    from unflat.splat.evaluate import evaluate_pair, load_middlebury_pair
+    from unflat.datasets import load_middlebury_pair
+    from unflat.splat.evaluate import evaluate_pair
 
     pair = load_middlebury_pair(shared_path("data", "depth", "middlebury", "Adirondack"))
     assert pair.baseline == pytest.approx(0.176252)

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from unflat.errors import InputError
+from unflat.geometry.rotations import quaternion_to_rotation, rotation_to_quaternion
 from unflat.image_quality import psnr
 from unflat.io.gaussians import linear_to_srgb
 from unflat.splat import render
 from unflat.splat.inpaint import background_behind_edges
 from unflat.splat.rgbd import RGBD_EPS2D, THICKNESS, fill_depth_holes, from_rgbd
-from unflat.splat.rotations import quaternion_to_rotation, rotation_to_quaternion
 from unflat.types import Camera
 
 WIDTH, HEIGHT, FOCAL = 64, 48, 60.0

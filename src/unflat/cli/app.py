@@ -8,7 +8,7 @@ import typer
 from typer.exceptions import TyperException
 
 from unflat import __version__
-from unflat.errors import UnflatError
+from unflat.errors import UnflatError, format_error
 
 app = typer.Typer(
     name="unflat",
@@ -36,11 +36,9 @@ def root(
 
 
 def fail(error: UnflatError) -> int:
-    """Print ``error`` as one line on stderr and return its exit code."""
-    line = f"error: {error.message}"
-    if error.hint:
-        line += f" — {error.hint}"
-    print(line, file=sys.stderr)
+    """Print ``error`` as one line on stderr (:func:`~unflat.errors.format_error`) and return its
+    exit code."""
+    print(format_error(error), file=sys.stderr)
     return error.exit_code
 
 

@@ -56,7 +56,7 @@ def depth_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
 ) -> None:
     """Predict depth for every photo of DATASET_DIR and print the accuracy per photo and mean."""
-    from unflat.depth.datasets import load_dataset
+    from unflat.datasets import load_dataset
     from unflat.depth.evaluate import evaluate
     from unflat.depth.predict import DepthEstimator
 
@@ -92,7 +92,7 @@ def convert_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT folder."),
 ) -> None:
     """Convert a published depth dataset into the folder format `unflat eval depth` reads."""
-    from unflat.depth.datasets import convert_kitti, convert_middlebury, convert_nyu
+    from unflat.datasets import convert_kitti, convert_middlebury, convert_nyu
     from unflat.errors import ConfigError
 
     if kind is DatasetKind.middlebury:

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unflat.depth.datasets import Sample
+from unflat.datasets import Sample
 from unflat.depth.metrics import boundary_f1, depth_metrics, focal_error
 from unflat.errors import ConfigError, InputError
 from unflat.types import DepthMap, Photo

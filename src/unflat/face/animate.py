@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unflat.face import measures
+from unflat import face_mesh as measures
 from unflat.face.canonical import pose_weights, reference_face, triangles
-from unflat.face.landmarks import EYE_CONTOUR_INDICES
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
 from unflat.face.mouth import lip_colour, mouth_interior
@@ -41,6 +40,7 @@ from unflat.face.portrait import (
 )
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
+from unflat.face_mesh import EYE_CONTOUR_INDICES
 from unflat.progress import Progress, counted
 from unflat.types import FaceTrack
 

@@ -14,13 +14,11 @@ from importlib import resources
 import numpy as np
 
 from unflat.errors import WeightsError
-from unflat.face.landmarks import EYE_CONTOUR_INDICES
+from unflat.face_mesh import EYE_CONTOUR_INDICES, EYE_LID_POINTS
 
 ASSET = "canonical_face.npz"
 # Human iris radius (about 5.9 mm) in the canonical face's centimetres.
 _IRIS_RADIUS_CM = 0.59
-# The eyelid contour (first 16 of the iris model's points per eye) frames where the iris sits.
-_LID_POINTS = 16
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +45,7 @@ def reference_face() -> np.ndarray:
     vertices = _geometry()["vertices"] * np.array([1.0, -1.0, -1.0], dtype=np.float32)
     irises = []
     for indices, sign in ((EYE_CONTOUR_INDICES[0], 1.0), (EYE_CONTOUR_INDICES[1], -1.0)):
-        centre = vertices[list(indices[:_LID_POINTS])].mean(axis=0)
+        centre = vertices[list(indices[:EYE_LID_POINTS])].mean(axis=0)
         r = _IRIS_RADIUS_CM
         rim = np.array([[sign * r, 0, 0], [0, -r, 0], [-sign * r, 0, 0], [0, r, 0]])
         irises.append(np.vstack([centre, centre + rim]))

@@ -35,6 +35,7 @@ from unflat.face.motion import from_track
 from unflat.face.portrait import Portrait, prepare_portrait
 from unflat.face.pose import frontalise, head_pose
 from unflat.face.track import FaceTracker, track
+from unflat.face_mesh import LANDMARKS
 from unflat.types import FaceTrack
 
 # Shot counts the evaluation reports, and how many frames the largest draws on.
@@ -149,7 +150,7 @@ class _Follower:
 
     def add(self, frame: np.ndarray) -> None:
         found = self._tracker.update(frame, float(len(self.landmarks))).landmarks
-        lost = np.full((478, 3), np.nan)
+        lost = np.full((LANDMARKS, 3), np.nan)
         self.landmarks.append(lost if found is None else found.astype(np.float64))
 
     def result(self) -> np.ndarray:

@@ -21,15 +21,16 @@ from functools import lru_cache
 import numpy as np
 
 from unflat.face.canonical import reference_face
-from unflat.face.landmarks import EYE_CONTOUR_INDICES
-
-# Inner lip contours (MediaPipe FACEMESH_LIPS), corner to corner, subject's right to left.
-INNER_UPPER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-INNER_LOWER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-# Outer mouth corners (subject's right, left).
-MOUTH_CORNERS = (61, 291)
-IRISES = (range(468, 473), range(473, 478))
-_LID_POINTS = 16
+from unflat.face_mesh import (
+    EYE_CONTOUR_INDICES,
+    EYE_LID_POINTS,
+    INNER_LOWER_LIP,
+    INNER_UPPER_LIP,
+    IRISES,
+    LANDMARKS,
+    MESH_POINTS,
+)
+from unflat.face_mesh import OUTER_MOUTH_CORNERS as MOUTH_CORNERS
 
 # --- jaw_open: a rotation of the lower face about the temporomandibular joints.
 # Hinge axis parallel to x, a little above the nose-bottom level (y = 2.1) and well behind the
@@ -113,7 +114,7 @@ def _jaw_line_y(x: np.ndarray) -> np.ndarray:
 def _irises_follow_lids(offsets: np.ndarray) -> np.ndarray:
     """Irises take their eye's mean lid-contour offset (zero when the eyes do not move)."""
     for lids, iris in zip(EYE_CONTOUR_INDICES, IRISES, strict=True):
-        mean = offsets[..., list(lids[:_LID_POINTS]), :].mean(axis=-2, keepdims=True)
+        mean = offsets[..., list(lids[:EYE_LID_POINTS]), :].mean(axis=-2, keepdims=True)
         offsets[..., list(iris), :] = mean
     return offsets
 
@@ -140,7 +141,7 @@ def jaw_weights() -> np.ndarray:
     taper = 1.0 - (1.0 - _CORNER_SHARE) * corner
     near_lip = np.exp(-(((y - _mouth_line_y(x)) / _LIP_BAND) ** 2))
     weights *= 1.0 - near_lip * (1.0 - taper)
-    weights[468:] = 0.0
+    weights[MESH_POINTS:] = 0.0
     return weights
 
 
@@ -162,7 +163,7 @@ def jaw_open(amount: float | np.ndarray) -> np.ndarray:
     dy, dz = face[:, 1] - hinge_y, face[:, 2] - hinge_z
     cos, sin = np.cos(theta), np.sin(theta)
     # Opening turns the chin down (+y) and back (+z): a rotation about +x by +theta.
-    offsets = np.zeros((*a.shape, 478, 3))
+    offsets = np.zeros((*a.shape, LANDMARKS, 3))
     offsets[..., 1] = dy * cos - dz * sin - dy
     offsets[..., 2] = dy * sin + dz * cos - dz
     return _irises_follow_lids(offsets).astype(np.float32)
@@ -171,7 +172,7 @@ def jaw_open(amount: float | np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _smile_unit() -> np.ndarray:
     face = _face()
-    offsets = np.zeros((478, 3))
+    offsets = np.zeros((LANDMARKS, 3))
     out, up, back = SMILE_CORNER_SHIFT
     for corner, side in zip(MOUTH_CORNERS, (-1.0, 1.0), strict=True):
         d2 = ((face - face[corner]) ** 2).sum(axis=1)
@@ -185,7 +186,7 @@ def _smile_unit() -> np.ndarray:
     _, _, half_width = _mouth_line()
     around = np.exp(-((x / (half_width + 0.4)) ** 4)) * np.exp(-(((y - 4.3) / 1.4) ** 2))
     offsets[:, 1] -= SMILE_LIP_THINNING * (y - _mouth_line_y(x)) * around
-    offsets[468:] = 0.0
+    offsets[MESH_POINTS:] = 0.0
     return _irises_follow_lids(offsets)
 
 
@@ -210,9 +211,9 @@ def _brow_unit() -> np.ndarray:
     # the nose's root between the brows stays lower than the brows themselves
     glabella = (1.0 - _smoothstep(0.3, 1.2, np.abs(x))) * (1.0 - _smoothstep(-4.6, -6.0, y))
     weights *= 1.0 - (1.0 - _GLABELLA_SHARE) * glabella
-    offsets = np.zeros((478, 3))
+    offsets = np.zeros((LANDMARKS, 3))
     offsets[:, 1] = -BROW_RAISE * weights
-    offsets[468:] = 0.0
+    offsets[MESH_POINTS:] = 0.0
     return _irises_follow_lids(offsets)
 
 
@@ -231,12 +232,12 @@ def _pucker_unit() -> np.ndarray:
     sx, sy = _PUCKER_SIGMA_XY
     rel = face[:, :2] - centre
     w = np.exp(-0.5 * ((rel[:, 0] / sx) ** 2 + (rel[:, 1] / sy) ** 2))
-    offsets = np.zeros((478, 3))
+    offsets = np.zeros((LANDMARKS, 3))
     offsets[:, 0] = -PUCKER_CONTRACTION * rel[:, 0] * w
     # the lips round: a little of the vertical pull towards the middle too
     offsets[:, 1] = -0.1 * rel[:, 1] * w
     offsets[:, 2] = -PUCKER_FORWARD * w
-    offsets[468:] = 0.0
+    offsets[MESH_POINTS:] = 0.0
     return _irises_follow_lids(offsets)
 
 

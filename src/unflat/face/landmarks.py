@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from unflat.face.detect import Detection
+from unflat.face.detector import Detection
 from unflat.face.nets import image_tensor, load_net
 from unflat.face.roi import (
     Roi,
@@ -26,6 +26,7 @@ from unflat.face.roi import (
     rotation_between,
     unletterbox,
 )
+from unflat.face_mesh import EYE_CONTOUR_INDICES, EYE_CORNERS
 
 MESH_SIZE = 192
 IRIS_SIZE = 64
@@ -35,20 +36,8 @@ EYE_SCALE = 2.3
 MIN_PRESENCE = 0.5
 # Eye corners that frame each eye crop: (outer, inner) of the image-left eye (the subject's
 # right), then (inner, outer) of the other; MediaPipe measures each eye's rotation along them.
-RIGHT_EYE_CORNERS = (33, 133)
-LEFT_EYE_CORNERS = (362, 263)
-# Mesh indices that the iris model's 71 eye-contour points replace, for the subject's right eye;
-# the left eye's list follows in the same order (MediaPipe's UpdateFaceLandmarksCalculator).
-EYE_CONTOUR_INDICES = (
-    (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110,
-     24, 23, 22, 26, 112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232,
-     233, 244, 113, 225, 224, 223, 222, 221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118,
-     119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107, 55, 193),
-    (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255,
-     339, 254, 253, 252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449,
-     450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295,
-     372, 340, 346, 347, 348, 349, 350, 357, 465, 383, 300, 293, 334, 296, 336, 285, 417),
-)  # fmt: skip
+RIGHT_EYE_CORNERS = EYE_CORNERS[0]
+LEFT_EYE_CORNERS = EYE_CORNERS[1][::-1]
 
 
 def face_roi(detection: Detection, image_size: tuple[int, int]) -> Roi:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from unflat.face.measures import EYE_OUTER, IRIS_CENTRES
 from unflat.face.pose import fit_similarity
+from unflat.face_mesh import interocular, landmarks_xy
 from unflat.image_quality import psnr, ssim
 
 __all__ = [
@@ -58,33 +58,13 @@ def l1(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(error.mean()) if error.size else math.nan
 
 
-def _xy(points: np.ndarray) -> np.ndarray:
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim < 2 or array.shape[-1] < 2:
-        raise ValueError(f"expected landmarks [..., N, >=2], got shape {list(array.shape)}")
-    return array[..., :2]
-
-
-def interocular(points: np.ndarray) -> np.ndarray:
-    """Inter-ocular distance of landmarks ``[..., N, >=2]``, one per set: ``[...]``.
-
-    Between the iris centres (468, 473) when there are at least 478 points, else between the
-    outer eye corners (33, 263).
-    """
-    xy = _xy(points)
-    i, j = IRIS_CENTRES if xy.shape[-2] >= 478 else EYE_OUTER
-    if xy.shape[-2] <= j:
-        raise ValueError(f"need at least {j + 1} landmarks for the eyes, got {xy.shape[-2]}")
-    return np.linalg.norm(xy[..., i, :] - xy[..., j, :], axis=-1)
-
-
 def akd(pred: np.ndarray, target: np.ndarray) -> float:
     """Average keypoint distance between landmark sets ``[..., N, >=2]``, in inter-ocular units.
 
     Per set: the mean Euclidean x, y distance over the N points, divided by the *target's*
     inter-ocular distance; then the mean over the sets (frames) of a batch ``[T, N, ...]``.
     """
-    p, t = _xy(pred), _xy(target)
+    p, t = landmarks_xy(pred), landmarks_xy(target)
     if p.shape != t.shape:
         raise ValueError(f"akd: landmark shapes differ, {p.shape} vs {t.shape}")
     per_set = np.linalg.norm(p - t, axis=-1).mean(axis=-1) / interocular(target)
@@ -120,7 +100,7 @@ def jitter(landmarks: np.ndarray, times: np.ndarray | None = None) -> float:
     squared mean frame interval, so it still reads per frame and equals the uniform case when
     the frames are evenly spaced. ``nan`` for fewer than 3 frames.
     """
-    xy = _xy(landmarks)
+    xy = landmarks_xy(landmarks)
     if xy.ndim != 3:
         raise ValueError(f"jitter: expected landmarks [T, N, >=2], got {list(xy.shape)}")
     if len(xy) < 3:
@@ -152,7 +132,7 @@ def shape_distance(
     measured (e.g. the rigid points, which no expression moves); the unit stays ``b``'s
     inter-ocular distance.
     """
-    x, y = _xy(a), _xy(b)
+    x, y = landmarks_xy(a), landmarks_xy(b)
     if x.shape != y.shape:
         raise ValueError(f"shape_distance: landmark shapes differ, {x.shape} vs {y.shape}")
     n = x.shape[-2]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unflat.face.measures import face_unit
-from unflat.face.pose import euler_to_rotation, rotation_to_euler
+from unflat.face_mesh import LANDMARKS, face_unit
+from unflat.geometry.rotations import euler_to_rotation, rotation_to_euler
 from unflat.types import FaceTrack
 
 
@@ -56,7 +56,7 @@ class Motion:
             rotation=np.repeat(np.eye(3, dtype=np.float32)[None], frames, axis=0),
             translation=np.zeros((frames, 2), np.float32),
             scale=np.ones(frames, np.float32),
-            expression=np.zeros((frames, 478, 3), np.float32),
+            expression=np.zeros((frames, LANDMARKS, 3), np.float32),
             eye_open=np.ones((frames, 2), np.float32),
             gaze=np.zeros((frames, 2, 2), np.float32),
             fps=float(fps),

@@ -12,9 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unflat.face.measures import INNER_LIP, OUTER_LIP
 from unflat.face.portrait import polygon_mask
 from unflat.face.warp import clip_box
+from unflat.face_mesh import INNER_LIP, OUTER_LIP
 
 
 def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from unflat import face_mesh
 from unflat.errors import InputError
-from unflat.face import measures
 from unflat.face.canonical import reference_face
 from unflat.face.detect import detect
 from unflat.face.pose import Pose, head_pose
@@ -65,7 +65,7 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """uint8 mask of the face oval (convex hull of the 468 mesh points)."""
     mask = np.zeros(shape, np.uint8)
-    hull = cv2.convexHull(np.round(landmarks[:468, :2]).astype(np.int32))
+    hull = cv2.convexHull(np.round(landmarks[: face_mesh.MESH_POINTS, :2]).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 1)
     return mask
 
@@ -111,7 +111,7 @@ def prepare_portrait(
         pose=pose,
         canonical=canonical,
         person=segment_person(image),
-        mouth_open=float(measures.mouth_opening(canonical)),
+        mouth_open=float(face_mesh.mouth_opening(canonical)),
         face_mean=pixels.mean(axis=0),
         face_std=pixels.std(axis=0) + 1e-3,
     )

@@ -9,12 +9,12 @@ tilt the estimated head.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from unflat.face.canonical import pose_weights
+from unflat.geometry.rotations import rotation_to_euler
 
 
 @dataclass(frozen=True)
@@ -78,21 +78,3 @@ def frontalise(landmarks: np.ndarray, reference: np.ndarray) -> tuple[list[Pose]
     poses = [head_pose(points, reference) for points in landmarks]
     frontal = np.stack([p.invert(points) for p, points in zip(poses, landmarks, strict=True)])
     return poses, frontal
-
-
-def rotation_to_euler(rotation: np.ndarray) -> tuple[float, float, float]:
-    """Pitch (about x), yaw (about y), roll (about z) in degrees, for ``R = Rz @ Ry @ Rx``."""
-    r = np.asarray(rotation, dtype=np.float64)
-    yaw = math.asin(max(-1.0, min(1.0, -r[2, 0])))
-    pitch = math.atan2(r[2, 1], r[2, 2])
-    roll = math.atan2(r[1, 0], r[0, 0])
-    return math.degrees(pitch), math.degrees(yaw), math.degrees(roll)
-
-
-def euler_to_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """Inverse of :func:`rotation_to_euler` (degrees in, ``Rz @ Ry @ Rx`` out)."""
-    p, y, r = (math.radians(v) for v in (pitch, yaw, roll))
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return rz @ ry @ rx

@@ -31,7 +31,7 @@ import numpy as np
 from unflat.errors import InputError
 from unflat.face import expressions
 from unflat.face.motion import Motion
-from unflat.face.pose import euler_to_rotation
+from unflat.geometry.rotations import euler_to_rotation
 
 PRESETS: dict[str, str] = {
     "idle": "blinks every few seconds, slight head sway, breathing and small gaze shifts",

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from unflat.face.detect import check_image
+from unflat.face.detector import check_image
 from unflat.face.nets import image_tensor, load_net
 from unflat.face.roi import Roi, crop
 

@@ -23,24 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
+from unflat import face_mesh
 from unflat.errors import InputError
-from unflat.face import measures
 from unflat.face.canonical import reference_face
-from unflat.face.detect import Detection, check_image, face_models
-from unflat.face.landmarks import EYE_CONTOUR_INDICES, MESH_SCALE, face_roi
+from unflat.face.detect import face_models
+from unflat.face.detector import Detection, check_image
+from unflat.face.landmarks import MESH_SCALE, face_roi
 from unflat.face.pose import fit_similarity, frontalise
 from unflat.face.roi import enlarge_square, roi_from_points
 from unflat.face.smoothing import smooth_sequence
+from unflat.face_mesh import EYE_CONTOUR_INDICES, EYE_LID_POINTS, EYE_OUTER, IRISES, LANDMARKS
 from unflat.types import FaceTrack
 
-# Outer eye corners: MediaPipe levels the tracking crop along them.
-_TRACK_ROTATION_POINTS = (33, 263)
 # A re-detected face counts as the one being followed if its centre lies within this many box
 # widths of where the face was last seen.
 _FOLLOW_RADIUS = 0.75
-# The first 16 of each eye's contour indices are its eyelid points (corner, lower lid, corner,
-# upper lid); the reference face's iris points sit at their mean.
-_EYE_LID_POINTS = 16
 
 
 @dataclass
@@ -80,9 +77,7 @@ class FaceTracker:
         size = (width, height)
         mesh = None
         if self._mesh is not None:
-            roi = enlarge_square(
-                roi_from_points(self._mesh, *_TRACK_ROTATION_POINTS, size), MESH_SCALE, size
-            )
+            roi = enlarge_square(roi_from_points(self._mesh, *EYE_OUTER, size), MESH_SCALE, size)
             mesh = self.landmarker.mesh_from_roi(frame, roi)
         if mesh is None:
             mesh = self._detect(frame)
@@ -136,11 +131,11 @@ def estimate_irises(mesh: np.ndarray) -> np.ndarray:
     irises = []
     for eye, lids in enumerate(_LID_INDICES):
         pose = fit_similarity(reference[lids], points[lids])
-        irises.append(pose.apply(reference[468 + 5 * eye : 473 + 5 * eye]))
+        irises.append(pose.apply(reference[IRISES[eye].start : IRISES[eye].stop]))
     return np.concatenate(irises).astype(np.float32)
 
 
-_LID_INDICES = [list(indices[:_EYE_LID_POINTS]) for indices in EYE_CONTOUR_INDICES]
+_LID_INDICES = [list(indices[:EYE_LID_POINTS]) for indices in EYE_CONTOUR_INDICES]
 
 
 def _area(det: Detection) -> float:
@@ -195,7 +190,7 @@ def track(
     ``irises=False`` skips the iris model, about three times faster on a CPU. The landmarks are
     still ``[T,478,3]`` and every mesh point outside the eyes (mouth, lips, jaw, nose, face
     oval) is bit-identical to the default's. The differences: the eye contours and brows
-    (:data:`~unflat.face.landmarks.EYE_CONTOUR_INDICES`) are the mesh's own rather than the iris
+    (:data:`~unflat.face_mesh.EYE_CONTOUR_INDICES`) are the mesh's own rather than the iris
     model's, and points 468-477 are irises *estimated from the mesh, not measured*
     (:func:`estimate_irises`), so ``gaze`` is meaningless. The eye corners weigh most in the
     head-pose fit and the outer ones (33, 263) are the measures' unit of length, so everything
@@ -239,7 +234,7 @@ def build_track(
             "use a video where a face is clearly visible, frontal and not tiny",
         )
     times = np.array([r.time for r in results], dtype=np.float64)
-    landmarks = np.zeros((len(results), 478, 3), dtype=np.float32)
+    landmarks = np.zeros((len(results), LANDMARKS, 3), dtype=np.float32)
     for r in results:
         if r.landmarks is not None:
             landmarks[r.index] = r.landmarks
@@ -288,9 +283,9 @@ def describe(
         scale=np.array([p.scale for p in poses], dtype=np.float32),
         canonical=canonical,
         expression=(canonical - reference).astype(np.float32),
-        mouth_open=measures.mouth_opening(canonical).astype(np.float32),
-        eye_ratio=measures.eye_aspect_ratios(canonical).astype(np.float32),
-        gaze=measures.gaze(canonical).astype(np.float32),
+        mouth_open=face_mesh.mouth_opening(canonical).astype(np.float32),
+        eye_ratio=face_mesh.eye_aspect_ratios(canonical).astype(np.float32),
+        gaze=face_mesh.gaze(canonical).astype(np.float32),
         boxes=np.concatenate([landmarks[..., :2].min(1), landmarks[..., :2].max(1)], axis=1),
         neutral=neutral,
     )

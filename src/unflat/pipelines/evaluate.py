@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unflat.datasets import load_middlebury_pair
 from unflat.errors import InputError
 from unflat.progress import Progress, counted
-from unflat.splat.evaluate import evaluate_pair, load_middlebury_pair
+from unflat.splat.evaluate import evaluate_pair
 from unflat.types import Photo
 
 

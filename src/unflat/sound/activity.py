@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unflat.face.measures import INNER_LIP, OUTER_LIP, face_unit
+from unflat.face_mesh import INNER_LIP, OUTER_LIP, face_unit
 from unflat.sound.spans import (
     Span,
     clean_spans,

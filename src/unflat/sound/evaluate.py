@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from unflat.sound.text import parse_transcript
 from unflat.sound.tts.espeak import EspeakVoice
 from unflat.sound.tts.speech import Voice
 from unflat.sound.voice import voice_activity
+from unflat.types import FaceTrack
 
 #: The rate the voice-activity and energy measures run at.
 MEASURE_RATE = 16000
@@ -70,20 +72,20 @@ def _wer(audio, text: str) -> float | None:
 
 
 def dub_sync(
-    clip: str | os.PathLike[str], transcript: str, *, voice: Voice | None = None,
-    recognise: bool = True, irises: bool = False,
+    clip: str | os.PathLike[str], transcript: str,
+    track_face: Callable[[str | os.PathLike[str]], FaceTrack], *, voice: Voice | None = None,
+    recognise: bool = True,
 ) -> DubEvaluation:  # fmt: skip
     """Dub ``clip`` from ``transcript`` both ways and measure both (see :class:`SyncScores`).
 
-    ``irises=False`` tracks the face as ``unflat dub`` does (no iris model); True measures
-    with the full tracking."""
-    from unflat.face.track import track
-
+    ``track_face`` follows the clip's face (``unflat.face.track`` with ``irises=False`` tracks
+    it as ``unflat dub`` does); the caller passes it in, since sound does not import face. Its
+    time is reported as ``track_seconds``."""
     voice = voice or EspeakVoice()
     text = parse_transcript(transcript)
     plain = " ".join(text.words)
     clock = time.perf_counter()
-    face = track(clip, irises=irises)
+    face = track_face(clip)
     track_seconds = time.perf_counter() - clock
     activity = speech_activity(face)
     original = read_soundtrack(clip, MEASURE_RATE)

@@ -15,78 +15,13 @@ its nearest right pixel, the nearest surface wins, and nothing fills the holes (
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 
-from unflat.depth.datasets import middlebury_depth, read_middlebury_calib
-from unflat.errors import InputError
+from unflat.datasets.middlebury import StereoPair
 from unflat.image_quality import psnr, ssim
-from unflat.io.depth_files import read_pfm
 from unflat.io.gaussians import linear_to_srgb
-from unflat.io.images import read_photo
 from unflat.types import Camera, Gaussians
-
-
-@dataclass
-class StereoPair:
-    """A rectified pair: images, left depth (metres, NaN unknown), intrinsics, baseline (m).
-
-    Intrinsics follow the renderer's convention (pixel centres at +0.5).
-    """
-
-    name: str
-    left: np.ndarray
-    right: np.ndarray
-    depth: np.ndarray
-    K_left: np.ndarray
-    K_right: np.ndarray
-    baseline: float
-
-    def right_camera(self) -> Camera:
-        """The right camera in the left camera's frame: shifted by the baseline along +x."""
-        world_to_camera = torch.eye(4)
-        world_to_camera[0, 3] = -self.baseline
-        height, width = self.right.shape[:2]
-        return Camera(
-            K=torch.from_numpy(self.K_right).float(),
-            world_to_camera=world_to_camera,
-            width=width,
-            height=height,
-        )
-
-
-def _intrinsics(f: float, cx: float, cy: float) -> np.ndarray:
-    # Middlebury puts pixel centres at integers; the renderer at +0.5.
-    return np.array([[f, 0.0, cx + 0.5], [0.0, f, cy + 0.5], [0.0, 0.0, 1.0]])
-
-
-def load_middlebury_pair(directory: str | os.PathLike[str]) -> StereoPair:
-    """Read ``im0.png``, ``im1.png``, ``disp0GT.pfm`` and ``calib.txt`` of one scene."""
-    folder = Path(directory)
-    files = {name: folder / name for name in ("im0.png", "im1.png", "disp0GT.pfm", "calib.txt")}
-    missing = [name for name, path in files.items() if not path.is_file()]
-    if missing:
-        raise InputError(
-            f"{folder} lacks {', '.join(missing)}",
-            hint="a Middlebury 2014 scene folder has im0.png, im1.png, disp0GT.pfm, calib.txt",
-        )
-    calib = read_middlebury_calib(files["calib.txt"])
-    K_left = _intrinsics(calib["f"], calib["cx"], calib["cy"])
-    K_right = _intrinsics(calib["f"], calib["cx1"], calib["cy"])
-    depth = middlebury_depth(read_pfm(files["disp0GT.pfm"]), calib)
-    return StereoPair(
-        name=folder.name,
-        left=read_photo(files["im0.png"]).rgb,
-        right=read_photo(files["im1.png"]).rgb,
-        depth=depth,
-        K_left=K_left,
-        K_right=K_right,
-        baseline=calib["baseline"] / 1000.0,
-    )
 
 
 def _project_to_right(pair: StereoPair, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from unflat.errors import InputError
-from unflat.splat.rotations import rotation_to_quaternion
+from unflat.geometry.rotations import rotation_to_quaternion
 from unflat.splat.sharp import Sharp
 from unflat.types import Gaussians
 

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from unflat.errors import InputError
+from unflat.geometry.rotations import rotation_to_quaternion
 from unflat.io.gaussians import srgb_to_linear
 from unflat.splat.inpaint import background_behind_edges
-from unflat.splat.rotations import rotation_to_quaternion
 from unflat.types import Gaussians
 
 # A disc's thickness relative to its footprint: thin enough to read as a surface, thick enough

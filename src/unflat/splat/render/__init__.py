@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from unflat.errors import ConfigError, InputError
+from unflat.splat.render.view import Render
 
 if TYPE_CHECKING:  # a submodule is named ``torch``: keep the name free in this namespace
     import torch
@@ -27,15 +27,6 @@ if TYPE_CHECKING:  # a submodule is named ``torch``: keep the name free in this 
     from unflat.types import Camera, Gaussians
 
 BACKENDS = ("auto", "torch", "cpu", "gsplat")
-
-
-@dataclass
-class Render:
-    """A rendered view: ``color [H,W,3]`` linear RGB, ``alpha [H,W]``, ``depth [H,W]`` metres."""
-
-    color: torch.Tensor
-    alpha: torch.Tensor
-    depth: torch.Tensor
 
 
 def render(

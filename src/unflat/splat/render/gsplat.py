@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from unflat.errors import ConfigError
-from unflat.splat.render import Render
+from unflat.splat.render.view import Render
 from unflat.types import Camera, Gaussians
 
 

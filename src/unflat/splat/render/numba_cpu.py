@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from unflat.splat.render import Render
 from unflat.splat.render.torch import ALPHA_MAX, ALPHA_MIN, FOV_CLAMP, TRANSMITTANCE_MIN
+from unflat.splat.render.view import Render
 from unflat.types import Camera, Gaussians
 
 TILE_SIZE = 16

@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from unflat.splat.render import Render
-from unflat.splat.rotations import quaternion_to_rotation
+from unflat.geometry.rotations import quaternion_to_rotation
+from unflat.splat.render.view import Render
 from unflat.types import Camera, Gaussians
 
 ALPHA_MIN = 1.0 / 255.0  # weights below this are skipped, as in 3DGS

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from unflat.depth.depth_pro import DepthProConfig, DepthProEncoder, inverse_depth_head
+from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import FeatureFusionBlock2d, MultiresConvDecoder
 from unflat.splat.sharp.alignment import LearnedAlignment
 from unflat.splat.sharp.config import GaussianDecoderParams, SharpConfig
@@ -50,14 +50,13 @@ class MonodepthPredictor(nn.Module):
     def __init__(self, config: SharpConfig) -> None:
         super().__init__()
         params = config.params.monodepth
-        encoder_config = DepthProConfig(
-            vit=config.vit,
-            hook_block_ids=tuple(config.monodepth_hook_ids[:2]),  # type: ignore[arg-type]
-            encoder_feature_dims=config.monodepth_encoder_dims,
-            decoder_features=params.dims_decoder[0],
-            use_fov_head=False,
+        self.encoder = DepthProEncoder(
+            config.vit,
+            config.monodepth_hook_ids[:2],
+            config.monodepth_encoder_dims,
+            params.dims_decoder[0],
+            patch_overlap=params.use_patch_overlap,
         )
-        self.encoder = DepthProEncoder(encoder_config, patch_overlap=params.use_patch_overlap)
         self.decoder = MultiresConvDecoder(config.encoder_dims, params.dims_decoder)
         self.head = inverse_depth_head(
             params.dims_decoder[0], (MONODEPTH_HEAD_WIDTH, config.params.num_monodepth_layers)

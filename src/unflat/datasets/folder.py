@@ -1,4 +1,4 @@
-"""Depth evaluation datasets: one simple folder format, and converters into it.
+"""The one folder format of depth evaluation datasets: reading it, and writing it safely.
 
 The folder format that ``unflat eval depth DATASET_DIR`` reads::
 
@@ -11,8 +11,9 @@ The folder format that ``unflat eval depth DATASET_DIR`` reads::
                                              "mask_dir"}
       <mask_dir>/<name>.png        optional: non-zero = evaluate this pixel
 
-``convert_middlebury``, ``convert_nyu`` and ``convert_kitti`` turn the published layouts
-(as found in ``shared/data/depth``) into this format.
+The converters in :mod:`unflat.datasets.middlebury` and :mod:`unflat.datasets.annotated` turn
+the published layouts (as found in ``shared/data/depth``) into this format, through
+:func:`staged_output`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,7 +32,6 @@ import cv2
 import numpy as np
 
 from unflat.errors import InputError, OutputError
-from unflat.io.depth_files import read_pfm
 
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".heic")
 DEPTH_SUFFIXES = (".npy", ".png")
@@ -124,7 +123,8 @@ def read_png16(path: Path) -> np.ndarray:
     return image
 
 
-def _read_json(path: Path) -> object:
+def read_json(path: Path) -> object:
+    """A JSON file of a dataset; unreadable or malformed is an :class:`InputError`."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -141,7 +141,7 @@ def _manifest(directory: Path) -> dict:
     path = directory / "dataset.json"
     if not path.exists():
         return {}
-    manifest = _read_json(path)
+    manifest = read_json(path)
     if not isinstance(manifest, dict):
         raise InputError(f"{path} is not a JSON object", hint="see docs/evaluation.md")
     unknown = set(manifest) - MANIFEST_KEYS
@@ -165,7 +165,7 @@ def _intrinsics(directory: Path) -> dict[str, dict[str, float]] | None:
     path = directory / "intrinsics.json"
     if not path.exists():
         return None
-    table = _read_json(path)
+    table = read_json(path)
     if not isinstance(table, dict):
         raise InputError(
             f"{path} is not a JSON object",
@@ -267,13 +267,9 @@ def load_dataset(directory: str | os.PathLike) -> list[Sample]:
     return samples
 
 
-# ---------------------------------------------------------------------------------------------
-# Converters
-
-
 @contextmanager
-def _staged_output(out_dir: Path, overwrite: bool) -> Iterator[Path]:
-    """A fresh folder that becomes ``out_dir`` only when the conversion finished."""
+def staged_output(out_dir: Path, overwrite: bool) -> Iterator[Path]:
+    """A fresh folder that becomes ``out_dir`` only when a converter finished writing it."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise OutputError(
             f"{out_dir} already exists and is not empty",
@@ -294,207 +290,6 @@ def _staged_output(out_dir: Path, overwrite: bool) -> Iterator[Path]:
     staging.rename(out_dir)
 
 
-def _write_json(path: Path, data: object) -> None:
+def write_json(path: Path, data: object) -> None:
+    """``intrinsics.json`` and ``dataset.json`` as converters write them (into a staged folder)."""
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def middlebury_depth(disparity: np.ndarray, calib: dict[str, float]) -> np.ndarray:
-    """Metres from a Middlebury disparity map (pixels) and its calib: ``baseline * f /
-    (disparity + doffs)``, baseline in mm; NaN where unknown (inf disparity or no depth)."""
-    denominator = np.asarray(disparity, dtype=np.float64) + calib["doffs"]
-    known = np.isfinite(denominator) & (denominator > 0)
-    depth = np.full(denominator.shape, np.nan)
-    depth[known] = calib["baseline"] * calib["f"] / denominator[known] / 1000.0
-    return depth
-
-
-def read_middlebury_calib(path: Path) -> dict[str, float]:
-    """``f``, ``cx``, ``cy`` (cam0), ``cx1`` (cam1), ``doffs``, ``baseline`` (mm), size.
-
-    Pixel centres are at integer coordinates, as Middlebury gives them. ``cx1`` is ``cx + doffs``
-    in every 2014 scene; it is read, not derived, in case a file disagrees.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(
-            f"cannot read {path}: {error}", hint="add the scene's calib.txt"
-        ) from error
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    try:
-        cam0 = [float(v) for v in re.findall(r"[-+0-9.eE]+", values["cam0"])]
-        cam1 = [float(v) for v in re.findall(r"[-+0-9.eE]+", values.get("cam1", ""))]
-        calib = {
-            "f": cam0[0],
-            "cx": cam0[2],
-            "cy": cam0[5],
-            "cx1": cam1[2] if len(cam1) == 9 else cam0[2] + float(values["doffs"]),
-            "doffs": float(values["doffs"]),
-            "baseline": float(values["baseline"]),
-            "width": float(values["width"]),
-            "height": float(values["height"]),
-        }
-    except (KeyError, IndexError, ValueError) as error:
-        raise InputError(
-            f"{path} is not a Middlebury calib.txt ({error})",
-            hint="it needs cam0=[f 0 cx; 0 f cy; 0 0 1], doffs, baseline, width, height",
-        ) from error
-    return calib
-
-
-def convert_middlebury(
-    src_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    nonocc_only: bool = False,
-    overwrite: bool = False,
-) -> list[Sample]:
-    """Convert Middlebury 2014 scenes (``<scene>/im0.png, disp0GT.pfm, calib.txt``).
-
-    Depth of the left view is ``baseline * f / (d + doffs) / 1000`` metres; unknown disparity
-    (inf) becomes 0. Every scene's ``mask0nocc.png`` (255 = non-occluded) is written to ``mask/``
-    as a 0/255 mask; it restricts the evaluation only with ``nonocc_only``, because the occluded
-    pixels' ground truth is valid too.
-    """
-    src_dir, out_dir = Path(src_dir), Path(out_dir)
-    scenes = []
-    if src_dir.is_dir():
-        scenes = sorted(p for p in src_dir.iterdir() if (p / "calib.txt").is_file())
-    if not scenes:
-        raise InputError(
-            f"no Middlebury scenes in {src_dir}",
-            hint="give the folder that holds <scene>/calib.txt, im0.png and disp0GT.pfm",
-        )
-    with _staged_output(out_dir, overwrite) as staging:
-        for part in ("rgb", "depth", "mask"):
-            (staging / part).mkdir()
-        intrinsics = {}
-        for scene in scenes:
-            for required in ("im0.png", "disp0GT.pfm"):
-                if not (scene / required).is_file():
-                    raise InputError(f"{scene / required} is missing", hint="add the scene's files")
-            calib = read_middlebury_calib(scene / "calib.txt")
-            disparity = np.asarray(read_pfm(scene / "disp0GT.pfm"), dtype=np.float64)
-            if disparity.ndim != 2:
-                raise InputError(f"{scene / 'disp0GT.pfm'} is not single-channel", hint="use Pf")
-            depth = np.nan_to_num(middlebury_depth(disparity, calib), nan=0.0).astype(np.float32)
-            np.save(staging / "depth" / f"{scene.name}.npy", depth)
-            shutil.copyfile(scene / "im0.png", staging / "rgb" / f"{scene.name}.png")
-            if (scene / "mask0nocc.png").is_file():
-                # 255 = non-occluded, 128 = occluded, 0 = unknown; our masks are non-zero = use.
-                nonocc = cv2.imread(str(scene / "mask0nocc.png"), cv2.IMREAD_GRAYSCALE)
-                if nonocc is None or nonocc.shape != disparity.shape:
-                    raise InputError(
-                        f"{scene / 'mask0nocc.png'} is unreadable or not the disparity's size",
-                        hint="replace it with the scene's original mask0nocc.png",
-                    )
-                mask = np.where(nonocc == 255, 255, 0).astype(np.uint8)
-                cv2.imwrite(str(staging / "mask" / f"{scene.name}.png"), mask)
-            elif nonocc_only:
-                raise InputError(
-                    f"{scene / 'mask0nocc.png'} is missing",
-                    hint="add it or convert without the non-occluded-only option",
-                )
-            intrinsics[scene.name] = {
-                "fx": calib["f"],
-                "fy": calib["f"],
-                "cx": calib["cx"],
-                "cy": calib["cy"],
-            }
-        _write_json(staging / "intrinsics.json", intrinsics)
-        manifest: dict[str, object] = {"name": "middlebury"}
-        if nonocc_only:
-            manifest["mask_dir"] = "mask"
-        _write_json(staging / "dataset.json", manifest)
-    return load_dataset(out_dir)
-
-
-def _annotated_file(src_dir: Path, listed: str, folder: str) -> Path:
-    # The annotation paths carry the original repository's prefix (data/nyu_demo/rgb/...):
-    # take them as given when they exist, else find the file by name in the local folder.
-    direct = src_dir / listed
-    return direct if direct.is_file() else src_dir / folder / Path(listed).name
-
-
-def _convert_annotated(
-    src_dir: Path,
-    out_dir: Path,
-    name: str,
-    min_depth: float,
-    max_depth: float,
-    overwrite: bool,
-) -> list[Sample]:
-    """Convert the ``rgb/``, ``depth/``, ``test_annotations.json`` layout (NYU, KITTI)."""
-    annotations_path = src_dir / "test_annotations.json"
-    if not annotations_path.is_file():
-        raise InputError(
-            f"{annotations_path} is missing",
-            hint="give the folder that holds rgb/, depth/ and test_annotations.json",
-        )
-    annotations = _read_json(annotations_path)
-    files = annotations.get("files") if isinstance(annotations, dict) else None
-    if not isinstance(files, list) or not files:
-        raise InputError(
-            f"{annotations_path} lists no files",
-            hint='expected {"files": [{"rgb", "depth", "cam_in": [fx, fy, cx, cy], '
-            '"depth_scale"}, ...]}',
-        )
-    entries = []
-    for entry in files:
-        try:
-            rgb = _annotated_file(src_dir, entry["rgb"], "rgb")
-            depth = _annotated_file(src_dir, entry["depth"], "depth")
-            fx, fy, cx, cy = (float(v) for v in entry["cam_in"])
-            scale = float(entry["depth_scale"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise InputError(
-                f"{annotations_path}: malformed entry {entry!r} ({error})",
-                hint="each entry needs rgb, depth, cam_in [fx, fy, cx, cy] and depth_scale",
-            ) from error
-        for path in (rgb, depth):
-            if not path.is_file():
-                raise InputError(f"{path} is missing", hint="the annotations list this file")
-        entries.append((rgb, depth, {"fx": fx, "fy": fy, "cx": cx, "cy": cy}, scale))
-    scales = {scale for *_, scale in entries}
-    with _staged_output(out_dir, overwrite) as staging:
-        (staging / "rgb").mkdir()
-        (staging / "depth").mkdir()
-        intrinsics = {}
-        for rgb, depth, camera, scale in entries:
-            sample = rgb.stem
-            shutil.copyfile(rgb, staging / "rgb" / f"{sample}{rgb.suffix.lower()}")
-            if len(scales) == 1:
-                # One scale for all: keep the 16-bit PNGs as they are, lossless and small.
-                read_png16(depth)
-                shutil.copyfile(depth, staging / "depth" / f"{sample}.png")
-            else:
-                metres = read_png16(depth).astype(np.float32) / np.float32(scale)
-                np.save(staging / "depth" / f"{sample}.npy", metres)
-            intrinsics[sample] = camera
-        _write_json(staging / "intrinsics.json", intrinsics)
-        manifest: dict[str, object] = {
-            "name": name,
-            "min_depth": min_depth,
-            "max_depth": max_depth,
-        }
-        if len(scales) == 1:
-            manifest["depth_scale"] = scales.pop()
-        _write_json(staging / "dataset.json", manifest)
-    return load_dataset(out_dir)
-
-
-def convert_nyu(
-    src_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False
-) -> list[Sample]:
-    """Convert NYU Depth v2 frames (depth PNG / 1000 = metres), evaluated up to 10 m."""
-    return _convert_annotated(Path(src_dir), Path(out_dir), "nyu", 1e-3, 10.0, overwrite)
-
-
-def convert_kitti(
-    src_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False
-) -> list[Sample]:
-    """Convert KITTI frames (depth PNG / 256 = metres, sparse lidar), evaluated up to 80 m."""
-    return _convert_annotated(Path(src_dir), Path(out_dir), "kitti", 1e-3, 80.0, overwrite)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import shared_path
-from unflat.depth.datasets import (
+from unflat.datasets import (
     convert_kitti,
     convert_middlebury,
     convert_nyu,

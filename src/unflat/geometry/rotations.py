@@ -1,7 +1,12 @@
-"""Rotations of Gaussians: unit quaternions (w, x, y, z) to matrices and back, batched in torch."""
+"""Rotations: unit quaternions (w, x, y, z) to matrices and back, batched in torch (Gaussians'
+orientations), and Euler angles to matrices and back in numpy (head poses).
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 
@@ -73,3 +78,21 @@ def rotation_to_quaternion(matrices: torch.Tensor) -> torch.Tensor:
     xyzw = candidates[torch.arange(m.shape[0]), choice]
     xyzw = xyzw / torch.linalg.norm(xyzw, dim=-1, keepdim=True)
     return xyzw[:, [3, 0, 1, 2]]
+
+
+def rotation_to_euler(rotation: np.ndarray) -> tuple[float, float, float]:
+    """Pitch (about x), yaw (about y), roll (about z) in degrees, for ``R = Rz @ Ry @ Rx``."""
+    r = np.asarray(rotation, dtype=np.float64)
+    yaw = math.asin(max(-1.0, min(1.0, -r[2, 0])))
+    pitch = math.atan2(r[2, 1], r[2, 2])
+    roll = math.atan2(r[1, 0], r[0, 0])
+    return math.degrees(pitch), math.degrees(yaw), math.degrees(roll)
+
+
+def euler_to_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """Inverse of :func:`rotation_to_euler` (degrees in, ``Rz @ Ry @ Rx`` out)."""
+    p, y, r = (math.radians(v) for v in (pitch, yaw, roll))
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
