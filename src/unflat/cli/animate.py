@@ -101,7 +101,7 @@ def animate(
     )
     if driver is not None:
         typer.echo(f"tracking the face in {driver.name} ...", err=True)
-    with VideoWriter(output, rate, audio_from=audio, overwrite=overwrite) as writer:
+    with VideoWriter(output, rate, audio=audio, overwrite=overwrite) as writer:
         for frame in track(frames, f"animating {paths[0].name}", total=total):
             writer.write(frame)
     typer.echo(f"wrote {writer.path}")
