@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import shared_path
-from unflat.errors import ConfigError, InputError, OutputError
-from unflat.io.video import VideoWriter, probe_video, read_video, write_video
+from unflat.errors import ConfigError, InputError, OutputError, format_error
+from unflat.io.video import VIDEO_SUFFIXES, VideoWriter, probe_video, read_video, write_video
 from unflat.types import Audio
 
 WIDTH, HEIGHT, COUNT = 101, 75, 24
@@ -174,6 +175,34 @@ def test_audio_in_memory_is_encoded_at_48k_and_cut_to_the_video(
     info = probe_video(path)
     assert info.audio_codec == audio_codec and info.audio_sample_rate == 48000
     assert audio_seconds(path) == pytest.approx(1.0, abs=0.03)  # the 2 s tone, cut at 24 frames
+
+
+class _FullDisk:
+    """An output container whose close fails like FFmpeg's on a full disk (after closing)."""
+
+    def __init__(self, container: av.container.OutputContainer) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._container, name)
+
+    def close(self) -> None:
+        self._container.close()
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("suffix", VIDEO_SUFFIXES)
+def test_a_failed_close_is_an_error_and_leaves_no_file(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 15: the muxer's last write failed, yet the writer returned as if the video existed
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: _FullDisk(real_open(*args, **kwargs)))
+    with pytest.raises(OutputError, match="could not finish") as caught:
+        write_video(tmp_path / f"clip{suffix}", gradient_frames(3), fps=10)
+    assert "No space left" in caught.value.message and "disk space" in caught.value.hint
+    assert "\n" not in format_error(caught.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_audio_for_gif_is_ignored_and_silent_sources_refused(tmp_path: Path) -> None:

@@ -311,21 +311,33 @@ class VideoWriter:
                 self._container.mux(packet)
 
     def _finish(self, error: BaseException | None) -> None:
-        """Close the container, then commit (no error) or delete (error) the temporary file."""
+        """Close the container, then commit (no error) or delete (error) the temporary file.
+
+        Closing writes the muxer's last data (the mp4 index), so it can fail too (disk full):
+        that failure is raised as an ``OutputError`` when no earlier error is on its way.
+        """
         self._closed = True
+        close_error = None
         try:
             if self._audio is not None:
                 self._audio.close()
             if self._container is not None:
                 self._container.close()
-        except av.error.FFmpegError as close_error:
-            if error is None:
-                error = OutputError(f"could not finish {self.path}: {close_error}")
+        except av.error.FFmpegError as failure:
+            close_error = OutputError(
+                f"could not finish {self.path}: {failure}",
+                hint="check free disk space and the permissions of the output folder",
+            )
+            close_error.__cause__ = failure
+        error = error if error is not None else close_error
         if error is None:
             self._stack.close()  # renames the temporary file to the target
-        else:
-            # atomic_write removes the temporary file and re-raises what it was given
-            self._stack.__exit__(type(error), error, error.__traceback__)
+            return
+        # atomic_write removes the temporary file; it re-raises what it was given, which a
+        # context manager's __exit__ reports by returning False rather than raising
+        self._stack.__exit__(type(error), error, error.__traceback__)
+        if error is close_error:
+            raise close_error
 
     def __enter__(self) -> VideoWriter:
         return self
