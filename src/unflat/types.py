@@ -114,6 +114,31 @@ class Camera:
     width: int
     height: int
 
+    @classmethod
+    def pinhole(
+        cls,
+        width: int,
+        height: int,
+        focal_px: float,
+        cx: float | None = None,
+        cy: float | None = None,
+        world_to_camera: torch.Tensor | None = None,
+    ) -> Camera:
+        """A camera with square pixels of focal length ``focal_px`` and no skew.
+
+        The principal point ``(cx, cy)`` defaults to the image centre ``(width / 2, height / 2)``
+        (pixel ``(x, y)`` is centred at ``(x + 0.5, y + 0.5)``, the renderer's convention), and
+        the pose to the identity. ``K`` is float32; ``world_to_camera`` is used as given.
+        """
+        import torch
+
+        f = float(focal_px)
+        cx = width / 2.0 if cx is None else float(cx)
+        cy = height / 2.0 if cy is None else float(cy)
+        K = torch.tensor([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]], dtype=torch.float32)
+        pose = torch.eye(4) if world_to_camera is None else world_to_camera
+        return cls(K=K, world_to_camera=pose, width=width, height=height)
+
 
 @dataclass
 class Face:

@@ -26,7 +26,7 @@ def textured(seed: int = 0) -> np.ndarray:
 
 
 def source_camera() -> Camera:
-    return Camera(torch.tensor(K).float(), torch.eye(4), WIDTH, HEIGHT)
+    return Camera.pinhole(WIDTH, HEIGHT, FOCAL)
 
 
 def test_flat_wall_gives_one_disc_per_pixel_centre() -> None:
