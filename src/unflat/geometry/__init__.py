@@ -1,0 +1,1 @@
+"""Geometry shared by every capability: rotations, projection and unprojection."""
