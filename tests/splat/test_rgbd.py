@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from unflat.colour import linear_to_srgb
 from unflat.errors import InputError
 from unflat.image_quality import psnr
-from unflat.io.gaussians import linear_to_srgb
 from unflat.splat import render
 from unflat.splat.inpaint import background_behind_edges
 from unflat.splat.rgbd import RGBD_EPS2D, THICKNESS, fill_depth_holes, from_rgbd

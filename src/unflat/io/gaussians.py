@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from unflat.colour import colour_to_sh_dc, linear_to_srgb, sh_dc_to_colour, srgb_to_linear
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
 from unflat.types import Gaussians
@@ -26,7 +27,6 @@ from unflat.types import Gaussians
 Axes = Literal["opencv", "opengl"]
 ColorSpace = Literal["srgb", "linear"]
 
-SH_C0 = 0.28209479177387814  # degree-0 spherical harmonic, sqrt(1 / (4 pi))
 SUFFIXES = (".ply", ".splat", ".spz")
 
 # SHARP's PLY codes its colour space as one byte; 0 is what its writer uses for sRGB.
@@ -59,21 +59,7 @@ _GAUSSIAN_PROPERTIES += ("scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot
 _SUFFIX_HINT = "save as .ply (3DGS / SHARP), .splat or .spz"
 
 
-# --- colour and axes --------------------------------------------------------------------------
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """The standard piecewise sRGB transfer; values outside [0, 1] are extended, not clipped."""
-    values = np.asarray(values, dtype=np.float64)
-    curve = 1.055 * np.power(np.maximum(values, 0.0031308), 1.0 / 2.4) - 0.055
-    return np.where(values <= 0.0031308, values * 12.92, curve)
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`linear_to_srgb`."""
-    values = np.asarray(values, dtype=np.float64)
-    curve = np.power((np.maximum(values, 0.04045) + 0.055) / 1.055, 2.4)
-    return np.where(values <= 0.04045, values / 12.92, curve)
+# --- axes -------------------------------------------------------------------------------------
 
 
 def _check_axes(axes: str) -> None:
@@ -323,7 +309,7 @@ def load_ply_with_metadata(
     quats = columns("rot_0", "rot_1", "rot_2", "rot_3")
     if axes == "opengl":
         means, quats = _flip_axes(means, quats)
-    shown = columns("f_dc_0", "f_dc_1", "f_dc_2") * SH_C0 + 0.5
+    shown = sh_dc_to_colour(columns("f_dc_0", "f_dc_1", "f_dc_2"))
     colors = srgb_to_linear(shown) if color_space == "srgb" else shown
     with np.errstate(over="ignore"):
         scales = np.exp(columns("scale_0", "scale_1", "scale_2"))
@@ -405,7 +391,7 @@ def save_ply(
     if layout == "3dgs":
         # Many viewers (and the original 3DGS loader) expect normals, even unused ones.
         columns += [(name, np.zeros(count)) for name in ("nx", "ny", "nz")]
-    columns += [(f"f_dc_{i}", (shown[:, i] - 0.5) / SH_C0) for i in range(3)]
+    columns += [(f"f_dc_{i}", colour_to_sh_dc(shown[:, i])) for i in range(3)]
     if layout == "3dgs":
         rest = 3 * ((sh_degree + 1) ** 2 - 1)
         columns += [(f"f_rest_{i}", np.zeros(count)) for i in range(rest)]
@@ -529,7 +515,7 @@ def save_spz(
         )
     positions = (fixed.reshape(-1, 1) >> np.array([0, 8, 16])) & 0xFF
     alphas = np.round(fields["opacities"] * 255.0)
-    dc = (linear_to_srgb(fields["colors"]) - 0.5) / SH_C0
+    dc = colour_to_sh_dc(linear_to_srgb(fields["colors"]))
     colors = np.round(dc * (_SPZ_COLOR_SCALE * 255.0) + 0.5 * 255.0)
     scales = np.round((_log_scales(fields["scales"]) + 10.0) * 16.0)
     # Version 2 keeps x, y, z of the unit quaternion with w >= 0 and rebuilds w from them.
@@ -617,7 +603,7 @@ def load_spz(path: str | os.PathLike[str]) -> Gaussians:
     quats = xyzw[:, [3, 0, 1, 2]]
     means, quats = _flip_axes(means, quats)  # RUB -> OpenCV
     dc = (colors.reshape(count, 3) / 255.0 - 0.5) / _SPZ_COLOR_SCALE
-    colors_linear = srgb_to_linear(dc * SH_C0 + 0.5)
+    colors_linear = srgb_to_linear(sh_dc_to_colour(dc))
     scales_linear = np.exp(scales.reshape(count, 3) / 16.0 - 10.0)
     opacities = alphas.astype(np.float64) / 255.0
     return _to_gaussians(means, scales_linear, quats, colors_linear, opacities, path)

@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from unflat.colour import srgb_to_linear
 from unflat.errors import InputError
 from unflat.geometry.unproject import unproject
-from unflat.io.gaussians import srgb_to_linear
 from unflat.splat.inpaint import background_behind_edges
 from unflat.splat.rotations import rotation_to_quaternion
 from unflat.types import Gaussians
