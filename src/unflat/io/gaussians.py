@@ -82,30 +82,24 @@ def _flip_axes(means: np.ndarray, quats: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _arrays(gaussians: Gaussians, path: Path) -> dict[str, np.ndarray]:
     """float64 numpy copies of the fields, refusing scenes no format can hold."""
-    fields = {
-        name: getattr(gaussians, name).detach().cpu().double().numpy()
-        for name in ("means", "scales", "quats", "colors", "opacities")
-    }
-    count = fields["means"].shape[0]
-    shapes = {"means": (count, 3), "scales": (count, 3), "quats": (count, 4)}
-    shapes |= {"colors": (count, 3), "opacities": (count,)}
-    for name, shape in shapes.items():
-        if fields[name].shape != shape:
-            raise ValueError(f"Gaussians.{name} has shape {fields[name].shape}, expected {shape}")
+    gaussians.validate(values=False)  # bad values are counted below, per Gaussian
+    count = len(gaussians)
     if count == 0:
         raise OutputError(
             f"cannot write {path}: the scene has no Gaussians",
             hint="check the filters that produced it (depth range, opacity threshold)",
         )
-    bad = ~np.ones(count, dtype=bool)
-    for values in fields.values():
-        bad |= ~np.isfinite(values.reshape(count, -1)).all(axis=1)
+    bad = gaussians.nonfinite()
     if bad.any():
         raise OutputError(
             f"cannot write {path}: {int(bad.sum())} of {count} Gaussians have NaN or infinite "
             "values",
             hint="drop them first, or fix the step that produced them",
         )
+    fields = {
+        name: getattr(gaussians, name).detach().cpu().double().numpy()
+        for name in ("means", "scales", "quats", "colors", "opacities")
+    }
     norms = np.linalg.norm(fields["quats"], axis=1, keepdims=True)
     identity = np.array([1.0, 0.0, 0.0, 0.0])
     fields["quats"] = np.where(norms > 0, fields["quats"] / np.maximum(norms, 1e-30), identity)
@@ -126,10 +120,10 @@ def _to_gaussians(
         raise InputError(
             f"{path} contains no Gaussians", hint="re-export the scene; empty scenes are refused"
         )
-    stacked = np.concatenate(
-        [means, scales, quats, colors, opacities[:, None]], axis=1, dtype=np.float64
-    )
-    bad = ~np.isfinite(stacked).all(axis=1)
+    arrays = (means, scales, quats, colors, opacities)
+    bad = Gaussians(
+        *(torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in arrays)
+    ).nonfinite()
     if bad.any():
         raise InputError(
             f"{path} has {int(bad.sum())} of {count} Gaussians with NaN or infinite values",
