@@ -84,7 +84,7 @@ MIN_ONSET_GAP_S = 0.08
 
 
 @dataclass
-class Motion:
+class VideoMotion:
     """Motion of a video per frame (module docstring); index 0 (no previous frame) is 0.
 
     ``times`` are the decoded frames' times in seconds; ``duration`` is how long the frames
@@ -215,8 +215,8 @@ def motion_from_frames(
     width: int = ANALYSIS_WIDTH,
     total: int | None = None,
     progress: Progress | None = None,
-) -> Motion:
-    """:class:`Motion` of ``uint8 [H,W,3]`` RGB frames.
+) -> VideoMotion:
+    """:class:`VideoMotion` of ``uint8 [H,W,3]`` RGB frames.
 
     Frame times come from ``times`` (a sequence, or a list that fills up while ``frames`` is
     iterated, like :attr:`unflat.io.video.VideoReader.timestamps`) or else from ``fps``.
@@ -290,7 +290,7 @@ def motion_from_frames(
         # displacement over the time it took: a repeat and the frame after it share the speed
         table[[*pending, index]] = np.asarray(displacement) / elapsed
         pending = []
-    return Motion(
+    return VideoMotion(
         times=stamps,
         object_motion=table[:, 0],
         energy=table[:, 1],
@@ -306,8 +306,8 @@ def analyze_motion(
     *,
     width: int = ANALYSIS_WIDTH,
     progress: Progress | None = None,
-) -> Motion:
-    """:class:`Motion` of a video file (``InputError`` if it cannot be read as a video)."""
+) -> VideoMotion:
+    """:class:`VideoMotion` of a video file (``InputError`` if it cannot be read as a video)."""
     with read_video(path) as reader:
         total = reader.frame_count
         if total is None and reader.info.duration_s:
@@ -317,7 +317,7 @@ def analyze_motion(
         )
 
 
-def object_level(motion: Motion) -> np.ndarray:
+def object_level(motion: VideoMotion) -> np.ndarray:
     """``object_motion`` above what flow errors alone can explain: a fixed floor (compression
     noise) plus a share of the camera's speed (flow errors grow with the displacement, so a
     fast pan leaves some residual everywhere)."""
@@ -325,7 +325,7 @@ def object_level(motion: Motion) -> np.ndarray:
     return np.maximum(motion.object_motion - floor, 0.0)
 
 
-def motion_onsets(motion: Motion) -> VisualOnsets:
+def motion_onsets(motion: VideoMotion) -> VisualOnsets:
     """Impacts: frames where ``object_motion`` jumps up — peaks of its rise from the previous
     frame (like spectral flux for sound) prominent against the clip's motion scale.
 
