@@ -207,6 +207,11 @@ class _PairAnalyser:
         return float(fastest.mean()) * scale, float(residual.mean()) * scale, camera_speed * scale
 
 
+#: Per frame: the displacement since the last distinct frame and that frame's index; a repeat
+#: (frame-rate conversions duplicate frames) has None and shares the next distinct value.
+_Displacements = list[tuple[tuple[float, float, float], int] | None]
+
+
 def motion_from_frames(
     frames: Iterable[np.ndarray],
     times: Iterable[float] | None = None,
@@ -224,14 +229,37 @@ def motion_from_frames(
     """
     if times is None and fps is None:
         raise ValueError("give the frames' times or their frame rate")
+    values, cuts = _displacements(frames, width, total, progress)
+    count = len(values)
+    stamps = np.asarray(list(times)[:count] if times is not None else [], dtype=np.float64)
+    if len(stamps) != count:
+        assert fps is not None
+        stamps = np.arange(count) / fps
+    steps = np.diff(stamps)
+    step = float(np.median(steps)) if len(steps) else 1.0 / (fps or 25.0)
+    rate = fps or (1.0 / step if step > 0 else 25.0)
+    table = _speeds(values, stamps)
+    return VideoMotion(
+        times=stamps,
+        object_motion=table[:, 0],
+        energy=table[:, 1],
+        camera_motion=table[:, 2],
+        cuts=np.asarray(cuts, dtype=int),
+        duration=float(stamps[-1] + step),
+        fps=float(rate),
+    )
+
+
+def _displacements(
+    frames: Iterable[np.ndarray], width: int, total: int | None, progress: Progress | None
+) -> tuple[_Displacements, list[int]]:
+    """Each frame's displacement (see :data:`_Displacements`) and the scene cuts' indices."""
     analyser: _PairAnalyser | None = None
     prev: np.ndarray | None = None  # the last frame that was not a repeat
     prev_index = 0
     prev_hist: np.ndarray | None = None
     textured: np.ndarray | None = None
-    # per frame: displacement since the last distinct frame and that frame's index; repeats
-    # (frame-rate conversions duplicate frames) get None and share the next distinct value
-    values: list[tuple[tuple[float, float, float], int] | None] = []
+    values: _Displacements = []
     cuts: list[int] = []
     count = 0
     moving = False
@@ -272,14 +300,12 @@ def motion_from_frames(
         raise InputError("the video has no frames", hint="the video is empty or was cut off")
     if progress is not None and total is not None and total > count:
         progress(count, count)  # the container promised more frames than it held: finish
-    stamps = np.asarray(list(times)[:count] if times is not None else [], dtype=np.float64)
-    if len(stamps) != count:
-        assert fps is not None
-        stamps = np.arange(count) / fps
-    steps = np.diff(stamps)
-    step = float(np.median(steps)) if len(steps) else 1.0 / (fps or 25.0)
-    rate = fps or (1.0 / step if step > 0 else 25.0)
-    table = np.zeros((count, 3))
+    return values, cuts
+
+
+def _speeds(values: _Displacements, stamps: np.ndarray) -> np.ndarray:
+    """``[T,3]`` object, energy and camera speeds: displacements over the time they took."""
+    table = np.zeros((len(values), 3))
     pending: list[int] = []  # repeats waiting for the next distinct frame
     for index, entry in enumerate(values):
         if entry is None:
@@ -290,15 +316,7 @@ def motion_from_frames(
         # displacement over the time it took: a repeat and the frame after it share the speed
         table[[*pending, index]] = np.asarray(displacement) / elapsed
         pending = []
-    return VideoMotion(
-        times=stamps,
-        object_motion=table[:, 0],
-        energy=table[:, 1],
-        camera_motion=table[:, 2],
-        cuts=np.asarray(cuts, dtype=int),
-        duration=float(stamps[-1] + step),
-        fps=float(rate),
-    )
+    return table
 
 
 def analyze_motion(
