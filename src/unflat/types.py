@@ -112,6 +112,68 @@ class Gaussians:
             opacities=self.opacities.to(device),
         )
 
+    def validate(self, *, values: bool = True) -> None:
+        """Raise ``InputError`` (naming the field) for a scene no stage can use.
+
+        Every field must be a float torch tensor, ``means``/``scales``/``colors`` ``[N,3]``,
+        ``quats`` ``[N,4]`` and ``opacities`` ``[N]``, all on one device; with ``values`` (a
+        scan of every value) none may be NaN or infinite. Callers that report bad values their
+        own way pass ``values=False`` and use :meth:`nonfinite`.
+        """
+        import torch
+
+        from unflat.errors import InputError
+
+        widths = {"means": 3, "scales": 3, "quats": 4, "colors": 3}
+        tensors = {name: getattr(self, name) for name in (*widths, "opacities")}
+        for name, tensor in tensors.items():
+            if not isinstance(tensor, torch.Tensor):
+                raise InputError(
+                    f"Gaussians.{name} is a {type(tensor).__name__}, not a torch tensor",
+                    hint="build Gaussians from torch tensors",
+                )
+        count = self.means.shape[0] if self.means.ndim == 2 else -1
+        for name, width in widths.items():
+            shape = tuple(tensors[name].shape)
+            if shape != (count, width):
+                raise InputError(
+                    f"Gaussians.{name} has shape {shape}, expected ({max(count, 0)}, {width})",
+                    hint="all Gaussian fields need the same count N: means/scales/colors [N,3], "
+                    "quats [N,4], opacities [N]",
+                )
+        if tuple(self.opacities.shape) != (count,):
+            raise InputError(
+                f"Gaussians.opacities has shape {tuple(self.opacities.shape)}, expected ({count},)",
+                hint="opacities are one value per Gaussian, shape [N]",
+            )
+        device = self.means.device
+        for name, tensor in tensors.items():
+            if tensor.device != device:
+                raise InputError(
+                    f"Gaussians.{name} is on {tensor.device} but means are on {device}",
+                    hint="move the whole scene to one device",
+                )
+            if not tensor.is_floating_point():
+                raise InputError(f"Gaussians.{name} is {tensor.dtype}", hint="use float tensors")
+            bad = int((~torch.isfinite(tensor)).sum()) if values and tensor.numel() else 0
+            if bad:
+                raise InputError(
+                    f"Gaussians.{name} has {bad} non-finite value(s) (NaN or inf)",
+                    hint="remove or fix those Gaussians before rendering",
+                )
+
+    def nonfinite(self) -> torch.Tensor:
+        """``bool [N]``: which Gaussians have a NaN or infinite value in any field."""
+        import torch
+
+        count = len(self)
+        bad = torch.zeros(count, dtype=torch.bool, device=self.means.device)
+        if count:
+            for name in ("means", "scales", "quats", "colors", "opacities"):
+                values = getattr(self, name).reshape(count, -1)
+                bad |= ~torch.isfinite(values).all(dim=1)
+        return bad
+
 
 @dataclass
 class Camera:
@@ -125,6 +187,31 @@ class Camera:
     world_to_camera: torch.Tensor
     width: int
     height: int
+
+    @classmethod
+    def pinhole(
+        cls,
+        width: int,
+        height: int,
+        focal_px: float,
+        cx: float | None = None,
+        cy: float | None = None,
+        world_to_camera: torch.Tensor | None = None,
+    ) -> Camera:
+        """A camera with square pixels of focal length ``focal_px`` and no skew.
+
+        The principal point ``(cx, cy)`` defaults to the image centre ``(width / 2, height / 2)``
+        (pixel ``(x, y)`` is centred at ``(x + 0.5, y + 0.5)``, the renderer's convention), and
+        the pose to the identity. ``K`` is float32; ``world_to_camera`` is used as given.
+        """
+        import torch
+
+        f = float(focal_px)
+        cx = width / 2.0 if cx is None else float(cx)
+        cy = height / 2.0 if cy is None else float(cy)
+        K = torch.tensor([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]], dtype=torch.float32)
+        pose = torch.eye(4) if world_to_camera is None else world_to_camera
+        return cls(K=K, world_to_camera=pose, width=width, height=height)
 
 
 @dataclass

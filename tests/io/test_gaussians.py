@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from tests.conftest import shared_path
+from unflat.colour import SH_C0, linear_to_srgb, srgb_to_linear
 from unflat.errors import InputError, OutputError
 from unflat.io.gaussians import (
-    SH_C0,
-    linear_to_srgb,
     load_gaussians,
     load_ply,
     load_ply_with_metadata,
@@ -24,7 +23,6 @@ from unflat.io.gaussians import (
     save_ply,
     save_splat,
     save_spz,
-    srgb_to_linear,
 )
 from unflat.types import Gaussians
 

@@ -26,9 +26,10 @@ def test_depth_to_points_hand_computed() -> None:
     depth = np.array([[2.0, np.nan, 0.0], [-1.0, np.inf, 4.0]], dtype=np.float32)
     points = depth_to_points(depth, K)
     assert points.dtype == np.float32 and points.shape == (2, 3)
-    # (u=0, v=0, z=2): x = (0 - 1) * 2 / 100, y = (0 - 0.5) * 2 / 200
-    # (u=2, v=1, z=4): x = (2 - 1) * 4 / 100, y = (1 - 0.5) * 4 / 200
-    np.testing.assert_allclose(points, [[-0.02, -0.005, 2.0], [0.04, 0.01, 4.0]], rtol=1e-6)
+    # pixels are sampled at their centres (u + 0.5, v + 0.5):
+    # (u=0, v=0, z=2): x = (0.5 - 1) * 2 / 100, y = (0.5 - 0.5) * 2 / 200
+    # (u=2, v=1, z=4): x = (2.5 - 1) * 4 / 100, y = (1.5 - 0.5) * 4 / 200
+    np.testing.assert_allclose(points, [[-0.01, 0.0, 2.0], [0.06, 0.02, 4.0]], rtol=1e-6)
 
 
 def test_points_line_up_with_mask_for_colours() -> None:
@@ -41,12 +42,14 @@ def test_points_line_up_with_mask_for_colours() -> None:
     assert points[:, 2].tolist() == [1.0, 3.0]
 
 
-def test_principal_point_pixel_lies_on_the_axis() -> None:
+def test_image_centre_lies_on_the_axis() -> None:
     depth_map = DepthMap(depth=np.full((4, 6), 5.0, np.float32), focal_px=10.0)
     points = depth_to_points(depth_map.depth, depth_map.intrinsics()).reshape(4, 6, 3)
-    # intrinsics() puts the principal point at (3, 2): that pixel maps to (0, 0, 5)
-    np.testing.assert_allclose(points[2, 3], [0.0, 0.0, 5.0])
-    np.testing.assert_allclose(points[0, 0], [-3 * 5 / 10, -2 * 5 / 10, 5.0])
+    # intrinsics() puts the principal point at (3, 2), the image centre: the corner shared by
+    # pixels (2, 1), (3, 1), (2, 2) and (3, 2), whose centres are half a pixel off the axis
+    np.testing.assert_allclose(points[2, 3], [0.5 * 5 / 10, 0.5 * 5 / 10, 5.0])
+    np.testing.assert_allclose(points[1, 2], [-0.5 * 5 / 10, -0.5 * 5 / 10, 5.0])
+    np.testing.assert_allclose(points[0, 0], [-2.5 * 5 / 10, -1.5 * 5 / 10, 5.0])
 
 
 def test_skewed_intrinsics_are_inverted_in_full() -> None:
@@ -54,9 +57,10 @@ def test_skewed_intrinsics_are_inverted_in_full() -> None:
     depth = np.zeros((2, 2), np.float32)
     depth[1, 1] = 10.0
     point = depth_to_points(depth, skewed)[0]
-    # solve [100 10; 0 100] [x; y] / z = [1; 1]: y = 0.01 z = 0.1, x = (1 - 10 * 0.01) z / 100
-    np.testing.assert_allclose(point, [0.09, 0.1, 10.0], rtol=1e-6)
-    assert np.allclose(skewed @ (point / point[2]), [1.0, 1.0, 1.0])
+    # pixel (1, 1)'s centre (1.5, 1.5): solve [100 10; 0 100] [x; y] / z = [1.5; 1.5]:
+    # y = 0.015 z = 0.15, x = (1.5 - 10 * 0.015) z / 100 = 0.135
+    np.testing.assert_allclose(point, [0.135, 0.15, 10.0], rtol=1e-6)
+    assert np.allclose(skewed @ (point / point[2]), [1.5, 1.5, 1.0])
 
 
 def test_ply_round_trip_exact(tmp_path: Path) -> None:
@@ -115,7 +119,9 @@ def test_real_nyu_depth_to_points() -> None:
     folder = shared_path("data", "depth", "nyu")
     entry = json.loads((folder / "test_annotations.json").read_text())["files"][0]
     fx, fy, cx, cy = entry["cam_in"]
-    intrinsics = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    # NYU's principal point is in OpenCV's convention (pixel u centred at u): shift it by half
+    # a pixel into ours (centred at u + 0.5)
+    intrinsics = np.array([[fx, 0.0, cx + 0.5], [0.0, fy, cy + 0.5], [0.0, 0.0, 1.0]])
     depth = load_depth(folder / "depth" / Path(entry["depth"]).name)
     points = depth_to_points(depth, intrinsics)
     assert len(points) == int(np.isfinite(depth).sum()) > 100_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import shared_path
-from unflat.errors import ConfigError, InputError, OutputError
-from unflat.io.video import VideoWriter, probe_video, read_video, write_video
+from unflat.errors import ConfigError, InputError, OutputError, format_error
+from unflat.io.video import VIDEO_SUFFIXES, VideoWriter, probe_video, read_video, write_video
+from unflat.types import Audio
 
 WIDTH, HEIGHT, COUNT = 101, 75, 24
 
@@ -155,9 +157,7 @@ def test_audio_is_carried_and_cut_to_the_video(
     tmp_path: Path, suffix: str, audio_codec: str, rate: int
 ) -> None:
     tone = make_tone(tmp_path / "tone.m4a", seconds=2.0)
-    path = write_video(
-        tmp_path / f"v{suffix}", gradient_frames(COUNT, 64, 48), fps=24, audio_from=tone
-    )
+    path = write_video(tmp_path / f"v{suffix}", gradient_frames(COUNT, 64, 48), fps=24, audio=tone)
     info = probe_video(path)
     assert info.has_audio and info.audio_codec == audio_codec and info.audio_sample_rate == rate
     assert audio_seconds(path) == pytest.approx(1.0, abs=0.03)  # the 2 s tone, cut at 24 frames
@@ -165,16 +165,56 @@ def test_audio_is_carried_and_cut_to_the_video(
         assert reader.has_audio and len(reader.read_all()) == COUNT
 
 
+@pytest.mark.parametrize(("suffix", "audio_codec"), [(".mp4", "aac"), (".webm", "opus")])
+def test_audio_in_memory_is_encoded_at_48k_and_cut_to_the_video(
+    tmp_path: Path, suffix: str, audio_codec: str
+) -> None:
+    t = np.arange(2 * 16000) / 16000
+    tone = Audio((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    path = write_video(tmp_path / f"v{suffix}", gradient_frames(COUNT, 64, 48), fps=24, audio=tone)
+    info = probe_video(path)
+    assert info.audio_codec == audio_codec and info.audio_sample_rate == 48000
+    assert audio_seconds(path) == pytest.approx(1.0, abs=0.03)  # the 2 s tone, cut at 24 frames
+
+
+class _FullDisk:
+    """An output container whose close fails like FFmpeg's on a full disk (after closing)."""
+
+    def __init__(self, container: av.container.OutputContainer) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._container, name)
+
+    def close(self) -> None:
+        self._container.close()
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("suffix", VIDEO_SUFFIXES)
+def test_a_failed_close_is_an_error_and_leaves_no_file(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 15: the muxer's last write failed, yet the writer returned as if the video existed
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: _FullDisk(real_open(*args, **kwargs)))
+    with pytest.raises(OutputError, match="could not finish") as caught:
+        write_video(tmp_path / f"clip{suffix}", gradient_frames(3), fps=10)
+    assert "No space left" in caught.value.message and "disk space" in caught.value.hint
+    assert "\n" not in format_error(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_audio_for_gif_is_ignored_and_silent_sources_refused(tmp_path: Path) -> None:
     tone = make_tone(tmp_path / "tone.m4a", seconds=0.5)
-    with VideoWriter(tmp_path / "v.gif", fps=10, audio_from=tone) as writer:
+    with VideoWriter(tmp_path / "v.gif", fps=10, audio=tone) as writer:
         writer.write(gradient_frames(1)[0])
     assert writer.audio_ignored and not probe_video(tmp_path / "v.gif").has_audio
     silent = write_video(tmp_path / "silent.mp4", gradient_frames(2), fps=10)
     with pytest.raises(InputError, match="no audio"):
-        VideoWriter(tmp_path / "out.mp4", fps=10, audio_from=silent)
+        VideoWriter(tmp_path / "out.mp4", fps=10, audio=silent)
     with pytest.raises(InputError, match="does not exist"):
-        VideoWriter(tmp_path / "out.mp4", fps=10, audio_from=tmp_path / "missing.wav")
+        VideoWriter(tmp_path / "out.mp4", fps=10, audio=tmp_path / "missing.wav")
 
 
 def test_read_errors(tmp_path: Path) -> None:

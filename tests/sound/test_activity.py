@@ -55,7 +55,7 @@ def test_a_mouth_held_open_is_not_speech() -> None:
 
 def test_talking_clip_spans_overlap_its_voice() -> None:
     from unflat.io.audio import read_audio
-    from unflat.sound.voice import voice_activity
+    from unflat.sound.voice_activity import voice_activity
 
     clip = shared_path("data", "faces", "videos", "talk_2.mp4")
     activity = speech_activity(track(clip))

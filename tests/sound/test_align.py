@@ -22,7 +22,7 @@ from unflat.sound.spans import span_iou, spans_to_mask
 from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag
 from unflat.sound.text import parse_transcript
 from unflat.sound.tts import EspeakVoice
-from unflat.sound.voice import voice_activity
+from unflat.sound.voice_activity import voice_activity
 
 
 def test_words_go_to_spans_at_sentence_breaks() -> None:

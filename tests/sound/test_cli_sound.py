@@ -14,7 +14,7 @@ from unflat.io.audio import read_audio, read_soundtrack, write_wav
 from unflat.io.video import write_video
 from unflat.sound.loudness import integrated_loudness
 from unflat.sound.spans import span_iou
-from unflat.sound.voice import voice_activity
+from unflat.sound.voice_activity import voice_activity
 from unflat.types import Audio
 
 

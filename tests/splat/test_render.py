@@ -32,9 +32,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 def make_camera(
     world_to_camera: torch.Tensor | None = None, focal: float = 50.0, cx: float = 32.0
 ) -> Camera:
-    K = torch.tensor([[focal, 0.0, cx], [0.0, focal, 24.0], [0.0, 0.0, 1.0]])
-    return Camera(K=K, world_to_camera=torch.eye(4) if world_to_camera is None else world_to_camera,
-                  width=WIDTH, height=HEIGHT)  # fmt: skip
+    return Camera.pinhole(WIDTH, HEIGHT, focal, cx=cx, cy=24.0, world_to_camera=world_to_camera)
 
 
 def look_at(eye: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -66,9 +66,8 @@ def test_matches_torch_on_a_medium_scene() -> None:
         colors=torch.rand(count, 3, generator=generator),
         opacities=torch.rand(count, generator=generator),
     )  # fmt: skip
-    K = torch.tensor([[260.0, 0.0, 160.0], [0.0, 260.0, 120.0], [0.0, 0.0, 1.0]])
     eye = torch.tensor([0.3, -0.2, -2.5])
-    camera = Camera(K=K, world_to_camera=look_at(eye, torch.zeros(3)), width=320, height=240)
+    camera = Camera.pinhole(320, 240, 260.0, world_to_camera=look_at(eye, torch.zeros(3)))
     fast = render(gaussians, camera, backend="cpu", background=(0.5, 0.5, 0.5))
     slow = render(gaussians, camera, backend="torch", background=(0.5, 0.5, 0.5))
     assert float(slow.alpha.mean()) > 0.5  # a busy image, with early termination in play
@@ -142,17 +141,15 @@ def test_near_plane_culls() -> None:
 
 def test_non_square_image_not_a_tile_multiple() -> None:
     gaussians, _ = random_scene(6, 250)
-    K = torch.tensor([[40.0, 0.0, 18.5], [0.0, 40.0, 27.0], [0.0, 0.0, 1.0]])
     world_to_camera = look_at(torch.tensor([0.5, -0.4, -2.8]), torch.zeros(3))
-    camera = Camera(K=K, world_to_camera=world_to_camera, width=37, height=53)
+    camera = Camera.pinhole(37, 53, 40.0, cx=18.5, cy=27.0, world_to_camera=world_to_camera)
     assert_matches_reference(gaussians, camera, eps2d=0.3, background=(1.0, 1.0, 1.0))
 
 
 def test_gaussian_straddling_tile_corner() -> None:
     # Centred on the corner shared by four 16x16 tiles (pixel coordinates (16, 16)): the four
     # pixels around it are equally bright, and the splat matches the reference across borders.
-    K = torch.tensor([[50.0, 0.0, 16.0], [0.0, 50.0, 16.0], [0.0, 0.0, 1.0]])
-    camera = Camera(K=K, world_to_camera=torch.eye(4), width=WIDTH, height=HEIGHT)
+    camera = Camera.pinhole(WIDTH, HEIGHT, 50.0, cx=16.0, cy=16.0)
     gaussians = single((0.0, 0.0, 2.0), 0.12, opacity=0.9)  # 3 px std: ~10 px footprint radius
     result = render(gaussians, camera, backend="cpu")
     corner = result.alpha[15:17, 15:17]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from unflat.colour import linear_to_srgb
 from unflat.errors import InputError
 from unflat.geometry.rotations import quaternion_to_rotation, rotation_to_quaternion
 from unflat.image_quality import psnr
-from unflat.io.gaussians import linear_to_srgb
 from unflat.splat import render
 from unflat.splat.inpaint import background_behind_edges
 from unflat.splat.rgbd import RGBD_EPS2D, THICKNESS, fill_depth_holes, from_rgbd
@@ -26,7 +26,7 @@ def textured(seed: int = 0) -> np.ndarray:
 
 
 def source_camera() -> Camera:
-    return Camera(torch.tensor(K).float(), torch.eye(4), WIDTH, HEIGHT)
+    return Camera.pinhole(WIDTH, HEIGHT, FOCAL)
 
 
 def test_flat_wall_gives_one_disc_per_pixel_centre() -> None:

@@ -26,8 +26,7 @@ DEPTH = DepthRange(near=1.5, focus=3.0, far=20.0)
 
 
 def source_camera() -> Camera:
-    K = torch.tensor([[FOCAL, 0.0, 320.0], [0.0, FOCAL, 240.0], [0.0, 0.0, 1.0]])
-    return Camera(K=K, world_to_camera=torch.eye(4), width=WIDTH, height=HEIGHT)
+    return Camera.pinhole(WIDTH, HEIGHT, FOCAL)
 
 
 def centre(camera: Camera) -> np.ndarray:

@@ -156,13 +156,10 @@ def _views_table(rows: list[dict]) -> object:
 
 def _write_report(rows: list[dict], json_path: Path | None, overwrite: bool = False) -> None:
     """Write ``rows`` as a JSON report (atomically) when asked to."""
-    import json
-
-    from unflat.io.atomic import atomic_write
+    from unflat.io.atomic import write_json
 
     if json_path is not None:
-        with atomic_write(json_path, overwrite=overwrite) as temporary:
-            temporary.write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(json_path, rows, overwrite=overwrite)
         typer.echo(f"wrote {json_path}")
 
 

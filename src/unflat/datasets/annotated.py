@@ -18,9 +18,9 @@ from unflat.datasets.folder import (
     read_json,
     read_png16,
     staged_output,
-    write_json,
 )
 from unflat.errors import InputError
+from unflat.io.atomic import write_json
 
 
 def _annotated_file(src_dir: Path, listed: str, folder: str) -> Path:

@@ -288,8 +288,3 @@ def staged_output(out_dir: Path, overwrite: bool) -> Iterator[Path]:
         else:
             out_dir.unlink()
     staging.rename(out_dir)
-
-
-def write_json(path: Path, data: object) -> None:
-    """``intrinsics.json`` and ``dataset.json`` as converters write them (into a staged folder)."""
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

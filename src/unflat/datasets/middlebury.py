@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 import torch
 
-from unflat.datasets.folder import Sample, load_dataset, staged_output, write_json
+from unflat.datasets.folder import Sample, load_dataset, staged_output
 from unflat.errors import InputError
+from unflat.io.atomic import write_json
 from unflat.io.depth_files import read_pfm
 from unflat.io.images import read_photo
 from unflat.types import Camera

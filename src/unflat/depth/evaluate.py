@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -69,12 +68,9 @@ class EvalReport:
 
     def to_json(self, path: str | os.PathLike, overwrite: bool = True) -> Path:
         """Write the report as JSON (atomically) and return the path."""
-        from unflat.io.atomic import atomic_write
+        from unflat.io.atomic import write_json
 
-        path = Path(path)
-        with atomic_write(path, overwrite=overwrite) as temporary:
-            temporary.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        return write_json(Path(path), self.to_dict(), overwrite=overwrite)
 
     def table(self) -> str:
         """A plain-text table: one row per sample, then the mean."""

@@ -8,6 +8,7 @@ file or the whole new one, never a part).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -93,3 +94,23 @@ def atomic_write(path: str | os.PathLike[str], overwrite: bool = True) -> Iterat
                 hint="check free disk space and the permissions of the output folder",
             ) from error
         raise
+
+
+def write_json(
+    path: str | os.PathLike[str],
+    data: object,
+    *,
+    indent: int | None = 2,
+    trailing_newline: bool = True,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (see :func:`atomic_write`); return the path.
+
+    ``json.dumps(data, indent=indent)``, plus a final newline unless ``trailing_newline`` is
+    False, encoded as UTF-8 (the text is ASCII anyway: ``json.dumps`` escapes the rest).
+    """
+    text = json.dumps(data, indent=indent) + ("\n" if trailing_newline else "")
+    target = Path(path).expanduser()
+    with atomic_write(target, overwrite=overwrite) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return target

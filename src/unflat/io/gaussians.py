@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from unflat.colour import colour_to_sh_dc, linear_to_srgb, sh_dc_to_colour, srgb_to_linear
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
 from unflat.types import Gaussians
@@ -26,7 +27,6 @@ from unflat.types import Gaussians
 Axes = Literal["opencv", "opengl"]
 ColorSpace = Literal["srgb", "linear"]
 
-SH_C0 = 0.28209479177387814  # degree-0 spherical harmonic, sqrt(1 / (4 pi))
 SUFFIXES = (".ply", ".splat", ".spz")
 
 # SHARP's PLY codes its colour space as one byte; 0 is what its writer uses for sRGB.
@@ -59,21 +59,7 @@ _GAUSSIAN_PROPERTIES += ("scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot
 _SUFFIX_HINT = "save as .ply (3DGS / SHARP), .splat or .spz"
 
 
-# --- colour and axes --------------------------------------------------------------------------
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """The standard piecewise sRGB transfer; values outside [0, 1] are extended, not clipped."""
-    values = np.asarray(values, dtype=np.float64)
-    curve = 1.055 * np.power(np.maximum(values, 0.0031308), 1.0 / 2.4) - 0.055
-    return np.where(values <= 0.0031308, values * 12.92, curve)
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`linear_to_srgb`."""
-    values = np.asarray(values, dtype=np.float64)
-    curve = np.power((np.maximum(values, 0.04045) + 0.055) / 1.055, 2.4)
-    return np.where(values <= 0.04045, values / 12.92, curve)
+# --- axes -------------------------------------------------------------------------------------
 
 
 def _check_axes(axes: str) -> None:
@@ -96,30 +82,24 @@ def _flip_axes(means: np.ndarray, quats: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _arrays(gaussians: Gaussians, path: Path) -> dict[str, np.ndarray]:
     """float64 numpy copies of the fields, refusing scenes no format can hold."""
-    fields = {
-        name: getattr(gaussians, name).detach().cpu().double().numpy()
-        for name in ("means", "scales", "quats", "colors", "opacities")
-    }
-    count = fields["means"].shape[0]
-    shapes = {"means": (count, 3), "scales": (count, 3), "quats": (count, 4)}
-    shapes |= {"colors": (count, 3), "opacities": (count,)}
-    for name, shape in shapes.items():
-        if fields[name].shape != shape:
-            raise ValueError(f"Gaussians.{name} has shape {fields[name].shape}, expected {shape}")
+    gaussians.validate(values=False)  # bad values are counted below, per Gaussian
+    count = len(gaussians)
     if count == 0:
         raise OutputError(
             f"cannot write {path}: the scene has no Gaussians",
             hint="check the filters that produced it (depth range, opacity threshold)",
         )
-    bad = ~np.ones(count, dtype=bool)
-    for values in fields.values():
-        bad |= ~np.isfinite(values.reshape(count, -1)).all(axis=1)
+    bad = gaussians.nonfinite()
     if bad.any():
         raise OutputError(
             f"cannot write {path}: {int(bad.sum())} of {count} Gaussians have NaN or infinite "
             "values",
             hint="drop them first, or fix the step that produced them",
         )
+    fields = {
+        name: getattr(gaussians, name).detach().cpu().double().numpy()
+        for name in ("means", "scales", "quats", "colors", "opacities")
+    }
     norms = np.linalg.norm(fields["quats"], axis=1, keepdims=True)
     identity = np.array([1.0, 0.0, 0.0, 0.0])
     fields["quats"] = np.where(norms > 0, fields["quats"] / np.maximum(norms, 1e-30), identity)
@@ -140,10 +120,10 @@ def _to_gaussians(
         raise InputError(
             f"{path} contains no Gaussians", hint="re-export the scene; empty scenes are refused"
         )
-    stacked = np.concatenate(
-        [means, scales, quats, colors, opacities[:, None]], axis=1, dtype=np.float64
-    )
-    bad = ~np.isfinite(stacked).all(axis=1)
+    arrays = (means, scales, quats, colors, opacities)
+    bad = Gaussians(
+        *(torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in arrays)
+    ).nonfinite()
     if bad.any():
         raise InputError(
             f"{path} has {int(bad.sum())} of {count} Gaussians with NaN or infinite values",
@@ -323,7 +303,7 @@ def load_ply_with_metadata(
     quats = columns("rot_0", "rot_1", "rot_2", "rot_3")
     if axes == "opengl":
         means, quats = _flip_axes(means, quats)
-    shown = columns("f_dc_0", "f_dc_1", "f_dc_2") * SH_C0 + 0.5
+    shown = sh_dc_to_colour(columns("f_dc_0", "f_dc_1", "f_dc_2"))
     colors = srgb_to_linear(shown) if color_space == "srgb" else shown
     with np.errstate(over="ignore"):
         scales = np.exp(columns("scale_0", "scale_1", "scale_2"))
@@ -405,7 +385,7 @@ def save_ply(
     if layout == "3dgs":
         # Many viewers (and the original 3DGS loader) expect normals, even unused ones.
         columns += [(name, np.zeros(count)) for name in ("nx", "ny", "nz")]
-    columns += [(f"f_dc_{i}", (shown[:, i] - 0.5) / SH_C0) for i in range(3)]
+    columns += [(f"f_dc_{i}", colour_to_sh_dc(shown[:, i])) for i in range(3)]
     if layout == "3dgs":
         rest = 3 * ((sh_degree + 1) ** 2 - 1)
         columns += [(f"f_rest_{i}", np.zeros(count)) for i in range(rest)]
@@ -529,7 +509,7 @@ def save_spz(
         )
     positions = (fixed.reshape(-1, 1) >> np.array([0, 8, 16])) & 0xFF
     alphas = np.round(fields["opacities"] * 255.0)
-    dc = (linear_to_srgb(fields["colors"]) - 0.5) / SH_C0
+    dc = colour_to_sh_dc(linear_to_srgb(fields["colors"]))
     colors = np.round(dc * (_SPZ_COLOR_SCALE * 255.0) + 0.5 * 255.0)
     scales = np.round((_log_scales(fields["scales"]) + 10.0) * 16.0)
     # Version 2 keeps x, y, z of the unit quaternion with w >= 0 and rebuilds w from them.
@@ -617,7 +597,7 @@ def load_spz(path: str | os.PathLike[str]) -> Gaussians:
     quats = xyzw[:, [3, 0, 1, 2]]
     means, quats = _flip_axes(means, quats)  # RUB -> OpenCV
     dc = (colors.reshape(count, 3) / 255.0 - 0.5) / _SPZ_COLOR_SCALE
-    colors_linear = srgb_to_linear(dc * SH_C0 + 0.5)
+    colors_linear = srgb_to_linear(sh_dc_to_colour(dc))
     scales_linear = np.exp(scales.reshape(count, 3) / 16.0 - 10.0)
     opacities = alphas.astype(np.float64) / 255.0
     return _to_gaussians(means, scales_linear, quats, colors_linear, opacities, path)

@@ -9,20 +9,16 @@ into ``audio`` first if it should stay.
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
-from unflat.io.audio import resample
+from unflat.io.audio_encoder import AUDIO_CODECS, AudioEncoder
 from unflat.io.media import check_input_file, open_input
 from unflat.types import Audio
 
-_AAC_RATE, _OPUS_RATE = 48000, 48000
-_SUFFIX_CODEC = {".mp4": "aac", ".mov": "aac", ".m4v": "aac", ".mkv": "aac", ".webm": "libopus"}
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska", ".webm": "webm"}
 
 
@@ -43,11 +39,11 @@ def mux_audio(
 ) -> Path:
     """Write ``output``: ``video``'s picture, copied, with ``audio`` as its only sound."""
     source, target = Path(video).expanduser(), Path(output).expanduser()
-    codec = _SUFFIX_CODEC.get(target.suffix.lower())
+    codec = AUDIO_CODECS.get(target.suffix.lower())
     if codec is None:
         raise OutputError(
             f"cannot write sound into a {target.suffix or 'suffix-less'} file",
-            f"name the output with one of {', '.join(_SUFFIX_CODEC)}",
+            f"name the output with one of {', '.join(AUDIO_CODECS)}",
         )
     check_input_file(source, "video")
     with open_input(source) as container:
@@ -66,13 +62,13 @@ def mux_audio(
                     f"{picture.codec_context.name} video cannot go in a {target.suffix} file",
                     f"use the input's own suffix ({source.suffix})",
                 ) from error
-            sound = _sound_stream(out, codec)
+            sound = AudioEncoder(out, codec, audio, start=start)
             for packet in container.demux(picture):
                 if packet.dts is None:  # the demuxer's final flush packet carries no data
                     continue
                 packet.stream = copied
                 out.mux(packet)
-            _encode(out, sound, audio, start)
+            sound.finish()
     return target
 
 
@@ -83,32 +79,3 @@ def _first_frame_time(
     first = next(container.decode(picture), None)
     container.seek(0)
     return float(first.time) if first is not None and first.time is not None else 0.0
-
-
-def _sound_stream(out: av.container.OutputContainer, codec: str) -> av.audio.stream.AudioStream:
-    rate = _OPUS_RATE if codec == "libopus" else _AAC_RATE
-    stream = out.add_stream(codec, rate=rate, layout="mono")
-    stream.codec_context.format = "flt" if codec == "libopus" else "fltp"
-    return stream
-
-
-def _encode(
-    out: av.container.OutputContainer,
-    stream: av.audio.stream.AudioStream,
-    audio: Audio,
-    start: float,
-) -> None:
-    """Encode ``audio`` at the stream's rate from ``start`` seconds on."""
-    rate = stream.codec_context.sample_rate
-    samples = resample(audio, rate).samples
-    # mono: packed and planar float samples are laid out alike, one row
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(np.clip(samples, -1.0, 1.0)[None]),
-        format=stream.codec_context.format.name,
-        layout="mono",
-    )
-    frame.rate = rate
-    frame.pts = round(start * rate)
-    frame.time_base = Fraction(1, rate)
-    for packet in [*stream.encode(frame), *stream.encode(None)]:
-        out.mux(packet)

@@ -1,7 +1,8 @@
 """Depth to 3D points and coloured point clouds as binary PLY.
 
-Points are in the OpenCV camera frame (x right, y down, z forward, metres), and pixel ``(u, v)``
-is the centre of column ``u``, row ``v``, the convention of OpenCV's intrinsics ``K``.
+Points are in the OpenCV camera frame (x right, y down, z forward, metres); pixel ``(u, v)`` is
+sampled at its centre ``(u + 0.5, v + 0.5)``, unflat's one convention
+(:mod:`unflat.geometry.unproject`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from unflat.errors import InputError
+from unflat.geometry.unproject import unproject
 from unflat.io.atomic import atomic_write
 
 # PLY property types we read, by either of their spec names.
@@ -36,22 +38,15 @@ def valid_depth_mask(depth: np.ndarray) -> np.ndarray:
 def depth_to_points(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Back-project a depth map ``[H,W]`` (metres) through intrinsics ``K`` to ``float32 [N,3]``.
 
-    Only pixels with finite positive depth are kept, in row-major order. ``K`` is inverted in
-    full, so skew and non-square pixels are handled.
+    Only pixels with finite positive depth are kept, in row-major order; each is unprojected
+    at its centre by :func:`unflat.geometry.unproject.unproject` (skew and non-square pixels
+    are handled).
     """
     array = np.asarray(depth, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"depth must be [H,W], got shape {array.shape}")
-    intrinsics = np.asarray(K, dtype=np.float64)
-    if intrinsics.shape != (3, 3):
-        raise ValueError(f"K must be 3x3, got shape {intrinsics.shape}")
     mask = valid_depth_mask(array)
-    rows, columns = np.nonzero(mask)
-    pixels = np.stack([columns, rows, np.ones_like(rows)], axis=0).astype(np.float64)
-    rays = np.linalg.solve(intrinsics, pixels)  # [3,N], each with z = 1 for a standard K
-    # Scale by depth along the optical axis (z), not along the ray: depth maps store z.
-    points = rays / rays[2:3] * array[rows, columns][None, :]
-    return np.ascontiguousarray(points.T, dtype=np.float32)
+    # invalid depths are zeroed first: inf or NaN times a ray would only make warnings
+    points = unproject(np.where(mask, array, 0.0), K)
+    return np.ascontiguousarray(points[mask], dtype=np.float32)
 
 
 def save_ply_points(

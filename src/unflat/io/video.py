@@ -18,9 +18,10 @@ Frames are always ``uint8 [H,W,3]`` RGB numpy arrays. Decisions, in one place:
   exact (30 fps gives 3, 3, 4, ... centiseconds). Browsers slow delays under 2/100 s down to
   1/10 s, so GIFs above 50 fps are refused. GIF frames are held in memory until the writer
   closes (the palette needs all of them): keep GIFs short and small.
-- **Audio** (``audio_from=``): the first audio stream of another media file is decoded from its
-  start, resampled and encoded as AAC (mp4) or Opus (webm), and cut at the video's length; a
-  shorter soundtrack just ends early. GIF has no audio: ``audio_from`` is ignored for it
+- **Audio** (``audio=``): an :class:`~unflat.types.Audio`, or the first audio stream of another
+  media file decoded from its start, encoded as AAC (mp4) or Opus (webm) by
+  :class:`unflat.io.audio_encoder.AudioEncoder` and cut at the video's length; a shorter
+  soundtrack just ends early. GIF has no audio: ``audio`` is ignored for it
   (:attr:`VideoWriter.audio_ignored` is then True), so one call can write every format.
 - **Atomic**: everything is written to a hidden temporary file beside the target and renamed
   when the writer closes without error; an exception (or a writer closed with no frame) leaves
@@ -50,7 +51,8 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from unflat.errors import ConfigError, InputError, OutputError
 from unflat.io.atomic import atomic_write
-from unflat.io.media import check_input_file, decoded_audio, open_audio, open_input
+from unflat.io.audio_encoder import AUDIO_CODECS, AudioEncoder, Sound, check_sound
+from unflat.io.media import check_input_file, open_input
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif")
 Quality = Literal["high", "medium", "low"]
@@ -62,7 +64,6 @@ _VP9_CRF = {"high": 24, "medium": 32, "low": 40}
 MAX_GIF_FPS = 50.0
 #: Nominal and average frame rates further apart than this (relative) mean variable frame rate.
 _VFR_TOLERANCE = 0.01
-_AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 _FORMATS_HINT = "use a file name ending in .mp4 (H.264), .webm (VP9) or .gif"
 
 
@@ -82,79 +83,15 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-class _AudioFeed:
-    """Decodes another file's audio and encodes it into the output up to a given time."""
-
-    def __init__(self, source: Path, container: av.container.OutputContainer, codec: str) -> None:
-        self._input = open_input(source)
-        try:
-            in_stream = self._input.streams.audio[0]
-            channels = in_stream.codec_context.layout.nb_channels
-            # Opus and AAC players expect mono or stereo; more channels are downmixed.
-            self._layout = "mono" if channels == 1 else "stereo"
-            if codec == "libopus":
-                self._rate, self._format = 48000, "flt"  # 48 kHz is Opus's native rate
-            else:
-                rate = in_stream.codec_context.sample_rate
-                self._rate = rate if rate in _AAC_RATES else 48000
-                self._format = "fltp"
-            self.stream = container.add_stream(codec, rate=self._rate, layout=self._layout)
-            self.stream.codec_context.format = self._format
-            self._container = container
-            self._resampler = av.AudioResampler(
-                format=self._format, layout=self._layout, rate=self._rate
-            )
-            self._decoded = decoded_audio(self._input, in_stream, self._resampler)
-            self._pending: np.ndarray | None = None
-            self._written = 0
-            self._finished = False
-        except BaseException:
-            self._input.close()
-            raise
-
-    def feed_until(self, seconds: float) -> None:
-        """Encode source audio until ``seconds`` of output audio exist (or the source ends)."""
-        target = round(seconds * self._rate)
-        planar = self._format.endswith("p")
-        while self._written < target and not self._finished:
-            if self._pending is None:
-                self._pending = next(self._decoded, None)
-                if self._pending is None:
-                    self._finished = True
-                    break
-            # packed formats interleave channels in one row; planar ones have a row per channel
-            per_sample = 1 if planar else (1 if self._layout == "mono" else 2)
-            available = self._pending.shape[1] // per_sample
-            take = min(available, target - self._written)
-            chunk = self._pending[:, : take * per_sample]
-            rest = self._pending[:, take * per_sample :]
-            self._pending = rest if rest.shape[1] else None
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(chunk), format=self._format, layout=self._layout
-            )
-            frame.rate = self._rate
-            frame.pts = self._written
-            frame.time_base = Fraction(1, self._rate)
-            self._written += take
-            for packet in self.stream.encode(frame):
-                self._container.mux(packet)
-
-    def finish(self, seconds: float) -> None:
-        self.feed_until(seconds)
-        for packet in self.stream.encode(None):
-            self._container.mux(packet)
-
-    def close(self) -> None:
-        self._input.close()
-
-
 class VideoWriter:
     """Write frames to ``.mp4``/``.webm``/``.gif``, atomically; see the module docstring.
 
     Use as a context manager (``with VideoWriter(path, fps=30) as writer: writer.write(rgb)``)
     or call :meth:`close` yourself (:meth:`abort` discards the file). ``width``/``height``
     default to the first frame's size; every frame must have that size. ``quality`` picks the
-    constant-quality level of mp4/webm. ``overwrite=False`` refuses an existing target.
+    constant-quality level of mp4/webm. ``audio`` is the soundtrack: an
+    :class:`~unflat.types.Audio` or a media file whose sound is copied (see the module
+    docstring). ``overwrite=False`` refuses an existing target.
     """
 
     def __init__(
@@ -165,7 +102,7 @@ class VideoWriter:
         width: int | None = None,
         height: int | None = None,
         quality: Quality = "high",
-        audio_from: str | os.PathLike[str] | None = None,
+        audio: Sound | None = None,
         overwrite: bool = True,
     ) -> None:
         self.path = Path(path).expanduser()
@@ -182,13 +119,13 @@ class VideoWriter:
             )
         self.quality = quality
         self.frames_written = 0
-        self.audio_ignored = audio_from is not None and self.suffix == ".gif"
-        self._audio_from = None if audio_from is None else Path(audio_from).expanduser()
+        self.audio_ignored = audio is not None and self.suffix == ".gif"
+        self._sound = None if self.audio_ignored else audio
         self._size = (width, height) if width is not None and height is not None else None
         if (width is None) != (height is None):
             raise ValueError("give both width and height, or neither")
-        if self._audio_from is not None and not self.audio_ignored:
-            open_audio(self._audio_from).close()  # fail before any encoding
+        if self._sound is not None:
+            check_sound(self._sound)  # fail before any encoding
         if not overwrite and self.path.exists():
             raise OutputError(f"{self.path} already exists", hint="pass --overwrite to replace it")
         self._overwrite = overwrite
@@ -198,7 +135,7 @@ class VideoWriter:
         self._temporary: Path | None = None
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
-        self._audio: _AudioFeed | None = None
+        self._audio: AudioEncoder | None = None
         self._gif_graph: av.filter.Graph | None = None
         self._closed = False
         if self._size is not None:
@@ -258,9 +195,9 @@ class VideoWriter:
                 context.color_range = ColorRange.MPEG
                 context.color_primaries = 1  # BT.709
                 context.color_trc = 1  # BT.709
-                if self._audio_from is not None:
-                    audio_codec = "aac" if self.suffix == ".mp4" else "libopus"
-                    self._audio = _AudioFeed(self._audio_from, container, audio_codec)
+                if self._sound is not None:
+                    audio_codec = AUDIO_CODECS[self.suffix]
+                    self._audio = AudioEncoder(container, audio_codec, self._sound)
             self._stream = stream
         except av.error.FFmpegError as error:
             raise OutputError(
@@ -374,21 +311,33 @@ class VideoWriter:
                 self._container.mux(packet)
 
     def _finish(self, error: BaseException | None) -> None:
-        """Close the container, then commit (no error) or delete (error) the temporary file."""
+        """Close the container, then commit (no error) or delete (error) the temporary file.
+
+        Closing writes the muxer's last data (the mp4 index), so it can fail too (disk full):
+        that failure is raised as an ``OutputError`` when no earlier error is on its way.
+        """
         self._closed = True
+        close_error = None
         try:
             if self._audio is not None:
                 self._audio.close()
             if self._container is not None:
                 self._container.close()
-        except av.error.FFmpegError as close_error:
-            if error is None:
-                error = OutputError(f"could not finish {self.path}: {close_error}")
+        except av.error.FFmpegError as failure:
+            close_error = OutputError(
+                f"could not finish {self.path}: {failure}",
+                hint="check free disk space and the permissions of the output folder",
+            )
+            close_error.__cause__ = failure
+        error = error if error is not None else close_error
         if error is None:
             self._stack.close()  # renames the temporary file to the target
-        else:
-            # atomic_write removes the temporary file and re-raises what it was given
-            self._stack.__exit__(type(error), error, error.__traceback__)
+            return
+        # atomic_write removes the temporary file; it re-raises what it was given, which a
+        # context manager's __exit__ reports by returning False rather than raising
+        self._stack.__exit__(type(error), error, error.__traceback__)
+        if error is close_error:
+            raise close_error
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -420,13 +369,13 @@ def write_video(
     fps: float | Fraction,
     *,
     quality: Quality = "high",
-    audio_from: str | os.PathLike[str] | None = None,
+    audio: Sound | None = None,
     overwrite: bool = True,
 ) -> Path:
-    """Write ``uint8 [H,W,3]`` RGB frames as a video; the format follows the suffix."""
-    with VideoWriter(
-        path, fps, quality=quality, audio_from=audio_from, overwrite=overwrite
-    ) as writer:
+    """Write ``uint8 [H,W,3]`` RGB frames as a video; the format follows the suffix.
+
+    ``audio`` is an optional soundtrack, as for :class:`VideoWriter`."""
+    with VideoWriter(path, fps, quality=quality, audio=audio, overwrite=overwrite) as writer:
         for frame in frames:
             writer.write(frame)
     return writer.path

@@ -132,7 +132,7 @@ class AnimatePipeline:
             rate = fps or 25.0
             frames = self.preset(motion or DEFAULT_MOTION, fps=rate, progress=progress,
                                  **options)  # type: ignore[arg-type]  # fmt: skip
-        with VideoWriter(output, rate, audio_from=audio, overwrite=overwrite) as writer:
+        with VideoWriter(output, rate, audio=audio, overwrite=overwrite) as writer:
             for frame in frames:
                 writer.write(frame)
         return writer.path

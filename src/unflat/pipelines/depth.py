@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 from unflat import __version__
 from unflat.depth.predict import DepthEstimator
 from unflat.errors import ConfigError
-from unflat.io.atomic import atomic_write
+from unflat.io.atomic import write_json
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
 from unflat.io.pointcloud import depth_to_points, save_ply_points
@@ -91,8 +90,7 @@ def write_depth_outputs(
             "ply": outputs.ply_path.name if outputs.ply else None,
         },
     }
-    with atomic_write(outputs.sidecar) as temporary:
-        temporary.write_text(json.dumps(sidecar, indent=2) + "\n")
+    write_json(outputs.sidecar, sidecar)
 
 
 class DepthPipeline:

@@ -11,8 +11,8 @@ from unflat.device import pick_device
 from unflat.errors import OutputError
 from unflat.progress import Progress
 from unflat.splat.outputs import default_camera, load_scene
-from unflat.splat.scene import photo_camera
 from unflat.splat.video import VideoOptions, write_path_video
+from unflat.types import Camera
 
 
 class RenderPipeline:
@@ -58,7 +58,7 @@ class RenderPipeline:
         gaussians, camera, metadata = load_scene(scene_path)
         if self.focal_px is not None:
             base = camera or default_camera()
-            camera = photo_camera(base.width, base.height, self.focal_px)
+            camera = Camera.pinhole(base.width, base.height, self.focal_px)
         if camera is None:
             camera = default_camera()
             print(

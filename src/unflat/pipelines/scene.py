@@ -25,10 +25,10 @@ from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
-from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth, photo_camera
+from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth
 from unflat.splat.trajectories import TRAJECTORIES, TrajectoryOptions
 from unflat.splat.video import VideoOptions, write_path_video
-from unflat.types import Photo
+from unflat.types import Camera, Photo
 
 METHODS = ("auto", "sharp", "rgbd")
 PATH_NAMES = "swipe, shake, rotate, rotate_forward, dolly_zoom, orbit or ken_burns."
@@ -149,7 +149,7 @@ class ScenePipeline:
         focal, focal_source = self._focal(photo, sidecar_focal)
         rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
         height, width = rgb.shape[:2]
-        camera = photo_camera(width, height, focal * scale)
+        camera = Camera.pinhole(width, height, focal * scale)
         gaussians = from_rgbd(rgb, depth, camera.K.numpy(), background=self.background)
         return Scene(
             gaussians,
@@ -166,7 +166,7 @@ class ScenePipeline:
 
         focal, focal_source = self._focal(photo, None)
         gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal)
-        camera = photo_camera(photo.width, photo.height, focal)
+        camera = Camera.pinhole(photo.width, photo.height, focal)
         seconds = time.perf_counter() - start
         return Scene(gaussians.to("cpu"), camera, "sharp", focal, focal_source, seconds=seconds)
 

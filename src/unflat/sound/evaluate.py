@@ -22,7 +22,7 @@ from unflat.sound.sync import bilabial_hit_rate, opening_energy_lag
 from unflat.sound.text import parse_transcript
 from unflat.sound.tts.espeak import EspeakVoice
 from unflat.sound.tts.speech import Voice
-from unflat.sound.voice import voice_activity
+from unflat.sound.voice_activity import voice_activity
 from unflat.types import FaceTrack
 
 #: The rate the voice-activity and energy measures run at.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unflat.errors import ConfigError
-from unflat.sound.motion import Motion, Progress, VisualOnsets, analyze_motion, motion_onsets
+from unflat.sound.motion import Progress, VideoMotion, VisualOnsets, analyze_motion, motion_onsets
 from unflat.types import Audio
 
 #: Highest absolute sample value of the output.
@@ -58,7 +58,7 @@ class FoleyResult:
     and ``seconds`` of processing (reading, analysis and synthesis)."""
 
     audio: Audio
-    motion: Motion
+    motion: VideoMotion
     onsets: VisualOnsets
     seconds: float
 
@@ -106,7 +106,9 @@ def _smooth(values: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(padded, kernel / kernel.sum(), "valid")[: len(values)]
 
 
-def _bed(motion: Motion, length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def _bed(
+    motion: VideoMotion, length: int, sample_rate: int, rng: np.random.Generator
+) -> np.ndarray:
     """The noise bed following the motion energy (module docstring)."""
     frame = max(64, round(BED_FRAME_22K * sample_rate / 22050) // 2 * 2)
     hop = frame // 2
@@ -146,7 +148,7 @@ def _bed(motion: Motion, length: int, sample_rate: int, rng: np.random.Generator
 
 
 def synthesize(
-    motion: Motion, onsets: VisualOnsets, sample_rate: int = 22050, seed: int = 0
+    motion: VideoMotion, onsets: VisualOnsets, sample_rate: int = 22050, seed: int = 0
 ) -> Audio:
     """Impacts plus noise bed for ``motion`` and its ``onsets`` (module docstring)."""
     length = max(1, round(motion.duration * sample_rate))

@@ -84,7 +84,7 @@ MIN_ONSET_GAP_S = 0.08
 
 
 @dataclass
-class Motion:
+class VideoMotion:
     """Motion of a video per frame (module docstring); index 0 (no previous frame) is 0.
 
     ``times`` are the decoded frames' times in seconds; ``duration`` is how long the frames
@@ -207,6 +207,11 @@ class _PairAnalyser:
         return float(fastest.mean()) * scale, float(residual.mean()) * scale, camera_speed * scale
 
 
+#: Per frame: the displacement since the last distinct frame and that frame's index; a repeat
+#: (frame-rate conversions duplicate frames) has None and shares the next distinct value.
+_Displacements = list[tuple[tuple[float, float, float], int] | None]
+
+
 def motion_from_frames(
     frames: Iterable[np.ndarray],
     times: Iterable[float] | None = None,
@@ -215,8 +220,8 @@ def motion_from_frames(
     width: int = ANALYSIS_WIDTH,
     total: int | None = None,
     progress: Progress | None = None,
-) -> Motion:
-    """:class:`Motion` of ``uint8 [H,W,3]`` RGB frames.
+) -> VideoMotion:
+    """:class:`VideoMotion` of ``uint8 [H,W,3]`` RGB frames.
 
     Frame times come from ``times`` (a sequence, or a list that fills up while ``frames`` is
     iterated, like :attr:`unflat.io.video.VideoReader.timestamps`) or else from ``fps``.
@@ -224,14 +229,37 @@ def motion_from_frames(
     """
     if times is None and fps is None:
         raise ValueError("give the frames' times or their frame rate")
+    values, cuts = _displacements(frames, width, total, progress)
+    count = len(values)
+    stamps = np.asarray(list(times)[:count] if times is not None else [], dtype=np.float64)
+    if len(stamps) != count:
+        assert fps is not None
+        stamps = np.arange(count) / fps
+    steps = np.diff(stamps)
+    step = float(np.median(steps)) if len(steps) else 1.0 / (fps or 25.0)
+    rate = fps or (1.0 / step if step > 0 else 25.0)
+    table = _speeds(values, stamps)
+    return VideoMotion(
+        times=stamps,
+        object_motion=table[:, 0],
+        energy=table[:, 1],
+        camera_motion=table[:, 2],
+        cuts=np.asarray(cuts, dtype=int),
+        duration=float(stamps[-1] + step),
+        fps=float(rate),
+    )
+
+
+def _displacements(
+    frames: Iterable[np.ndarray], width: int, total: int | None, progress: Progress | None
+) -> tuple[_Displacements, list[int]]:
+    """Each frame's displacement (see :data:`_Displacements`) and the scene cuts' indices."""
     analyser: _PairAnalyser | None = None
     prev: np.ndarray | None = None  # the last frame that was not a repeat
     prev_index = 0
     prev_hist: np.ndarray | None = None
     textured: np.ndarray | None = None
-    # per frame: displacement since the last distinct frame and that frame's index; repeats
-    # (frame-rate conversions duplicate frames) get None and share the next distinct value
-    values: list[tuple[tuple[float, float, float], int] | None] = []
+    values: _Displacements = []
     cuts: list[int] = []
     count = 0
     moving = False
@@ -272,14 +300,12 @@ def motion_from_frames(
         raise InputError("the video has no frames", hint="the video is empty or was cut off")
     if progress is not None and total is not None and total > count:
         progress(count, count)  # the container promised more frames than it held: finish
-    stamps = np.asarray(list(times)[:count] if times is not None else [], dtype=np.float64)
-    if len(stamps) != count:
-        assert fps is not None
-        stamps = np.arange(count) / fps
-    steps = np.diff(stamps)
-    step = float(np.median(steps)) if len(steps) else 1.0 / (fps or 25.0)
-    rate = fps or (1.0 / step if step > 0 else 25.0)
-    table = np.zeros((count, 3))
+    return values, cuts
+
+
+def _speeds(values: _Displacements, stamps: np.ndarray) -> np.ndarray:
+    """``[T,3]`` object, energy and camera speeds: displacements over the time they took."""
+    table = np.zeros((len(values), 3))
     pending: list[int] = []  # repeats waiting for the next distinct frame
     for index, entry in enumerate(values):
         if entry is None:
@@ -290,15 +316,7 @@ def motion_from_frames(
         # displacement over the time it took: a repeat and the frame after it share the speed
         table[[*pending, index]] = np.asarray(displacement) / elapsed
         pending = []
-    return Motion(
-        times=stamps,
-        object_motion=table[:, 0],
-        energy=table[:, 1],
-        camera_motion=table[:, 2],
-        cuts=np.asarray(cuts, dtype=int),
-        duration=float(stamps[-1] + step),
-        fps=float(rate),
-    )
+    return table
 
 
 def analyze_motion(
@@ -306,8 +324,8 @@ def analyze_motion(
     *,
     width: int = ANALYSIS_WIDTH,
     progress: Progress | None = None,
-) -> Motion:
-    """:class:`Motion` of a video file (``InputError`` if it cannot be read as a video)."""
+) -> VideoMotion:
+    """:class:`VideoMotion` of a video file (``InputError`` if it cannot be read as a video)."""
     with read_video(path) as reader:
         total = reader.frame_count
         if total is None and reader.info.duration_s:
@@ -317,7 +335,7 @@ def analyze_motion(
         )
 
 
-def object_level(motion: Motion) -> np.ndarray:
+def object_level(motion: VideoMotion) -> np.ndarray:
     """``object_motion`` above what flow errors alone can explain: a fixed floor (compression
     noise) plus a share of the camera's speed (flow errors grow with the displacement, so a
     fast pan leaves some residual everywhere)."""
@@ -325,7 +343,7 @@ def object_level(motion: Motion) -> np.ndarray:
     return np.maximum(motion.object_motion - floor, 0.0)
 
 
-def motion_onsets(motion: Motion) -> VisualOnsets:
+def motion_onsets(motion: VideoMotion) -> VisualOnsets:
     """Impacts: frames where ``object_motion`` jumps up — peaks of its rise from the previous
     frame (like spectral flux for sound) prominent against the clip's motion scale.
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from unflat.sound.activity import SpeechActivity, closed_level
 from unflat.sound.tts.speech import Phone
-from unflat.sound.voice import HOP_S, band_energy_db
+from unflat.sound.voice_activity import HOP_S, band_energy_db
 from unflat.types import Audio
 
 #: Lags searched by :func:`opening_energy_lag` (s).

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
+from unflat.colour import linear_to_srgb
 from unflat.datasets.middlebury import StereoPair
 from unflat.image_quality import psnr, ssim
-from unflat.io.gaussians import linear_to_srgb
 from unflat.types import Camera, Gaussians
 
 

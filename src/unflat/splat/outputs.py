@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from unflat import __version__
-from unflat.io.atomic import atomic_write
+from unflat.io.atomic import write_json
 from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata
 from unflat.types import Camera, Gaussians
 
@@ -72,8 +72,7 @@ def camera_from_record(record: dict[str, Any]) -> Camera | None:
 
 def write_sidecar(path: Path, record: dict[str, Any]) -> None:
     """Write the sidecar atomically (last, so it marks the photo as done)."""
-    with atomic_write(path) as temporary:
-        temporary.write_text(json.dumps(record | {"unflat": __version__}, indent=2) + "\n")
+    write_json(path, record | {"unflat": __version__})
 
 
 def load_scene(path: str | os.PathLike[str]) -> tuple[Gaussians, Camera | None, dict[str, Any]]:
@@ -111,6 +110,4 @@ def load_scene(path: str | os.PathLike[str]) -> tuple[Gaussians, Camera | None, 
 
 def default_camera(width: int = 1024, height: int = 768) -> Camera:
     """A camera for a scene of unknown origin: at the origin, looking down +z, 60° wide."""
-    focal = width / (2.0 * np.tan(np.radians(30.0)))
-    K = torch.tensor([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
-    return Camera(K=K.float(), world_to_camera=torch.eye(4), width=width, height=height)
+    return Camera.pinhole(width, height, width / (2.0 * np.tan(np.radians(30.0))))

@@ -13,7 +13,8 @@ reveals plausible background instead of a hole or stretched edges.
 
 Conventions: ``K`` is in the renderer's pixel convention (pixel ``(x, y)`` is centred at
 ``(x + 0.5, y + 0.5)``, so a principal point at ``(W/2, H/2)`` is the image centre, as
-:meth:`unflat.types.DepthMap.intrinsics` gives); depth is z along the optical axis, in metres.
+:meth:`unflat.types.DepthMap.intrinsics` gives; see :mod:`unflat.geometry.unproject`); depth is
+z along the optical axis, in metres.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from unflat.colour import srgb_to_linear
 from unflat.errors import InputError
 from unflat.geometry.rotations import rotation_to_quaternion
-from unflat.io.gaussians import srgb_to_linear
+from unflat.geometry.unproject import unproject
 from unflat.splat.inpaint import background_behind_edges
 from unflat.types import Gaussians
 
@@ -134,6 +136,7 @@ def _check(image: object, depth: object, K: object) -> tuple[np.ndarray, np.ndar
         or not np.isfinite(intrinsics).all()
         or intrinsics[0, 0] <= 0
         or intrinsics[1, 1] <= 0
+        or intrinsics[1, 0] != 0
         or intrinsics[2].tolist() != [0.0, 0.0, 1.0]
     ):
         raise InputError(
@@ -167,18 +170,6 @@ def fill_depth_holes(depth: np.ndarray) -> np.ndarray:
         filled[newly] = grown[newly]
         known |= newly
     return filled
-
-
-def unproject(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Surface points ``[H,W,3]`` of every pixel centre at its depth (z), camera frame."""
-    height, width = depth.shape
-    columns = (np.arange(width) + 0.5 - K[0, 2]) / K[0, 0]
-    rows = (np.arange(height) + 0.5 - K[1, 2]) / K[1, 1]
-    points = np.empty((height, width, 3), dtype=np.float64)
-    points[..., 0] = columns[None, :] * depth
-    points[..., 1] = rows[:, None] * depth
-    points[..., 2] = depth
-    return points
 
 
 def _tangent(points: np.ndarray, axis: int, edge_step: float) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from unflat.errors import InputError
 from unflat.types import Camera, Gaussians
@@ -59,12 +58,6 @@ class Scene:
             "render_eps2d": self.eps2d,
             "seconds": round(self.seconds, 3),
         }
-
-
-def photo_camera(width: int, height: int, focal_px: float) -> Camera:
-    """The photo's own camera: principal point at the image centre, identity pose."""
-    K = torch.tensor([[focal_px, 0.0, width / 2.0], [0.0, focal_px, height / 2.0], [0.0, 0.0, 1.0]])
-    return Camera(K=K, world_to_camera=torch.eye(4), width=width, height=height)
 
 
 def depth_sidecar_focal(depth_path: Path) -> float | None:

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from unflat.io.gaussians import linear_to_srgb, srgb_to_linear
+from unflat.colour import linear_to_srgb, srgb_to_linear
 from unflat.splat.trajectories import DepthRange
 from unflat.types import Camera
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unflat.colour import linear_to_srgb
 from unflat.errors import ConfigError
-from unflat.io.gaussians import linear_to_srgb
 from unflat.progress import Progress, counted
 from unflat.splat.render import check_gaussians, render
 from unflat.splat.stereo import EYE_DISTANCE_M, anaglyph, side_by_side, stereo_pair

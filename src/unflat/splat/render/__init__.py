@@ -84,48 +84,10 @@ def importable(module: str) -> bool:
 
 
 def check_gaussians(gaussians: Gaussians) -> None:
-    """Raise a clear error for a scene whose fields have wrong shapes, devices, types or NaNs."""
-    import torch as torch_  # local: the submodule ``torch`` would shadow a module-level import
-
-    expected = {"means": 3, "scales": 3, "quats": 4, "colors": 3}
-    tensors = {name: getattr(gaussians, name) for name in (*expected, "opacities")}
-    for name, tensor in tensors.items():
-        if not isinstance(tensor, torch_.Tensor):
-            raise InputError(
-                f"Gaussians.{name} is a {type(tensor).__name__}, not a torch tensor",
-                hint="build Gaussians from torch tensors",
-            )
-    count = gaussians.means.shape[0] if gaussians.means.ndim == 2 else -1
-    for name, width in expected.items():
-        shape = tuple(tensors[name].shape)
-        if shape != (count, width):
-            raise InputError(
-                f"Gaussians.{name} has shape {shape}, expected ({max(count, 0)}, {width})",
-                hint="all Gaussian fields need the same count N: means/scales/colors [N,3], "
-                "quats [N,4], opacities [N]",
-            )
-    if tuple(gaussians.opacities.shape) != (count,):
-        raise InputError(
-            f"Gaussians.opacities has shape {tuple(gaussians.opacities.shape)}, "
-            f"expected ({count},)",
-            hint="opacities are one value per Gaussian, shape [N]",
-        )
-    device = gaussians.means.device
-    for name, tensor in tensors.items():
-        if tensor.device != device:
-            raise InputError(
-                f"Gaussians.{name} is on {tensor.device} but means are on {device}",
-                hint="move the whole scene to one device",
-            )
-        if not tensor.is_floating_point():
-            raise InputError(f"Gaussians.{name} is {tensor.dtype}", hint="use float tensors")
-        bad = int((~torch_.isfinite(tensor)).sum()) if tensor.numel() else 0
-        if bad:
-            raise InputError(
-                f"Gaussians.{name} has {bad} non-finite value(s) (NaN or inf)",
-                hint="remove or fix those Gaussians before rendering",
-            )
-    if count and bool((gaussians.quats.norm(dim=-1) == 0).any()):
+    """Raise a clear error for a scene whose fields have wrong shapes, devices, types or NaNs
+    (:meth:`unflat.types.Gaussians.validate`), or that has zero-length quaternions."""
+    gaussians.validate()
+    if len(gaussians) and bool((gaussians.quats.norm(dim=-1) == 0).any()):
         raise InputError("Gaussians.quats has zero-length quaternions", hint="use unit quaternions")
 
 

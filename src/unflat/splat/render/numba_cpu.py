@@ -65,6 +65,58 @@ def footprint_column(
     return (jacobian[0] * w0 + jacobian[1] * w2) * s, (jacobian[2] * w1 + jacobian[3] * w2) * s
 
 
+@njit(cache=True, inline="always")
+def _to_camera(
+    world_to_camera: np.ndarray, mx: float, my: float, mz: float
+) -> tuple[float, float, float]:
+    """A world point in the camera frame."""
+    x = world_to_camera[0, 0] * mx + world_to_camera[0, 1] * my
+    x += world_to_camera[0, 2] * mz + world_to_camera[0, 3]
+    y = world_to_camera[1, 0] * mx + world_to_camera[1, 1] * my
+    y += world_to_camera[1, 2] * mz + world_to_camera[1, 3]
+    z = world_to_camera[2, 0] * mx + world_to_camera[2, 1] * my
+    z += world_to_camera[2, 2] * mz + world_to_camera[2, 3]
+    return x, y, z
+
+
+@njit(cache=True, inline="always")
+def _rotation(
+    qw: float, qx: float, qy: float, qz: float
+) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """The entries r00, r01, ... r22 of R(q) for the normalised quaternion, row by row.
+
+    Scalars, not a matrix: no per-Gaussian heap allocation in the parallel loop.
+    """
+    norm = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+    qw, qx, qy, qz = qw / norm, qx / norm, qy / norm, qz / norm
+    return (
+        1 - 2 * (qy * qy + qz * qz),
+        2 * (qx * qy - qw * qz),
+        2 * (qx * qz + qw * qy),
+        2 * (qx * qy + qw * qz),
+        1 - 2 * (qx * qx + qz * qz),
+        2 * (qy * qz - qw * qx),
+        2 * (qx * qz - qw * qy),
+        2 * (qy * qz + qw * qx),
+        1 - 2 * (qx * qx + qy * qy),
+    )
+
+
+@njit(cache=True, inline="always")
+def _pixel_box(
+    u: float, v: float, a: float, c: float, opacity: float, bound: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """Inclusive pixel box (x0, y0, x1, y1) of the 1/255 footprint, as the torch path's."""
+    extent = math.sqrt(2 * math.log(max(opacity / float(ALPHA_MIN), 1.0))) * 1.001
+    radius_x = extent * math.sqrt(max(a, 0.0))
+    radius_y = extent * math.sqrt(max(c, 0.0))
+    x0 = int(min(max(math.ceil(u - radius_x - 0.5), 0.0), bound))
+    x1 = int(min(max(math.floor(u + radius_x - 0.5), -1.0), bound))
+    y0 = int(min(max(math.ceil(v - radius_y - 0.5), 0.0), bound))
+    y1 = int(min(max(math.floor(v + radius_y - 0.5), -1.0), bound))
+    return x0, y0, min(x1, width - 1), min(y1, height - 1)
+
+
 @njit(parallel=True, cache=True)
 def project(
     means: np.ndarray,
@@ -99,39 +151,13 @@ def project(
     for i in prange(means.shape[0]):
         out_tiles[i] = 0
         mx, my, mz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
-        x = world_to_camera[0, 0] * mx + world_to_camera[0, 1] * my
-        x += world_to_camera[0, 2] * mz + world_to_camera[0, 3]
-        y = world_to_camera[1, 0] * mx + world_to_camera[1, 1] * my
-        y += world_to_camera[1, 2] * mz + world_to_camera[1, 3]
-        z = world_to_camera[2, 0] * mx + world_to_camera[2, 1] * my
-        z += world_to_camera[2, 2] * mz + world_to_camera[2, 3]
+        x, y, z = _to_camera(world_to_camera, mx, my, mz)
         out_float[i, 5] = z
         opacity = float(opacities[i])
         if not (z >= near) or not (opacity >= alpha_min):
             continue
-        qw, qx, qy, qz = (
-            float(quats[i, 0]),
-            float(quats[i, 1]),
-            float(quats[i, 2]),
-            float(quats[i, 3]),
-        )
-        norm = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
-        qw, qx, qy, qz = qw / norm, qx / norm, qy / norm, qz / norm
-        # Columns of R(q) as scalars: no per-Gaussian heap allocation in the parallel loop.
-        r00, r01, r02 = (
-            1 - 2 * (qy * qy + qz * qz),
-            2 * (qx * qy - qw * qz),
-            2 * (qx * qz + qw * qy),
-        )
-        r10, r11, r12 = (
-            2 * (qx * qy + qw * qz),
-            1 - 2 * (qx * qx + qz * qz),
-            2 * (qy * qz - qw * qx),
-        )
-        r20, r21, r22 = (
-            2 * (qx * qz - qw * qy),
-            2 * (qy * qz + qw * qx),
-            1 - 2 * (qx * qx + qy * qy),
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = _rotation(
+            float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3])
         )
         # Σ' = (J W R S)(J W R S)ᵀ, with J evaluated at the mean clamped to 1.3x the half field
         # of view, as in the torch path (see its comment for why).
@@ -153,16 +179,7 @@ def project(
         v = fy * y / z + cy
         if not (math.isfinite(u) and math.isfinite(v)):
             continue
-        # Pixel box of the 1/255 footprint, exactly as the torch path computes it.
-        extent = math.sqrt(2 * math.log(max(opacity / alpha_min, 1.0))) * 1.001
-        radius_x = extent * math.sqrt(max(a, 0.0))
-        radius_y = extent * math.sqrt(max(c, 0.0))
-        x0 = int(min(max(math.ceil(u - radius_x - 0.5), 0.0), bound))
-        x1 = int(min(max(math.floor(u + radius_x - 0.5), -1.0), bound))
-        y0 = int(min(max(math.ceil(v - radius_y - 0.5), 0.0), bound))
-        y1 = int(min(max(math.floor(v + radius_y - 0.5), -1.0), bound))
-        x1 = min(x1, width - 1)
-        y1 = min(y1, height - 1)
+        x0, y0, x1, y1 = _pixel_box(u, v, a, c, opacity, bound, width, height)
         if x0 > x1 or y0 > y1:
             continue
         out_float[i, 0] = u
@@ -333,21 +350,37 @@ def blend(
                         accumulated[local, 2] += weight * blue
                         accumulated[local, 3] += weight * depth
                         transmittance[local] = after
-            for py in range(tile_y0, tile_y1 + 1):
-                for px in range(tile_x0, tile_x1 + 1):
-                    local = (py - tile_y0) * tile_size + (px - tile_x0)
-                    left = transmittance[local]
-                    alpha = _ONE - left
-                    for channel in range(3):
-                        out_color[py, px, channel] = (
-                            accumulated[local, channel] + left * background[channel]
-                        )
-                    out_alpha[py, px] = alpha
-                    out_depth[py, px] = (
-                        accumulated[local, 3] / max(alpha, np.float32(1e-12))
-                        if alpha > _ZERO
-                        else _ZERO
-                    )
+            _write_tile(
+                transmittance, accumulated, background, (tile_x0, tile_y0, tile_x1, tile_y1),
+                tile_size, out_color, out_alpha, out_depth,
+            )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _write_tile(
+    transmittance: np.ndarray,
+    accumulated: np.ndarray,
+    background: np.ndarray,
+    tile: tuple[int, int, int, int],
+    tile_size: int,
+    out_color: np.ndarray,
+    out_alpha: np.ndarray,
+    out_depth: np.ndarray,
+) -> None:
+    """Write one composited tile (inclusive pixel box ``tile``) into the final images."""
+    tile_x0, tile_y0, tile_x1, tile_y1 = tile
+    for py in range(tile_y0, tile_y1 + 1):
+        for px in range(tile_x0, tile_x1 + 1):
+            local = (py - tile_y0) * tile_size + (px - tile_x0)
+            left = transmittance[local]
+            alpha = _ONE - left
+            for channel in range(3):
+                shown = accumulated[local, channel] + left * background[channel]
+                out_color[py, px, channel] = shown
+            out_alpha[py, px] = alpha
+            out_depth[py, px] = (
+                accumulated[local, 3] / max(alpha, np.float32(1e-12)) if alpha > _ZERO else _ZERO
+            )
 
 
 def as_numpy(tensor: torch.Tensor) -> np.ndarray:

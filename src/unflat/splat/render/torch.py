@@ -10,6 +10,7 @@ for batches of tiles and chunks of each tile's list, so peak memory is set by
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -101,6 +102,14 @@ def project(
     }
 
 
+class _TileLists(NamedTuple):
+    """Each tile's Gaussians, front to back: ``gaussians[starts[t] : starts[t] + counts[t]]``."""
+
+    gaussians: torch.Tensor
+    counts: torch.Tensor
+    starts: torch.Tensor
+
+
 def render_torch(
     gaussians: Gaussians,
     camera: Camera,
@@ -115,9 +124,34 @@ def render_torch(
     device = gaussians.means.device
     width, height = camera.width, camera.height
     tiles_x, tiles_y = math.ceil(width / tile_size), math.ceil(height / tile_size)
-    pixels_per_tile = tile_size * tile_size
 
     projected = project(gaussians, camera, near, eps2d)
+    lists = _tile_lists(projected, tile_size, tiles_x, tiles_y)
+    # Colour and depth are composited together as four channels.
+    features = torch.cat([gaussians.colors.float(), projected["depths"][:, None]], dim=-1)
+    tiled_features, tiled_transmittance = _composite_tiles(
+        projected, gaussians.opacities.float(), features, lists, tiles_x, tile_size, chunk_elements
+    )
+
+    def to_image(tiled: torch.Tensor) -> torch.Tensor:
+        channels = tiled.shape[2:]
+        image = tiled.reshape(tiles_y, tiles_x, tile_size, tile_size, *channels)
+        image = image.transpose(1, 2).reshape(tiles_y * tile_size, tiles_x * tile_size, *channels)
+        return image[:height, :width]
+
+    features_image = to_image(tiled_features)
+    transmittance_image = to_image(tiled_transmittance)
+    alpha_image = 1.0 - transmittance_image
+    color = features_image[..., :3] + transmittance_image[..., None] * background.to(device)
+    # Normalised expected depth; see the package docstring for why.
+    depth = torch.where(alpha_image > 0, features_image[..., 3] / alpha_image.clamp(min=1e-12), 0.0)
+    return Render(color=color, alpha=alpha_image, depth=depth)
+
+
+def _tile_lists(
+    projected: dict[str, torch.Tensor], tile_size: int, tiles_x: int, tiles_y: int
+) -> _TileLists:
+    """Bin the visible Gaussians into the tiles their boxes touch, each list in depth order."""
     ids = torch.nonzero(projected["visible"]).squeeze(1)
     # Depth order first; the stable tile sort below keeps it within each tile.
     ids = ids[torch.argsort(projected["depths"][ids], stable=True)]
@@ -127,18 +161,26 @@ def render_torch(
     span_y = box[:, 3] // tile_size - tile_y0 + 1
     tile_ids, owners = tile_intersections(tile_x0, tile_y0, span_x, span_y, tiles_x)
     order = torch.argsort(tile_ids, stable=True)
-    sorted_gaussians = ids[owners[order]]  # per tile, front to back
     counts = torch.bincount(tile_ids, minlength=tiles_x * tiles_y)
-    starts = torch.cumsum(counts, 0) - counts
+    return _TileLists(ids[owners[order]], counts, torch.cumsum(counts, 0) - counts)
 
-    means2d = projected["means2d"]
-    conics = projected["conics"]
-    opacities = gaussians.opacities.float()
-    # Colour and depth are composited together as four channels.
-    features = torch.cat([gaussians.colors.float(), projected["depths"][:, None]], dim=-1)
 
-    out_features = torch.zeros(tiles_x * tiles_y, pixels_per_tile, 4, device=device)
-    out_transmittance = torch.ones(tiles_x * tiles_y, pixels_per_tile, device=device)
+def _composite_tiles(
+    projected: dict[str, torch.Tensor],
+    opacities: torch.Tensor,
+    features: torch.Tensor,
+    lists: _TileLists,
+    tiles_x: int,
+    tile_size: int,
+    chunk_elements: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composite every tile's list: ``[tiles, pixels, 4]`` features and ``[tiles, pixels]`` T."""
+    device = features.device
+    means2d, conics = projected["means2d"], projected["conics"]
+    sorted_gaussians, counts, starts = lists
+    pixels_per_tile = tile_size * tile_size
+    out_features = torch.zeros(len(counts), pixels_per_tile, 4, device=device)
+    out_transmittance = torch.ones(len(counts), pixels_per_tile, device=device)
     local = torch.arange(pixels_per_tile, device=device)
     offsets = torch.stack([local % tile_size, local // tile_size], dim=-1).float() + 0.5
 
@@ -178,20 +220,7 @@ def render_torch(
                 break
         out_features[batch] = accumulated
         out_transmittance[batch] = transmittance
-
-    def to_image(tiled: torch.Tensor) -> torch.Tensor:
-        channels = tiled.shape[2:]
-        image = tiled.reshape(tiles_y, tiles_x, tile_size, tile_size, *channels)
-        image = image.transpose(1, 2).reshape(tiles_y * tile_size, tiles_x * tile_size, *channels)
-        return image[:height, :width]
-
-    features_image = to_image(out_features)
-    transmittance_image = to_image(out_transmittance)
-    alpha_image = 1.0 - transmittance_image
-    color = features_image[..., :3] + transmittance_image[..., None] * background.to(device)
-    # Normalised expected depth; see the package docstring for why.
-    depth = torch.where(alpha_image > 0, features_image[..., 3] / alpha_image.clamp(min=1e-12), 0.0)
-    return Render(color=color, alpha=alpha_image, depth=depth)
+    return out_features, out_transmittance
 
 
 def tile_intersections(

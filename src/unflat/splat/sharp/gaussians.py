@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unflat.colour import srgb_to_linear_tensor
 from unflat.splat.sharp.config import DeltaFactor, InitializerParams
-from unflat.splat.sharp.layers import activation, inverse_sigmoid, inverse_softplus, srgb_to_linear
+from unflat.splat.sharp.layers import activation, inverse_sigmoid, inverse_softplus
 
 # Depth normalisation: the nearest point goes to NEAREST_DEPTH, anything beyond FARTHEST_DEPTH is
 # clamped (both in the normalised units).
@@ -219,7 +220,7 @@ class GaussianComposer(nn.Module):
             base = base.clamp(min=0.01)
         pair = self.color_activation
         colors = pair.forward(pair.inverse(base) + self.delta_factor.color * delta)
-        return srgb_to_linear(colors) if self.color_space == "linearRGB" else colors
+        return srgb_to_linear_tensor(colors) if self.color_space == "linearRGB" else colors
 
     def forward(
         self, delta: torch.Tensor, base: BaseGaussians, global_scale: torch.Tensor | None

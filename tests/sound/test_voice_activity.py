@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import shared_path
 from unflat.errors import InputError
 from unflat.io.audio import read_audio, write_wav
-from unflat.sound.voice import voice_activity
+from unflat.sound.voice_activity import voice_activity
 from unflat.types import Audio
 
 RATE = 16000
