@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from unflat import weights
+from unflat import registry, weights
 from unflat.errors import WeightsError
 
 FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "depth_pro_tiny_a"
@@ -87,12 +87,12 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _register_tiny(monkeypatch: pytest.MonkeyPatch, urls: tuple[str, ...] = (), **file_kw) -> None:
-    entry = weights.ModelEntry(
+    entry = registry.ModelEntry(
         name="tiny",
         task="test",
         architecture=dict(TINY_CONFIG),
         description="a test model",
-        files=(weights.WeightFile("tiny.pt", urls, **file_kw),),
+        files=(registry.WeightFile("tiny.pt", urls, **file_kw),),
         licence="Test Licence",
         licence_url="https://licence.invalid/tiny",
         licence_summary="for tests only",
@@ -100,7 +100,7 @@ def _register_tiny(monkeypatch: pytest.MonkeyPatch, urls: tuple[str, ...] = (), 
         homepage="https://home.invalid/tiny",
         paper="none",
     )
-    monkeypatch.setitem(weights._REGISTRY, "tiny", entry)
+    monkeypatch.setitem(registry._MODELS, "tiny", entry)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,32 +108,32 @@ def _register_tiny(monkeypatch: pytest.MonkeyPatch, urls: tuple[str, ...] = (), 
 
 
 def test_registry_holds_depth_pro_and_sharp_as_research_only() -> None:
-    names = [entry.name for entry in weights.list_entries()]
+    names = [entry.name for entry in registry.list_entries()]
     assert {"depth-pro", "sharp"} <= set(names)
-    depth = weights.get_entry("depth-pro")
+    depth = registry.get_entry("depth-pro")
     assert depth.architecture == {"architecture": "depth_pro"}
     assert depth.files[0].filename == "depth_pro.pt"
     assert depth.files[0].urls[0] == "https://ml-site.cdn-apple.com/models/depth-pro/depth_pro.pt"
     assert any("huggingface.co/apple/DepthPro" in url for url in depth.files[0].urls)
     assert depth.commercial_use is False and depth.research_only
-    sharp = weights.get_entry("sharp")
+    sharp = registry.get_entry("sharp")
     assert sharp.files[0].urls == (
         "https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt",
     )
     assert sharp.commercial_use is False
-    for entry in weights.list_entries():
+    for entry in registry.list_entries():
         for file in entry.files:
             # A hash is either absent or a real sha256, never a placeholder.
             assert file.sha256 is None or len(file.sha256) == 64
 
 
 def test_lookup_accepts_underscores_and_case() -> None:
-    assert weights.get_entry("Depth_Pro").name == "depth-pro"
+    assert registry.get_entry("Depth_Pro").name == "depth-pro"
 
 
 def test_typo_suggests_the_close_name_and_lists_all() -> None:
     with pytest.raises(WeightsError) as caught:
-        weights.get_entry("depht-pro")
+        registry.get_entry("depht-pro")
     assert "did you mean 'depth-pro'" in caught.value.hint
     assert "sharp" in caught.value.hint
 
@@ -271,12 +271,10 @@ def test_load_model_from_a_folder_with_a_builder(tmp_path: Path) -> None:
     _assert_ready(weights.load_model(folder, builder=tiny_builder), state)
 
 
-def test_load_model_uses_architectures_build_model(
+def test_load_model_uses_the_registrys_build_model(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import unflat.architectures
-
-    monkeypatch.setattr(unflat.architectures, "build_model", tiny_builder)
+    monkeypatch.setattr(registry, "build_model", tiny_builder)
     state = tiny_state()
     folder = _model_folder(tmp_path / "tiny_a", state)
     model = weights.load_model(str(folder), dtype=torch.bfloat16)

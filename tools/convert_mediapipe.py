@@ -49,7 +49,7 @@ WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3
 
 ASSETS = REPO / "src" / "unflat" / "assets" / "face"
 
-# net name (unflat.face.nets.NETS) -> model file inside the wheel
+# net name (an architecture in unflat.registry) -> model file inside the wheel
 MODELS = {
     "blazeface_short": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "face_mesh": "mediapipe/modules/face_landmark/face_landmark.tflite",
@@ -213,15 +213,20 @@ def notice(hashes: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _filename(name: str) -> str:
+    """The asset file of face net ``name``, as unflat's model table names it."""
+    from unflat.registry import get_entry
+
+    return get_entry(name).files[0].filename
+
+
 def check(folder: Path, states: dict[str, dict], notice_text: str, licence: bytes) -> int:
     """0 when ``folder`` holds exactly these tensors, NOTICE and LICENSE; else 1 (printed)."""
     from safetensors.numpy import load_file
 
-    from unflat.face.nets import NETS
-
     bad = []
     for name, state in states.items():
-        path = folder / NETS[name][1]
+        path = folder / _filename(name)
         stored = load_file(str(path)) if path.is_file() else {}
         same = set(stored) == set(state) and all(
             stored[k].dtype == v.dtype and np.array_equal(stored[k], v) for k, v in state.items()
@@ -239,7 +244,7 @@ def check(folder: Path, states: dict[str, dict], notice_text: str, licence: byte
 def main(argv: list[str] | None = None) -> None:
     from safetensors.numpy import save_file
 
-    from unflat.face.nets import NETS
+    from unflat.registry import build_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--wheel", type=Path, help="use this mediapipe wheel instead of pip")
@@ -263,13 +268,16 @@ def main(argv: list[str] | None = None) -> None:
     if licence is None:
         raise SystemExit("the wheel has no dist-info/LICENSE")
     hashes = {name: sha256(blob) for name, blob in blobs.items()}
-    states = {name: convert(Graph(blob), NETS[name][0]()) for name, blob in blobs.items()}
+    states = {
+        name: convert(Graph(blob), build_model({"architecture": name}))
+        for name, blob in blobs.items()
+    }
     if args.check:
         raise SystemExit(check(args.out, states, notice(hashes), licence))
 
     args.out.mkdir(parents=True, exist_ok=True)
     for name, state in states.items():
-        filename = NETS[name][1]
+        filename = _filename(name)
         metadata = {
             "source": f"mediapipe=={MEDIAPIPE_VERSION}:{MODELS[name]}",
             "source_sha256": hashes[name],

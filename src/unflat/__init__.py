@@ -8,7 +8,7 @@ from unflat.errors import UnflatError
 from unflat.types import Camera, DepthMap, Gaussians, Photo
 
 _LAZY = {
-    "build_model": "unflat.architectures",
+    "build_model": "unflat.registry",
     "load_model": "unflat.weights",
     "AnimatePipeline": "unflat.pipelines.animate",
     "DepthEstimator": "unflat.depth.predict",

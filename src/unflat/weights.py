@@ -1,7 +1,7 @@
-"""The model registry and everything between a model's name and a ready ``nn.Module``.
+"""Everything between a model's name and a ready ``nn.Module``: fetching, caching, loading.
 
-Each ``ModelEntry`` sits beside the code (as timm keeps pretrained configs): its architecture
-config, its weight files with their sources, and its licence. Weights are cached under
+What each model is (architecture, weight files, licence) is in the one table, ``unflat.registry``,
+filled beside each model's code. Weights are cached under
 ``cache_dir()/<name>/`` in the fixtures' layout (``config.json`` + ``model.safetensors``), so a
 cached model folder is itself a valid ``--weights`` argument. A released ``.pt`` is read once with
 ``weights_only=True`` and kept as safetensors; the ``.pt`` is then deleted.
@@ -10,170 +10,27 @@ cached model folder is itself a valid ``--weights`` argument. A released ``.pt``
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from unflat import registry
 from unflat.download import download, file_sha256, manual_hint, offline
-from unflat.errors import ConfigError, WeightsError
+from unflat.errors import ConfigError, OutputError, WeightsError
+from unflat.io.atomic import write_json
+from unflat.registry import ModelEntry, WeightFile, get_entry
 
 SAFETENSORS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 SOURCE_NAME = "source.json"
 _LICENCE_MARKER = ".licence-shown"
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-
-
-@dataclass(frozen=True)
-class WeightFile:
-    """One released file; ``size_bytes``/``sha256`` are verified only when known (never guessed)."""
-
-    filename: str
-    urls: tuple[str, ...]
-    size_bytes: int | None = None
-    sha256: str | None = None
-    # Only for display before the exact size is known.
-    approx_bytes: int | None = None
-    # Prepended to every key when several files are merged into one state dict.
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A published model: what to build, where its weights come from, and under what licence."""
-
-    name: str
-    task: str
-    architecture: dict = field(hash=False)
-    description: str
-    files: tuple[WeightFile, ...]
-    licence: str
-    licence_url: str
-    licence_summary: str
-    commercial_use: bool
-    homepage: str
-    paper: str
-    # False until ``unflat.architectures`` can build it (used when that module cannot say).
-    available: bool = True
-
-    @property
-    def research_only(self) -> bool:
-        return not self.commercial_use
-
-    @property
-    def size_bytes(self) -> int | None:
-        """Total download size, exact or approximate; None when unknown."""
-        sizes = [f.size_bytes or f.approx_bytes for f in self.files]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[arg-type]
-
-
-_APPLE_RESEARCH_SUMMARY = (
-    "Apple Machine Learning Research Model License: the weights may be used, copied and modified "
-    "for non-commercial scientific research and academic development only. Commercial use, and "
-    "use in products or services, is not permitted. The accompanying code is under the Apple "
-    "Sample Code License. This is a summary, not legal advice: the licence text governs."
-)
-
-_REGISTRY: dict[str, ModelEntry] = {}
-
-
-def register(entry: ModelEntry, overwrite: bool = False) -> ModelEntry:
-    """Add ``entry`` to the registry (``overwrite`` to replace one of the same name)."""
-    if entry.name in _REGISTRY and not overwrite:
-        raise ValueError(f"model {entry.name!r} is already registered")
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
-register(
-    ModelEntry(
-        name="depth-pro",
-        task="depth",
-        architecture={"architecture": "depth_pro"},
-        description=(
-            "Apple Depth Pro: metric depth and focal length from a single photo "
-            "(two DINOv2 ViT-L/16 encoders, multi-resolution DPT decoder, 1536x1536)."
-        ),
-        files=(
-            WeightFile(
-                filename="depth_pro.pt",
-                urls=(
-                    "https://ml-site.cdn-apple.com/models/depth-pro/depth_pro.pt",
-                    "https://huggingface.co/apple/DepthPro/resolve/main/depth_pro.pt",
-                ),
-                # 952M parameters, believed stored as float16; exact bytes and hash not yet pinned.
-                approx_bytes=1_904_000_000,
-            ),
-        ),
-        licence="Apple Machine Learning Research Model License (research only)",
-        licence_url="https://huggingface.co/apple/DepthPro/blob/main/LICENSE",
-        licence_summary=_APPLE_RESEARCH_SUMMARY,
-        commercial_use=False,
-        homepage="https://github.com/apple/ml-depth-pro",
-        paper="Depth Pro: Sharp Monocular Metric Depth in Less Than a Second (arXiv:2410.02073)",
-    )
-)
-
-register(
-    ModelEntry(
-        name="sharp",
-        task="3d-scene",
-        architecture={"architecture": "sharp"},
-        description=(
-            "Apple SHARP: a metric 3D Gaussian scene from a single photo (Depth Pro-style "
-            "monodepth with two DINOv2 ViT-L/16 encoders, DPT Gaussian decoder; 1536x1536 input, "
-            "2 x 768 x 768 Gaussians), rendered from nearby viewpoints."
-        ),
-        files=(
-            WeightFile(
-                filename="sharp_2572gikvuh.pt",
-                urls=("https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt",),
-                # 702M parameters (1038 tensors, incl. the ViTs' unused 21841-way heads), believed
-                # stored as float32; exact bytes and hash not yet pinned.
-                approx_bytes=2_809_000_000,
-            ),
-        ),
-        licence="Apple Machine Learning Research Model License (research only)",
-        licence_url="https://github.com/apple/ml-sharp/blob/main/LICENSE_MODEL",
-        licence_summary=_APPLE_RESEARCH_SUMMARY,
-        commercial_use=False,
-        homepage="https://github.com/apple/ml-sharp",
-        paper="Sharp Monocular View Synthesis in Less Than a Second (arXiv:2512.10685)",
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry lookup and cache locations
-
-
-def list_entries() -> list[ModelEntry]:
-    """Every registered model, sorted by name."""
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def get_entry(name: str) -> ModelEntry:
-    """The registry entry for ``name`` (``depth_pro`` and ``Depth-Pro`` also find ``depth-pro``)."""
-    key = _normalise(name)
-    if key in _REGISTRY:
-        return _REGISTRY[key]
-    known = sorted(_REGISTRY)
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    hint += f"known models: {', '.join(known)} (see `unflat models list`)"
-    raise WeightsError(f"unknown model {name!r}", hint)
 
 
 def cache_dir() -> Path:
@@ -186,22 +43,17 @@ def cache_dir() -> Path:
 
 
 def weights_path(name: str) -> Path:
-    """Where the converted ``model.safetensors`` of registry model ``name`` lives (or will)."""
-    return cache_dir() / get_entry(name).name / SAFETENSORS_NAME
+    """Where registry model ``name``'s weights live (or will): the cached ``model.safetensors``,
+    or the packaged file of a bundled model."""
+    entry = get_entry(name)
+    if entry.bundled is not None:
+        return registry.bundled_files(entry)[0]
+    return cache_dir() / entry.name / SAFETENSORS_NAME
 
 
 def is_cached(name: str) -> bool:
-    """True when ``name``'s converted weights are already on disk."""
+    """True when ``name``'s weights are already on disk (bundled ones always are)."""
     return weights_path(name).is_file()
-
-
-def architecture_available(entry: ModelEntry) -> bool:
-    """Whether this release can build ``entry``'s architecture."""
-    try:
-        from unflat.architectures import SUPPORTED
-    except ImportError:
-        return entry.available
-    return entry.architecture["architecture"] in SUPPORTED
 
 
 def fetch_hint(name: str) -> str:
@@ -224,6 +76,8 @@ def fetch(name: str, progress: bool = True, force: bool = False) -> Path:
     at the expected path by hand is used as if downloaded.
     """
     entry = get_entry(name)
+    if entry.bundled is not None:
+        return _bundled_file(entry)
     folder = cache_dir() / entry.name
     target = folder / SAFETENSORS_NAME
     if force:
@@ -262,12 +116,24 @@ def fetch(name: str, progress: bool = True, force: bool = False) -> Path:
         for key, tensor in read_checkpoint(path).items():
             state[weight.prefix + key] = tensor
     _save_safetensors(state, target, {"source": ",".join(w.filename for w in entry.files)})
-    _write_json(folder / CONFIG_NAME, entry.architecture)
-    _write_json(folder / SOURCE_NAME, {"model": entry.name, "files": record})
+    write_json(folder / CONFIG_NAME, entry.architecture)
+    write_json(folder / SOURCE_NAME, {"model": entry.name, "files": record})
     # The safetensors copy is all we read from now on; the checkpoint would double the disk use.
     for path in sources:
         path.unlink(missing_ok=True)
     return target
+
+
+def _bundled_file(entry: ModelEntry) -> Path:
+    """The packaged weights of a model that ships with unflat (there is nothing to download)."""
+    path = registry.bundled_files(entry)[0]
+    if not path.is_file():
+        raise WeightsError(
+            f"{entry.name}'s weights (unflat/{entry.bundled}/{path.name}) are missing from this "
+            "install",
+            "reinstall unflat; in a source checkout run `python tools/convert_mediapipe.py`",
+        )
+    return path
 
 
 def _check_hand_placed(entry: ModelEntry, weight: WeightFile, path: Path) -> None:
@@ -372,12 +238,6 @@ def _save_safetensors(
         temporary.unlink(missing_ok=True)
 
 
-def _write_json(path: Path, data: object) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(temporary, path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Resolving --weights and loading models
 
@@ -428,8 +288,8 @@ def _converted(checkpoint: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _save_safetensors(state, target, {"source": str(checkpoint)})
-        _write_json(folder / SOURCE_NAME, {"source": str(checkpoint), "identity": identity})
-    except OSError:
+        write_json(folder / SOURCE_NAME, {"source": str(checkpoint), "identity": identity})
+    except (OSError, OutputError):
         # An unwritable cache should not stop the run: load the checkpoint directly instead.
         return checkpoint
     return target
@@ -475,12 +335,12 @@ def load_model(
     ``name_or_path`` is a registry name, a folder with ``config.json`` + ``model.safetensors``, or a
     weights file (built as registry model ``default_architecture`` unless a ``config.json`` with an
     ``"architecture"`` key sits beside it). ``weights`` overrides where the tensors come from.
-    ``builder`` replaces ``unflat.architectures.build_model`` (for tests and custom models).
+    ``builder`` replaces ``unflat.registry.build_model`` (for tests and custom models).
     """
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     entry = None
-    if not _looks_like_path(text) and _normalise(text) in _REGISTRY:
+    if not _looks_like_path(text) and registry.find_entry(text) is not None:
         entry = get_entry(text)
     elif not path.exists():
         if not _looks_like_path(text):
@@ -504,7 +364,7 @@ def load_model(
     if config is None:
         entry = entry or get_entry(default_architecture)
         config = dict(entry.architecture)
-        if builder is None and not architecture_available(entry):
+        if builder is None and not registry.architecture_available(entry):
             # Refuse before a multi-gigabyte download that could not be used.
             raise _later_release(config["architecture"])
 
@@ -523,15 +383,13 @@ def load_model(
 def _build(config: dict, builder: Callable[[dict], nn.Module] | None) -> nn.Module:
     if builder is not None:
         return builder(config)
-    from unflat.architectures import build_model
-
     try:
-        return build_model(config)
+        return registry.build_model(config)
     except ConfigError:
         architecture = config.get("architecture")
         if any(
             e.architecture["architecture"] == architecture and not e.available
-            for e in _REGISTRY.values()
+            for e in registry.list_entries()
         ):
             raise _later_release(str(architecture)) from None
         raise
@@ -614,26 +472,20 @@ def weights_id(path_or_name: str | os.PathLike[str]) -> str:
         pass
     digest = file_sha256(path)
     # Read-only locations (the shared fixtures) just get hashed each time.
-    with contextlib.suppress(OSError):
-        _write_json(sidecar, {**key, "sha256": digest})
+    with contextlib.suppress(OSError, OutputError):
+        write_json(sidecar, {**key, "sha256": digest})
     return digest
 
 
 __all__ = [
-    "ModelEntry",
-    "WeightFile",
-    "architecture_available",
     "cache_dir",
     "fetch",
     "fetch_hint",
     "file_sha256",
-    "get_entry",
     "is_cached",
-    "list_entries",
     "load_model",
     "offline",
     "read_checkpoint",
-    "register",
     "resolve_weights",
     "weights_id",
     "weights_path",

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from unflat import registry
 from unflat.errors import ConfigError, WeightsError
-from unflat.face.nets import NETS, asset_path, load_net
+from unflat.face.nets import load_net
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "face" / "litert_outputs.npz"
 
@@ -27,9 +28,14 @@ def reference() -> dict[str, np.ndarray]:
         return dict(data)
 
 
+def asset(name: str) -> Path:
+    """The packaged weights file of face net ``name``."""
+    return registry.bundled_files(registry.get_entry(name))[0]
+
+
 def net(name: str) -> torch.nn.Module:
-    if not asset_path(NETS[name][1]).is_file():
-        pytest.skip(f"{NETS[name][1]} is absent: run tools/convert_mediapipe.py")
+    if not asset(name).is_file():
+        pytest.skip(f"{asset(name).name} is absent: run tools/convert_mediapipe.py")
     return load_net(name)
 
 
@@ -85,9 +91,9 @@ def test_selfie_segmentation(reference):
 def test_weights_keep_their_stored_precision():
     from safetensors import safe_open
 
-    if not asset_path(NETS["face_mesh"][1]).is_file():
+    if not asset("face_mesh").is_file():
         pytest.skip("face_mesh.safetensors is absent: run tools/convert_mediapipe.py")
-    with safe_open(str(asset_path(NETS["face_mesh"][1])), "pt") as f:
+    with safe_open(str(asset("face_mesh")), "pt") as f:
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}  # noqa: SIM118
     assert next(load_net("face_mesh").parameters()).dtype == torch.float32
 
@@ -100,7 +106,8 @@ def test_unknown_net():
 def test_missing_asset_says_how_to_fix(monkeypatch, tmp_path):
     import unflat.face.nets as nets
 
-    monkeypatch.setattr(nets, "asset_path", lambda filename: tmp_path / filename)
+    moved = lambda entry: [tmp_path / file.filename for file in entry.files]  # noqa: E731
+    monkeypatch.setattr(nets.registry, "bundled_files", moved)
     with pytest.raises(WeightsError, match="iris") as err:
         load_net("iris")
     assert "convert_mediapipe" in str(err.value)

@@ -7,7 +7,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from unflat import weights
+from unflat import registry, weights
 from unflat.cli.app import app
 from unflat.errors import WeightsError
 
@@ -15,12 +15,19 @@ models_app = typer.Typer(no_args_is_help=True, help="List, inspect and download 
 app.add_typer(models_app, name="models", help="List, inspect and download model weights.")
 
 
-def _size(entry: weights.ModelEntry) -> str:
+def _size(entry: registry.ModelEntry) -> str:
     size = entry.size_bytes
     if size is None:
         return "unknown"
-    exact = all(f.size_bytes is not None for f in entry.files)
-    return f"{'' if exact else '~'}{size / 1e9:.1f} GB"
+    exact = entry.bundled is not None or all(f.size_bytes is not None for f in entry.files)
+    amount = f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
+    return f"{'' if exact else '~'}{amount}"
+
+
+def _cached(entry: registry.ModelEntry) -> str:
+    if entry.bundled is not None:
+        return "bundled" if weights.is_cached(entry.name) else "missing"
+    return "yes" if weights.is_cached(entry.name) else "no"
 
 
 def _console() -> Console:
@@ -34,14 +41,14 @@ def list_models() -> None:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("name", "task", "size", "licence", "commercial use", "cached"):
         table.add_column(column, no_wrap=column != "task")
-    for entry in weights.list_entries():
+    for entry in registry.list_entries():
         table.add_row(
             entry.name,
             entry.task,
             _size(entry),
             entry.licence,
             "yes" if entry.commercial_use else "no",
-            "yes" if weights.is_cached(entry.name) else "no",
+            _cached(entry),
         )
     console = _console()
     if not console.is_terminal:
@@ -53,8 +60,8 @@ def list_models() -> None:
 @models_app.command("info")
 def info(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) -> None:
     """Everything about one model: source URLs, sizes, licence and cache location."""
-    entry = weights.get_entry(name)
-    available = weights.architecture_available(entry)
+    entry = registry.get_entry(name)
+    available = registry.architecture_available(entry)
     rows = [
         ("name", entry.name),
         ("task", entry.task),
@@ -69,11 +76,14 @@ def info(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) ->
         ("licence summary", entry.licence_summary),
         ("size", _size(entry)),
         ("cache path", str(weights.weights_path(entry.name))),
-        ("cached", "yes" if weights.is_cached(entry.name) else "no"),
+        ("cached", _cached(entry)),
     ]
     for file in entry.files:
         rows.append(("file", file.filename))
         rows.extend(("  source", url) for url in file.urls)
+        if entry.bundled is not None:
+            rows.append(("  source", f"ships with unflat (unflat/{entry.bundled}/)"))
+            continue
         rows.append(("  sha256", file.sha256 or "not pinned (size/hash checked only when known)"))
     console = _console()
     for key, value in rows:
@@ -96,6 +106,6 @@ def path(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) ->
     """Print where a model's weights are on disk; fails if they are not downloaded."""
     target = weights.weights_path(name)
     if not target.is_file():
-        entry = weights.get_entry(name)
+        entry = registry.get_entry(name)
         raise WeightsError(f"{entry.name} is not downloaded yet", weights.fetch_hint(entry.name))
     typer.echo(str(target))

@@ -20,10 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unflat.config import read_config
 from unflat.errors import ConfigError
 from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import MultiresConvDecoder
-from unflat.nn.vit import VisionTransformer, ViTConfig
+from unflat.nn.vit import VIT_ALIASES, VisionTransformer, ViTConfig
+from unflat.registry import (
+    APPLE_RESEARCH_LICENCE,
+    APPLE_RESEARCH_SUMMARY,
+    ModelEntry,
+    WeightFile,
+    register_architecture,
+    register_model,
+)
 
 # Inverse depth is clamped to this range before inversion, as the published infer() does:
 # depths between 0.1 mm and 10 km.
@@ -47,17 +56,7 @@ class DepthProConfig:
     @classmethod
     def from_dict(cls, values: dict) -> DepthProConfig:
         """Read the fixtures' ``config.json`` schema; unknown keys are an error, not ignored."""
-        values = {k: v for k, v in values.items() if k not in ("architecture", "input", "seed")}
-        known = set(cls.__dataclass_fields__)
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown depth_pro config keys: {sorted(unknown)}", f"use only {sorted(known)}"
-            )
-        vit = ViTConfig.from_dict(values.pop("vit", {}))
-        config = cls(
-            vit=vit, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        )
+        config = read_config(cls, values, "depth_pro", aliases=VIT_ALIASES)
         config.validate()
         return config
 
@@ -204,3 +203,34 @@ def build_depth_pro(config: dict | None = None) -> DepthPro:
 def decoder_input_dims(config: DepthProConfig) -> Sequence[int]:
     """Decoder input widths, finest first: the latent level is already at decoder width."""
     return [config.decoder_features, *config.encoder_feature_dims]
+
+
+register_architecture("depth_pro", build_depth_pro, DepthProConfig)
+register_model(
+    ModelEntry(
+        name="depth-pro",
+        task="depth",
+        architecture={"architecture": "depth_pro"},
+        description=(
+            "Apple Depth Pro: metric depth and focal length from a single photo "
+            "(two DINOv2 ViT-L/16 encoders, multi-resolution DPT decoder, 1536x1536)."
+        ),
+        files=(
+            WeightFile(
+                filename="depth_pro.pt",
+                urls=(
+                    "https://ml-site.cdn-apple.com/models/depth-pro/depth_pro.pt",
+                    "https://huggingface.co/apple/DepthPro/resolve/main/depth_pro.pt",
+                ),
+                # 952M parameters, believed stored as float16; exact bytes and hash not yet pinned.
+                approx_bytes=1_904_000_000,
+            ),
+        ),
+        licence=APPLE_RESEARCH_LICENCE,
+        licence_url="https://huggingface.co/apple/DepthPro/blob/main/LICENSE",
+        licence_summary=APPLE_RESEARCH_SUMMARY,
+        commercial_use=False,
+        homepage="https://github.com/apple/ml-depth-pro",
+        paper="Depth Pro: Sharp Monocular Metric Depth in Less Than a Second (arXiv:2410.02073)",
+    )
+)

@@ -16,8 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unflat.config import read_config
+
 # timm builds these ViTs with LayerNorm(eps=1e-6); the released weights were trained with it.
 LAYER_NORM_EPS = 1e-6
+# timm spells layerscale_init as init_values; configs written for timm read unchanged.
+VIT_ALIASES = {"init_values": "layerscale_init"}
 
 
 @dataclass
@@ -38,19 +42,7 @@ class ViTConfig:
     @classmethod
     def from_dict(cls, values: dict) -> ViTConfig:
         """Build from a config dict; ``init_values`` is accepted as timm's name for layerscale."""
-        values = dict(values)
-        if "init_values" in values:
-            values.setdefault("layerscale_init", values.pop("init_values"))
-        known = {name for name in cls.__dataclass_fields__}
-        unknown = set(values) - known
-        if unknown:
-            from unflat.errors import ConfigError
-
-            raise ConfigError(
-                f"unknown ViT config keys: {sorted(unknown)}",
-                f"use only {sorted(known)}",
-            )
-        return cls(**values)
+        return read_config(cls, values, "vit", aliases=VIT_ALIASES)
 
     @property
     def grid_size(self) -> int:

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unflat.errors import InputError
+from unflat.registry import register_architecture
 from unflat.sound.vssflow.config import VSSFlowConfig
 
 
@@ -227,3 +228,7 @@ class VSSFlow(nn.Module):
 def build_vssflow(config: dict) -> VSSFlow:
     """``build_model`` entry: a dict of ``VSSFlowConfig`` fields (``preset`` allowed)."""
     return VSSFlow(VSSFlowConfig.from_dict(config))
+
+
+# No published weights exist yet: train your own (``python -m unflat.sound.vssflow.train``).
+register_architecture("vssflow", build_vssflow, VSSFlowConfig)

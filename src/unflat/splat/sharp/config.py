@@ -15,11 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
+from unflat.config import read_config
 from unflat.errors import ConfigError
 from unflat.nn.dpt import UPSAMPLING_MODES
-from unflat.nn.vit import ViTConfig
+from unflat.nn.vit import VIT_ALIASES, ViTConfig
 
 # The only ViT preset the published code defines: DINOv2 ViT-L/16 at 384 px. Its shape is
 # ``SharpConfig.vit`` (which the fixtures shrink); the name is kept for schema compatibility.
@@ -171,30 +171,7 @@ class SharpConfig:
     @classmethod
     def from_dict(cls, values: dict) -> SharpConfig:
         """Read the fixtures' ``config.json`` schema; unknown keys are an error, not ignored."""
-        if not isinstance(values, dict):
-            raise ConfigError("a SHARP config must be a dict", "e.g. {'architecture': 'sharp'}")
-        values = {
-            k: v for k, v in values.items() if k not in ("architecture", "input", "seed", "note")
-        }
-        known = set(cls.__dataclass_fields__)
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown sharp config keys: {sorted(unknown)}", f"use only {sorted(known)}"
-            )
-        vit_values = dict(values.get("vit", {}))
-        vit_values.setdefault("num_classes", SHARP_NUM_CLASSES)
-        config = cls(
-            vit=ViTConfig.from_dict(vit_values),
-            monodepth_encoder_dims=_int_tuple(
-                values.get("monodepth_encoder_dims", cls.monodepth_encoder_dims),
-                "monodepth_encoder_dims",
-            ),
-            monodepth_hook_ids=_int_tuple(
-                values.get("monodepth_hook_ids", cls.monodepth_hook_ids), "monodepth_hook_ids"
-            ),
-            params=_read_dataclass(PredictorParams, values.get("params", {}), "params"),
-        )
+        config = read_config(cls, values, "sharp", aliases=VIT_ALIASES)
         config.validate()
         return config
 
@@ -407,53 +384,6 @@ def _check_groups(channels: int, groups: int, where: str) -> None:
 def _choice(value: object, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} is {value!r}", f"use one of {list(allowed)}")
-
-
-def _int_tuple(value: object, name: str) -> tuple[int, ...]:
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        raise ConfigError(f"{name} must be a list of integers, got {value!r}", "e.g. [5, 11]")
-    return tuple(value)
-
-
-_HINT = "use the type of the published PredictorParams field"
-
-
-def _read_dataclass(kind: type, values: object, where: str) -> Any:
-    """Build the params dataclass ``kind`` from a dict, recursing into nested ones."""
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where} must be a dict, got {values!r}", "see the published params")
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise ConfigError(f"unknown keys in {where}: {sorted(unknown)}", f"use {sorted(fields)}")
-    defaults = kind()
-    read: dict[str, Any] = {}
-    for name, value in values.items():
-        default = getattr(defaults, name)
-        label = f"{where}.{name}"
-        if dataclasses.is_dataclass(default):
-            read[name] = _read_dataclass(type(default), value, label)
-        elif isinstance(default, tuple):
-            read[name] = _int_tuple(value, label)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{label} must be true or false, got {value!r}", _HINT)
-            read[name] = value
-        elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{label} must be an integer, got {value!r}", _HINT)
-            read[name] = value
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{label} must be a number, got {value!r}", _HINT)
-            read[name] = float(value)
-        else:
-            if value is not None and not isinstance(value, str):
-                raise ConfigError(f"{label} must be a string, got {value!r}", _HINT)
-            read[name] = value
-    return kind(**read)
 
 
 __all__ = [

@@ -21,6 +21,14 @@ from torch import nn
 
 from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import FeatureFusionBlock2d, MultiresConvDecoder
+from unflat.registry import (
+    APPLE_RESEARCH_LICENCE,
+    APPLE_RESEARCH_SUMMARY,
+    ModelEntry,
+    WeightFile,
+    register_architecture,
+    register_model,
+)
 from unflat.splat.sharp.alignment import LearnedAlignment
 from unflat.splat.sharp.config import GaussianDecoderParams, SharpConfig
 from unflat.splat.sharp.gaussians import FlatGaussians, GaussianComposer, MultiLayerInitializer
@@ -298,3 +306,33 @@ class Sharp(nn.Module):
 def build_sharp(config: dict | None = None) -> Sharp:
     """Build SHARP from a config dict (the fixtures' schema; empty = the released full size)."""
     return Sharp(SharpConfig.from_dict(config or {}))
+
+
+register_architecture("sharp", build_sharp, SharpConfig)
+register_model(
+    ModelEntry(
+        name="sharp",
+        task="3d-scene",
+        architecture={"architecture": "sharp"},
+        description=(
+            "Apple SHARP: a metric 3D Gaussian scene from a single photo (Depth Pro-style "
+            "monodepth with two DINOv2 ViT-L/16 encoders, DPT Gaussian decoder; 1536x1536 input, "
+            "2 x 768 x 768 Gaussians), rendered from nearby viewpoints."
+        ),
+        files=(
+            WeightFile(
+                filename="sharp_2572gikvuh.pt",
+                urls=("https://ml-site.cdn-apple.com/models/sharp/sharp_2572gikvuh.pt",),
+                # 702M parameters (1038 tensors, incl. the ViTs' unused 21841-way heads), believed
+                # stored as float32; exact bytes and hash not yet pinned.
+                approx_bytes=2_809_000_000,
+            ),
+        ),
+        licence=APPLE_RESEARCH_LICENCE,
+        licence_url="https://github.com/apple/ml-sharp/blob/main/LICENSE_MODEL",
+        licence_summary=APPLE_RESEARCH_SUMMARY,
+        commercial_use=False,
+        homepage="https://github.com/apple/ml-sharp",
+        paper="Sharp Monocular View Synthesis in Less Than a Second (arXiv:2512.10685)",
+    )
+)
