@@ -38,6 +38,8 @@ def read_config(
 ) -> T:
     """Build dataclass ``kind`` from ``values``, starting from ``base`` (else the defaults).
 
+    A config class with a ``validate()`` method has it called on the result.
+
     ``where`` names the config in errors (``"depth_pro"``, ``"params.initializer"``);
     ``aliases`` maps other spellings of a field to its name (timm's ``init_values``); keys in
     ``skip`` are ignored at the top level.
@@ -58,7 +60,10 @@ def read_config(
     for name, value in values.items():
         label = prefix + name
         read[name] = _read_value(hints[name], value, label, getattr(start, name), aliases)
-    return kind(**read)
+    config = kind(**read)
+    if not prefix and callable(check := getattr(config, "validate", None)):
+        check()  # the whole config's own consistency rules, once every field is read
+    return config
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

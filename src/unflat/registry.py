@@ -45,6 +45,16 @@ APPLE_RESEARCH_SUMMARY = (
 )
 
 
+def apple_research_terms(licence_url: str) -> dict[str, object]:
+    """The ``ModelEntry`` licence fields of weights Apple releases for research only."""
+    return {
+        "licence": APPLE_RESEARCH_LICENCE,
+        "licence_url": licence_url,
+        "licence_summary": APPLE_RESEARCH_SUMMARY,
+        "commercial_use": False,
+    }
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """One released file; ``size_bytes``/``sha256`` are verified only when known (never guessed)."""
@@ -223,6 +233,7 @@ __all__ = [
     "Architecture",
     "ModelEntry",
     "WeightFile",
+    "apple_research_terms",
     "architecture_available",
     "architectures",
     "build_model",

@@ -61,9 +61,7 @@ def depth_command(
     from unflat.depth.predict import DepthEstimator
 
     _check_report(json_path, overwrite)
-    samples = load_dataset(dataset_dir)
-    if limit is not None:
-        samples = samples[:limit]
+    samples = load_dataset(dataset_dir)[:limit]  # limit None: all of them
     estimator = DepthEstimator.from_options(
         weights=weights, model=model, device=device, precision=precision
     )

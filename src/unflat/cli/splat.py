@@ -155,6 +155,7 @@ Eps2d = Annotated[
     ),
 ]
 Backend = Annotated[str, typer.Option("--backend", help="Renderer: auto, cpu, torch, gsplat.")]
+ReplaceVideo = Annotated[bool, typer.Option("--overwrite", help="Replace an existing video.")]
 
 
 @app.command("render")
@@ -174,9 +175,7 @@ def render_command(
     eps2d: Eps2d = None,
     backend: Backend = "auto",
     device: Device = "auto",
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing video.")
-    ] = False,
+    overwrite: ReplaceVideo = False,
 ) -> int:
     """Render a camera-motion video of a Gaussian scene (MP4, WebM or GIF; stereo optional).
 

@@ -26,10 +26,9 @@ from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import MultiresConvDecoder
 from unflat.nn.vit import VIT_ALIASES, VisionTransformer, ViTConfig
 from unflat.registry import (
-    APPLE_RESEARCH_LICENCE,
-    APPLE_RESEARCH_SUMMARY,
     ModelEntry,
     WeightFile,
+    apple_research_terms,
     register_architecture,
     register_model,
 )
@@ -56,9 +55,7 @@ class DepthProConfig:
     @classmethod
     def from_dict(cls, values: dict) -> DepthProConfig:
         """Read the fixtures' ``config.json`` schema; unknown keys are an error, not ignored."""
-        config = read_config(cls, values, "depth_pro", aliases=VIT_ALIASES)
-        config.validate()
-        return config
+        return read_config(cls, values, "depth_pro", aliases=VIT_ALIASES)
 
     def to_dict(self) -> dict:
         return {"architecture": "depth_pro", **asdict(self)}
@@ -226,10 +223,7 @@ register_model(
                 approx_bytes=1_904_000_000,
             ),
         ),
-        licence=APPLE_RESEARCH_LICENCE,
-        licence_url="https://huggingface.co/apple/DepthPro/blob/main/LICENSE",
-        licence_summary=APPLE_RESEARCH_SUMMARY,
-        commercial_use=False,
+        **apple_research_terms("https://huggingface.co/apple/DepthPro/blob/main/LICENSE"),
         homepage="https://github.com/apple/ml-depth-pro",
         paper="Depth Pro: Sharp Monocular Metric Depth in Less Than a Second (arXiv:2410.02073)",
     )

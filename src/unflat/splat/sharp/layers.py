@@ -97,11 +97,3 @@ def activation(name: str) -> Activation:
     if name not in pairs:
         raise ValueError(f"unknown activation {name!r}; use one of {sorted(pairs)}")
     return pairs[name]
-
-
-def srgb_to_linear(srgb: torch.Tensor) -> torch.Tensor:
-    """The sRGB transfer function inverted (piecewise: linear toe, 2.4 power above 0.04045)."""
-    threshold = 0.04045
-    # Both branches are evaluated; clamping the power branch's input keeps it finite.
-    power_input = torch.where(srgb <= threshold, threshold, srgb)
-    return torch.where(srgb <= threshold, srgb / 12.92, ((power_input + 0.055) / 1.055) ** 2.4)

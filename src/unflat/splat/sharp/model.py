@@ -22,10 +22,9 @@ from torch import nn
 from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import FeatureFusionBlock2d, MultiresConvDecoder
 from unflat.registry import (
-    APPLE_RESEARCH_LICENCE,
-    APPLE_RESEARCH_SUMMARY,
     ModelEntry,
     WeightFile,
+    apple_research_terms,
     register_architecture,
     register_model,
 )
@@ -328,10 +327,7 @@ register_model(
                 approx_bytes=2_809_000_000,
             ),
         ),
-        licence=APPLE_RESEARCH_LICENCE,
-        licence_url="https://github.com/apple/ml-sharp/blob/main/LICENSE_MODEL",
-        licence_summary=APPLE_RESEARCH_SUMMARY,
-        commercial_use=False,
+        **apple_research_terms("https://github.com/apple/ml-sharp/blob/main/LICENSE_MODEL"),
         homepage="https://github.com/apple/ml-sharp",
         paper="Sharp Monocular View Synthesis in Less Than a Second (arXiv:2512.10685)",
     )
