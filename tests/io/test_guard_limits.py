@@ -13,7 +13,6 @@ from unflat.errors import InputError, OutputError
 from unflat.io.guard import decoding
 from unflat.io.limits import Limits, check_limit, current_limits, use_limits
 
-
 BAD_NPY_HEADER = b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4',  "
 
 
