@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from unflat.errors import ConfigError, WeightsError
+
+if TYPE_CHECKING:  # torch loads with the first model, not with `unflat --help`
+    from torch import nn
 
 # The modules whose import registers unflat's own models (beside each model's code).
 MODEL_MODULES = (

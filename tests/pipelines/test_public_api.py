@@ -20,6 +20,18 @@ def test_import_unflat_loads_no_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_cli_help_loads_no_torch() -> None:
+    # `unflat --help` (and any command's --help) must stay quick: torch costs seconds to import.
+    code = (
+        "import sys\nfrom unflat.cli import main\n"
+        "for argv in (['--help'], ['models', '--help'], ['depth', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "False"
+
+
 def test_subpackages_and_pipelines_are_attributes() -> None:
     from unflat.pipelines.depth import DepthPipeline
     from unflat.splat.render import render

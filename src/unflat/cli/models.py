@@ -7,7 +7,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from unflat import registry, weights
+from unflat import registry
 from unflat.cli.app import app
 from unflat.errors import WeightsError
 
@@ -25,6 +25,8 @@ def _size(entry: registry.ModelEntry) -> str:
 
 
 def _cached(entry: registry.ModelEntry) -> str:
+    from unflat import weights  # torch: loaded only by the commands that need it
+
     if entry.bundled is not None:
         return "bundled" if weights.is_cached(entry.name) else "missing"
     return "yes" if weights.is_cached(entry.name) else "no"
@@ -60,6 +62,8 @@ def list_models() -> None:
 @models_app.command("info")
 def info(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) -> None:
     """Everything about one model: source URLs, sizes, licence and cache location."""
+    from unflat import weights
+
     entry = registry.get_entry(name)
     available = registry.architecture_available(entry)
     rows = [
@@ -97,6 +101,8 @@ def fetch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download a model's weights (resuming a partial download) and convert them once."""
+    from unflat import weights
+
     path = weights.fetch(name, progress=not quiet, force=force)
     typer.echo(str(path))
 
@@ -104,6 +110,8 @@ def fetch(
 @models_app.command("path")
 def path(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) -> None:
     """Print where a model's weights are on disk; fails if they are not downloaded."""
+    from unflat import weights
+
     target = weights.weights_path(name)
     if not target.is_file():
         entry = registry.get_entry(name)
