@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -135,6 +136,23 @@ def test_failed_conversion_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match=r"im0\.png"):
         convert_middlebury(tmp_path / "src", tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_test_scenes_without_ground_truth_are_skipped(tmp_path, capsys):
+    source = shared_path("data", "depth", "middlebury")
+    (tmp_path / "src").mkdir()
+    shutil.copytree(source / "Piano", tmp_path / "src" / "Piano")
+    test_scene = tmp_path / "src" / "Playroom"
+    test_scene.mkdir()
+    for name in ("calib.txt", "im0.png", "im1.png"):
+        shutil.copyfile(source / "Piano" / name, test_scene / name)
+    samples = convert_middlebury(tmp_path / "src", tmp_path / "out")
+    assert [sample.name for sample in samples] == ["Piano"]
+    assert "skipping Playroom: no disp0GT.pfm" in capsys.readouterr().err
+    (tmp_path / "src" / "Piano" / "disp0GT.pfm").unlink()
+    with pytest.raises(InputError, match=r"none of the 2 Middlebury scenes .* has ground truth"):
+        convert_middlebury(tmp_path / "src", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
 
 
 # --- the folder format ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from unflat.errors import InputError
 from unflat.io.atomic import write_json
 from unflat.io.depth_files import read_pfm
 from unflat.io.images import read_photo
+from unflat.progress import note
 from unflat.types import Camera
 
 
@@ -96,48 +97,71 @@ def convert_middlebury(
             f"no Middlebury scenes in {src_dir}",
             hint="give the folder that holds <scene>/calib.txt, im0.png and disp0GT.pfm",
         )
+    scenes = _with_ground_truth(scenes, src_dir)
     with staged_output(out_dir, overwrite) as staging:
         for part in ("rgb", "depth", "mask"):
             (staging / part).mkdir()
-        intrinsics = {}
-        for scene in scenes:
-            for required in ("im0.png", "disp0GT.pfm"):
-                if not (scene / required).is_file():
-                    raise InputError(f"{scene / required} is missing", hint="add the scene's files")
-            calib = read_middlebury_calib(scene / "calib.txt")
-            disparity = np.asarray(read_pfm(scene / "disp0GT.pfm"), dtype=np.float64)
-            if disparity.ndim != 2:
-                raise InputError(f"{scene / 'disp0GT.pfm'} is not single-channel", hint="use Pf")
-            depth = np.nan_to_num(middlebury_depth(disparity, calib), nan=0.0).astype(np.float32)
-            np.save(staging / "depth" / f"{scene.name}.npy", depth)
-            shutil.copyfile(scene / "im0.png", staging / "rgb" / f"{scene.name}.png")
-            if (scene / "mask0nocc.png").is_file():
-                # 255 = non-occluded, 128 = occluded, 0 = unknown; our masks are non-zero = use.
-                nonocc = cv2.imread(str(scene / "mask0nocc.png"), cv2.IMREAD_GRAYSCALE)
-                if nonocc is None or nonocc.shape != disparity.shape:
-                    raise InputError(
-                        f"{scene / 'mask0nocc.png'} is unreadable or not the disparity's size",
-                        hint="replace it with the scene's original mask0nocc.png",
-                    )
-                mask = np.where(nonocc == 255, 255, 0).astype(np.uint8)
-                cv2.imwrite(str(staging / "mask" / f"{scene.name}.png"), mask)
-            elif nonocc_only:
-                raise InputError(
-                    f"{scene / 'mask0nocc.png'} is missing",
-                    hint="add it or convert without the non-occluded-only option",
-                )
-            intrinsics[scene.name] = {
-                "fx": calib["f"],
-                "fy": calib["f"],
-                "cx": calib["cx"],
-                "cy": calib["cy"],
-            }
+        intrinsics = {scene.name: _convert_scene(scene, staging, nonocc_only) for scene in scenes}
         write_json(staging / "intrinsics.json", intrinsics)
         manifest: dict[str, object] = {"name": "middlebury"}
         if nonocc_only:
             manifest["mask_dir"] = "mask"
         write_json(staging / "dataset.json", manifest)
     return load_dataset(out_dir)
+
+
+def _with_ground_truth(scenes: list[Path], src_dir: Path) -> list[Path]:
+    """All but the test scenes (a photo, no ``disp0GT.pfm``), which are skipped with a note.
+
+    A scene without even its photo is not a test scene but a broken one: it is kept, so that
+    converting it fails naming the missing file.
+    """
+    kept = [s for s in scenes if (s / "disp0GT.pfm").is_file() or not (s / "im0.png").is_file()]
+    for scene in scenes:
+        if scene not in kept:
+            note(f"skipping {scene.name}: no disp0GT.pfm (a test scene without ground truth)")
+    if not kept:
+        raise InputError(
+            f"none of the {len(scenes)} Middlebury scenes in {src_dir} has ground truth "
+            "(disp0GT.pfm)",
+            hint="use the training scenes, which publish their disparity",
+        )
+    return kept
+
+
+def _convert_scene(scene: Path, staging: Path, nonocc_only: bool) -> dict[str, float]:
+    """Write one scene's photo, depth and mask into ``staging``; return its intrinsics."""
+    for required in ("im0.png", "disp0GT.pfm"):
+        if not (scene / required).is_file():
+            raise InputError(f"{scene / required} is missing", hint="add the scene's files")
+    calib = read_middlebury_calib(scene / "calib.txt")
+    disparity = np.asarray(read_pfm(scene / "disp0GT.pfm"), dtype=np.float64)
+    if disparity.ndim != 2:
+        raise InputError(f"{scene / 'disp0GT.pfm'} is not single-channel", hint="use Pf")
+    depth = np.nan_to_num(middlebury_depth(disparity, calib), nan=0.0).astype(np.float32)
+    np.save(staging / "depth" / f"{scene.name}.npy", depth)
+    shutil.copyfile(scene / "im0.png", staging / "rgb" / f"{scene.name}.png")
+    if (scene / "mask0nocc.png").is_file():
+        # 255 = non-occluded, 128 = occluded, 0 = unknown; our masks are non-zero = use.
+        nonocc = cv2.imread(str(scene / "mask0nocc.png"), cv2.IMREAD_GRAYSCALE)
+        if nonocc is None or nonocc.shape != disparity.shape:
+            raise InputError(
+                f"{scene / 'mask0nocc.png'} is unreadable or not the disparity's size",
+                hint="replace it with the scene's original mask0nocc.png",
+            )
+        mask = np.where(nonocc == 255, 255, 0).astype(np.uint8)
+        cv2.imwrite(str(staging / "mask" / f"{scene.name}.png"), mask)
+    elif nonocc_only:
+        raise InputError(
+            f"{scene / 'mask0nocc.png'} is missing",
+            hint="add it or convert without the non-occluded-only option",
+        )
+    return {
+        "fx": calib["f"],
+        "fy": calib["f"],
+        "cx": calib["cx"],
+        "cy": calib["cy"],
+    }
 
 
 @dataclass
