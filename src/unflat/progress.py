@@ -21,15 +21,6 @@ def report(progress: Progress | None, stage: str, done: int, total: int | None) 
         progress(stage, done, total)
 
 
-def bind(progress: Progress | None, stage: str) -> Callable[[int, int | None], None]:
-    """A ``(done, total)`` reporter for one ``stage``, for code that knows no stage names."""
-
-    def step(done: int, total: int | None) -> None:
-        report(progress, stage, done, total)
-
-    return step
-
-
 def counted(
     items: Iterable[T], progress: Progress | None, stage: str, total: int | None = None
 ) -> Iterator[T]:

@@ -119,7 +119,9 @@ def jerk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_foley_of_a_video_file(jerk_video: Path) -> None:
     calls: list[tuple[int, int]] = []
-    result = foley(jerk_video, 16000, progress=lambda done, total: calls.append((done, total)))
+    result = foley(
+        jerk_video, 16000, progress=lambda stage, done, total: calls.append((done, total))
+    )
     again = foley(jerk_video, 16000)
     np.testing.assert_array_equal(result.audio.samples, again.audio.samples)
     assert len(result.audio.samples) == round(FRAMES / FPS * 16000)

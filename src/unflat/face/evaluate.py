@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,12 +36,11 @@ from unflat.face.portrait import Portrait, prepare_portrait
 from unflat.face.pose import frontalise, head_pose
 from unflat.face.track import FaceTracker, track
 from unflat.face_mesh import LANDMARKS
+from unflat.progress import Progress, counted, report
 from unflat.types import FaceTrack
 
 # Shot counts the evaluation reports, and how many frames the largest draws on.
 SHOT_COUNTS = (1, 4, 16)
-
-Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass
@@ -120,23 +119,31 @@ def contact_sheet(rows: Sequence[Sequence[np.ndarray]], height: int = 192) -> np
     return np.concatenate(padded, axis=0)
 
 
-def _read_frames(path: Path, max_frames: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+def _read_frames(
+    path: Path, max_frames: int | None = None, progress: Progress | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
     from unflat.io.video import read_video
 
     frames: list[np.ndarray] = []
     with read_video(path) as reader:
+        total = reader.frame_count
+        if max_frames is not None:
+            total = max_frames if total is None else min(total, max_frames)
         for frame in reader:
             if max_frames is not None and len(frames) >= max_frames:
                 break
             frames.append(frame)
+            report(progress, f"reading {path.name}", len(frames), total)
         times = np.asarray(reader.timestamps[: len(frames)], dtype=np.float64)
     return frames, times - times[0]
 
 
-def _track_clip(frames: list[np.ndarray], times: np.ndarray) -> FaceTrack:
+def _track_clip(
+    frames: list[np.ndarray], times: np.ndarray, progress: Progress | None = None
+) -> FaceTrack:
     """The smoothed track that drives the animation, on the clip's own frame times."""
     rate = (len(frames) - 1) / times[-1] if len(frames) > 1 and times[-1] > 0 else 25.0
-    driver = track(frames, fps=rate, neutral=0)
+    driver = track(frames, fps=rate, neutral=0, progress=progress)
     driver.times = times
     return driver
 
@@ -158,9 +165,9 @@ class _Follower:
         return np.stack(self.landmarks)
 
 
-def _track_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
+def _track_frames(frames: Sequence[np.ndarray], progress: Progress | None = None) -> np.ndarray:
     follower = _Follower()
-    for frame in frames:
+    for frame in counted(frames, progress, "tracking the true frames"):
         follower.add(frame)
     return follower.result()
 
@@ -188,13 +195,13 @@ def self_reenactment(
     over output frames.
     """
     path = Path(video)
-    frames, times = _read_frames(path, max_frames)
+    frames, times = _read_frames(path, max_frames, progress)
     pool = max(shot_counts)
     used = set(shot_frames(len(frames), pool, pool))
     scored = [t for t in range(len(frames)) if t not in used]
-    driver = _track_clip(frames, times)
+    driver = _track_clip(frames, times, progress)
     truth_frames = [frames[t] for t in scored]
-    truth = _track_frames(truth_frames)
+    truth = _track_frames(truth_frames, progress)
     valid = ~np.isnan(truth).any(axis=(1, 2))
     truth_rotations = _rotations(truth[valid])
     shots: dict[int, Portrait] = {}
@@ -272,8 +279,8 @@ def cross_reenactment(
     else:
         image, label = read_photo(portrait).rgb, name or Path(portrait).stem
     path = Path(video)
-    frames, times = _read_frames(path, max_frames)
-    driver = _track_clip(frames, times)
+    frames, times = _read_frames(path, max_frames, progress)
+    driver = _track_clip(frames, times, progress)
     animator = Animator([image])
     motion = animator.limited(from_track(driver))
     targets = np.stack([animator.target_landmarks(motion, t) for t in range(len(driver))])

@@ -17,7 +17,7 @@ activity), not gaze.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from unflat.face.pose import fit_similarity, frontalise
 from unflat.face.roi import enlarge_square, roi_from_points
 from unflat.face.smoothing import smooth_sequence
 from unflat.face_mesh import EYE_CONTOUR_INDICES, EYE_LID_POINTS, EYE_OUTER, IRISES, LANDMARKS
+from unflat.progress import Progress, report
 from unflat.types import FaceTrack
 
 # A re-detected face counts as the one being followed if its centre lies within this many box
@@ -178,14 +179,14 @@ def track(
     max_frames: int | None = None,
     smooth: bool = True,
     device: str = "cpu",
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: Progress | None = None,
     irises: bool = True,
 ) -> FaceTrack:
     """Track one face through a video file or an iterable of ``uint8 [H,W,3]`` RGB frames.
 
     ``face`` picks among several faces (0 = largest in the first frame that has one); by default
     the largest face whose mesh the landmark model accepts. ``neutral`` is the frame whose
-    expression counts as rest. ``progress(done, total)`` is called after each frame.
+    expression counts as rest. ``progress`` hears of each frame as stage ``tracking the face``.
 
     ``irises=False`` skips the iris model, about three times faster on a CPU. The landmarks are
     still ``[T,478,3]`` and every mesh point outside the eyes (mouth, lips, jaw, nose, face
@@ -211,8 +212,7 @@ def track(
             break
         size = (frame.shape[1], frame.shape[0])
         results.append(tracker.update(frame, time))
-        if progress is not None:
-            progress(len(results), total)
+        report(progress, "tracking the face", len(results), total)
     return build_track(results, rate, size, neutral=neutral, smooth=smooth)
 
 

@@ -14,7 +14,7 @@ from unflat.face.presets import generate, syllable_times
 from unflat.face.track import track
 from unflat.io.images import read_photo
 from unflat.io.video import VideoWriter, probe_video, read_video
-from unflat.progress import Progress, bind, note
+from unflat.progress import Progress, note
 
 DEFAULT_MOTION = "idle+talk"
 DEFAULT_SECONDS = 6.0
@@ -74,7 +74,7 @@ class AnimatePipeline:
         info = probe_video(driver)
         limit = None if max_seconds is None else int(np.ceil(max_seconds * info.fps)) + 1
         face_track = track(driver, face=driver_face, neutral=neutral, max_frames=limit,
-                           progress=bind(progress, "track"))  # fmt: skip
+                           progress=progress)  # fmt: skip
         frames = _video_frames(driver)
         yield from animate(self.images, face_track, frames=frames, fps=fps,
                            max_seconds=max_seconds, face=self.face, progress=progress)  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from unflat.errors import ConfigError
 from unflat.face.track import track
-from unflat.progress import Progress, bind
+from unflat.progress import Progress
 from unflat.sound.activity import SpeechActivity, speech_activity
 from unflat.sound.dub import FittedSpeech, fit_speech
 from unflat.sound.loudness import integrated_loudness
@@ -114,13 +114,14 @@ class DubPipeline:
         seconds: dict[str, float] = {}
         clock = time.perf_counter()
         # the mouth is all dubbing reads: the iris model (two thirds of the time) is skipped
-        face_track = track(source, face=self.face, progress=bind(progress, "tracking the face"),
+        face_track = track(source, face=self.face, progress=progress,
                            irises=False)  # fmt: skip
         seconds["track"] = time.perf_counter() - clock
         clock = time.perf_counter()
         activity = speech_activity(face_track)
         duration = info.duration_s or float(face_track.times[-1] + 1.0 / face_track.fps)
-        speech = fit_speech(activity, transcript, self.voice, duration, align=self.align)
+        speech = fit_speech(activity, transcript, self.voice, duration, align=self.align,
+                            progress=progress)  # fmt: skip
         seconds["speech"] = time.perf_counter() - clock
         clock = time.perf_counter()
         audio = speech.audio

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from unflat.progress import Progress, bind
+from unflat.progress import Progress
 from unflat.sound.foley import FoleyResult, foley
 from unflat.sound.loudness import integrated_loudness
 from unflat.sound.soundtrack import Existing, check_outputs, finish_soundtrack
@@ -46,7 +46,7 @@ class FoleyPipeline:
         """Effects for ``video``'s motion, written into ``output`` (and ``wav``)."""
         source, target = Path(video).expanduser(), Path(output).expanduser()
         info = check_outputs(source, target, wav, existing, overwrite)
-        effects = foley(source, progress=bind(progress, "following motion"))
+        effects = foley(source, progress=progress)
         audio = finish_soundtrack(source, target, effects.audio,
                                   info.has_audio and existing == "mix", wav, self.loudness_lufs,
                                   overwrite)  # fmt: skip

@@ -10,11 +10,12 @@ boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from unflat.progress import Progress, report
 from unflat.sound.activity import SpeechActivity
 from unflat.sound.align import TimeMap, check_pace, distribute, time_map
 from unflat.sound.spans import Span
@@ -58,7 +59,7 @@ def fit_speech(
     duration: float,
     *,
     align: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> FittedSpeech:
     """Speak ``transcript`` inside ``activity``'s speech spans (see the module docstring).
 
@@ -81,8 +82,7 @@ def fit_speech(
             for phone in piece.phones:
                 phone.word += words.start if phone.word >= 0 else 0
             fitted.append(SpanSpeech(span, words, piece.phones, piece.residual))
-        if progress is not None:
-            progress(done + 1, len(groups))
+        report(progress, "fitting speech", done + 1, len(groups))
     return FittedSpeech(Audio(track, rate), fitted)
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from unflat.errors import ConfigError
-from unflat.sound.motion import Progress, VideoMotion, VisualOnsets, analyze_motion, motion_onsets
+from unflat.progress import Progress
+from unflat.sound.motion import VideoMotion, VisualOnsets, analyze_motion, motion_onsets
 from unflat.types import Audio
 
 #: Highest absolute sample value of the output.
@@ -176,7 +177,7 @@ def foley(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> FoleyResult:
-    """Sound effects for a video (module docstring); ``progress(done, total)`` counts frames.
+    """Sound effects for a video (module docstring); ``progress`` counts frames.
 
     ``InputError`` if the file cannot be read as a video; a video where nothing moves gets
     silence (all zeros) of its length.

@@ -33,7 +33,7 @@ out against the clip's own motion scale, above a floor that grows with the camer
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -41,9 +41,8 @@ import numpy as np
 
 from unflat.errors import InputError
 from unflat.io.video import read_video
+from unflat.progress import Progress, report
 from unflat.sound.spans import local_peaks
-
-Progress = Callable[[int, int], None]
 
 #: Width (pixels) of the grey frames the flow is computed on.
 ANALYSIS_WIDTH = 256
@@ -225,7 +224,7 @@ def motion_from_frames(
 
     Frame times come from ``times`` (a sequence, or a list that fills up while ``frames`` is
     iterated, like :attr:`unflat.io.video.VideoReader.timestamps`) or else from ``fps``.
-    ``progress(done, total)`` is called after each frame when given.
+    ``progress`` hears of each frame as stage ``following motion``.
     """
     if times is None and fps is None:
         raise ValueError("give the frames' times or their frame rate")
@@ -294,12 +293,13 @@ def _displacements(
             textured = analyser.texture(grey)
             prev, prev_hist, prev_index = grey, hist, index
         count = index + 1
-        if progress is not None:
-            progress(count, max(total or count, count))
+        report(progress, "following motion", count, max(total or count, count))
     if count == 0:
         raise InputError("the video has no frames", hint="the video is empty or was cut off")
-    if progress is not None and total is not None and total > count:
-        progress(count, count)  # the container promised more frames than it held: finish
+    if total is not None and total > count:
+        report(
+            progress, "following motion", count, count
+        )  # the container promised more frames than it held: finish
     return values, cuts
 
 

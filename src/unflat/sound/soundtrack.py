@@ -9,7 +9,6 @@ picture.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +21,6 @@ from unflat.sound.mix import mix_ducked
 from unflat.types import Audio
 
 Existing = Literal["refuse", "replace", "mix"]
-Progress = Callable[[str, int, int | None], None]
 
 
 def check_outputs(
