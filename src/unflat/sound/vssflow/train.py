@@ -3,17 +3,21 @@
     python -m unflat.sound.vssflow.train --config tiny --data synthetic --steps 400 --out runs/a
     torchrun --nproc_per_node=8 -m unflat.sound.vssflow.train --config full --data DIR ...
 
+``--config`` is a preset or a JSON file mixing model and training keys (``VSSFlowTrainConfig``).
 Everything random in a step (flow noise, times, condition dropout) comes from one generator per
 rank, and the data order is a pure function of (seed, epoch), so the checkpoint
-(``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, config)
-lets ``--resume`` continue bit-for-bit as if never interrupted (same device and world size).
-Checkpoints are written by rank 0 only, to a temporary file renamed into place (atomic).
+(``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, the model
+config under ``"config"`` and the training settings under ``"train"``) lets ``--resume``
+continue bit-for-bit as if never interrupted (same device and world size). Checkpoints are
+written by rank 0 only, to a temporary file renamed into place (atomic); so are the run's
+``config.json`` (the model's, a ``build_model`` config) and ``train.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
 import json
 import math
@@ -38,8 +42,10 @@ from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, colla
 from unflat.sound.vssflow.flow import flow_loss
 from unflat.sound.vssflow.frontend import MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
+from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
 
 CHECKPOINT = "checkpoint.pt"
+TRAIN_CONFIG = "train.json"  # the training settings; config.json holds the model's
 FORMAT = "unflat.vssflow.train/1"
 
 
@@ -65,12 +71,12 @@ def _pick_device(requested: str | None, local_rank: int) -> torch.device:
 
 
 # ----------------------------------------------------------------------------- data
-def make_dataset(data: str | Dataset, cfg: VSSFlowConfig) -> Dataset:
+def make_dataset(data: str | Dataset, config: VSSFlowTrainConfig) -> Dataset:
     """``"synthetic"`` (the tone task), a folder of ``.pt`` items, or a ready dataset."""
     if not isinstance(data, str):
         return data
     if data == "synthetic":
-        return SyntheticToneDataset(cfg, seed=cfg.seed + 1234)
+        return SyntheticToneDataset(config.model, seed=config.seed + 1234)
     return FolderDataset(data)
 
 
@@ -123,8 +129,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         torch.save(payload, temporary)
 
 
-def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[str, Any]:
-    """Read a training checkpoint; with ``cfg``, refuse one made for another model config."""
+def load_checkpoint(path: str | Path, model: VSSFlowConfig | None = None) -> dict[str, Any]:
+    """Read a training checkpoint; with ``model``, refuse one made for another model config."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -136,9 +142,9 @@ def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[
         raise WeightsError(f"cannot read checkpoint {path}: {exc}", "use an intact file") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a VSSFlow training checkpoint", "pass one we wrote")
-    if cfg is not None:
-        saved = VSSFlowConfig.from_dict(ckpt["config"])
-        diff = cfg.model_differences(saved)
+    if model is not None:
+        saved = checkpoint_model_config(ckpt)
+        diff = [k for k in VSSFlowConfig.field_names() if getattr(model, k) != getattr(saved, k)]
         if diff:
             raise ConfigError(
                 f"checkpoint {path} was made with another model config (differs in {diff})",
@@ -147,12 +153,21 @@ def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[
     return ckpt
 
 
+def checkpoint_model_config(ckpt: dict[str, Any]) -> VSSFlowConfig:
+    """The model config saved in a checkpoint read by ``load_checkpoint``.
+
+    Older checkpoints also kept the training settings under ``"config"``; those keys are dropped.
+    """
+    model_keys, _ = VSSFlowTrainConfig.split(ckpt["config"])
+    return VSSFlowConfig.from_dict(model_keys)
+
+
 def load_model(
     path: str | Path, use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[VSSFlow, VSSFlowConfig]:
     """Model (EMA weights by default) and config from a training checkpoint, in eval mode."""
     ckpt = load_checkpoint(path)
-    cfg = VSSFlowConfig.from_dict(ckpt["config"])
+    cfg = checkpoint_model_config(ckpt)
     model = VSSFlow(cfg)
     model.load_state_dict(ckpt["ema" if use_ema else "model"])
     return model.to(device).eval(), cfg
@@ -175,7 +190,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
 
 
 def train(
-    cfg: VSSFlowConfig,
+    config: VSSFlowTrainConfig,
     data: str | Dataset,
     steps: int,
     out: str | Path,
@@ -187,23 +202,24 @@ def train(
     num_workers: int = 0,
     log: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
-    """Train to ``steps`` total optimizer steps.
+    """Train ``config.model`` with ``config``'s settings to ``steps`` total optimizer steps.
 
     Returns ``{"losses": per-step losses of this call, "step", "seconds", "model", "ema"}``.
 
     Under torchrun (``WORLD_SIZE > 1``) each rank runs this; batch_size is per rank. Seeds
-    torch's global RNG with ``cfg.seed`` (so every rank starts from the same weights).
+    torch's global RNG with ``config.seed`` (so every rank starts from the same weights).
     """
+    if not isinstance(config, VSSFlowTrainConfig):
+        raise TypeError(
+            f"train() takes a VSSFlowTrainConfig, got {type(config).__name__} "
+            "(wrap a model config as VSSFlowTrainConfig(model=...))"
+        )
     if steps < 0:
         raise ConfigError("--steps must be >= 0", "pass the total number of steps to reach")
-    if batch_size is not None or lr is not None:
-        cfg = VSSFlowConfig.from_dict(
-            {
-                **cfg.to_dict(),
-                **({"batch_size": batch_size} if batch_size else {}),
-                **({"lr": lr} if lr else {}),
-            }
-        )
+    if batch_size:
+        config = dataclasses.replace(config, batch_size=batch_size)
+    if lr:
+        config = dataclasses.replace(config, lr=lr)
     rank, world, local_rank = _dist_env()
     dev = _pick_device(device, local_rank)
     started_pg = False
@@ -215,14 +231,14 @@ def train(
     out = Path(out)
     say = log if (log is not None and rank == 0) else (lambda _msg: None)
     try:
-        return _train(cfg, data, steps, out, resume, dev, rank, world, num_workers, say)
+        return _train(config, data, steps, out, resume, dev, rank, world, num_workers, say)
     finally:
         if started_pg:
             dist.destroy_process_group()
 
 
 def _train(
-    cfg: VSSFlowConfig,
+    train_cfg: VSSFlowTrainConfig,
     data: str | Dataset,
     steps: int,
     out: Path,
@@ -233,19 +249,23 @@ def _train(
     num_workers: int,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    dataset = make_dataset(data, cfg)
-    if len(dataset) < cfg.batch_size * world:
+    cfg = train_cfg.model
+    dataset = make_dataset(data, train_cfg)
+    if len(dataset) < train_cfg.batch_size * world:
         raise InputError(
-            f"{len(dataset)} items cannot fill one batch of {cfg.batch_size} on {world} rank(s)",
+            f"{len(dataset)} items cannot fill one batch of {train_cfg.batch_size} "
+            f"on {world} rank(s)",
             "add data or lower --batch-size",
         )
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
     model = VSSFlow(cfg).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
     frontend = MelFrontend(cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps))
-    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + rank + 1)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(train_cfg.warmup_steps))
+    gen = torch.Generator(device=dev).manual_seed(train_cfg.seed * 7919 + rank + 1)
     step = 0
     ckpt_path = out / CHECKPOINT
     if resume:
@@ -260,7 +280,7 @@ def _train(
             _set_rng_state(rngs[rank], gen)
         else:
             say(f"checkpoint has RNG states for {len(rngs)} ranks, running {world}: reseeding")
-            gen.manual_seed(cfg.seed * 7919 + rank + 1 + step)
+            gen.manual_seed(train_cfg.seed * 7919 + rank + 1 + step)
         say(f"resumed from {ckpt_path} at step {step}")
     net: nn.Module = model
     if world > 1:
@@ -270,11 +290,12 @@ def _train(
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        (out / TRAIN_CONFIG).write_text(json.dumps(train_cfg.to_dict(), indent=2))
 
     sampler = DistributedSampler(
-        dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+        dataset, num_replicas=world, rank=rank, shuffle=True, seed=train_cfg.seed, drop_last=True
     )
-    per_epoch = len(sampler) // cfg.batch_size
+    per_epoch = len(sampler) // train_cfg.batch_size
 
     def checkpoint() -> None:
         states = [_rng_state(gen)]
@@ -286,6 +307,7 @@ def _train(
             payload = {
                 "format": FORMAT,
                 "config": cfg.to_dict(),
+                "train": train_cfg.to_dict(),
                 "step": step,
                 "model": model.state_dict(),
                 "ema": ema.state_dict(),
@@ -304,7 +326,7 @@ def _train(
         sampler.set_epoch(epoch)
         loader = DataLoader(
             dataset,
-            batch_sampler=_Batches(list(sampler), cfg.batch_size, pos),
+            batch_sampler=_Batches(list(sampler), train_cfg.batch_size, pos),
             collate_fn=functools.partial(collate, cfg=cfg),
             num_workers=num_workers,
         )
@@ -318,14 +340,14 @@ def _train(
                     x1 = frontend.encode(batch["wave"].to(dev))
             else:
                 x1 = batch["latent"].to(dev)
-            loss = flow_loss(net, x1, video, phonemes, gen, cfg=cfg)
+            loss = flow_loss(net, x1, video, phonemes, gen, cfg=train_cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if train_cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
             opt.step()
             sched.step()
-            _ema_update(ema, model, cfg.ema_decay, step)
+            _ema_update(ema, model, train_cfg.ema_decay, step)
             step += 1
             value = float(loss.detach())
             if not math.isfinite(value):
@@ -334,9 +356,9 @@ def _train(
                     "lower --lr or check the data for NaNs",
                 )
             losses.append(value)
-            if step % cfg.log_every == 0 or step == steps:
+            if step % train_cfg.log_every == 0 or step == steps:
                 say(f"step {step}/{steps} loss {value:.4f} lr {sched.get_last_lr()[0]:.2e}")
-            if step % cfg.ckpt_every == 0 and step < steps:
+            if step % train_cfg.ckpt_every == 0 and step < steps:
                 checkpoint()
     checkpoint()
     seconds = time.perf_counter() - t_start
@@ -357,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-workers", type=int, default=0)
     args = p.parse_args(argv)
     try:
-        cfg = VSSFlowConfig.load(args.config)
+        config = VSSFlowTrainConfig.load(args.config)
         train(
-            cfg,
+            config,
             args.data,
             args.steps,
             args.out,
