@@ -34,7 +34,7 @@ from unflat.sound.vssflow.flow import (
     time_grid,
 )
 from unflat.sound.vssflow.model import build_vssflow
-from unflat.sound.vssflow.train import load_model, train
+from unflat.sound.vssflow.train import model_from_checkpoint, train
 
 TRAIN_STEPS = 240
 VOICED_LOGMEL = -2.0  # silence is log(1e-5) = -11.5, a full tone about 0, a frame edge ~ -3.9
@@ -251,7 +251,7 @@ def test_griffin_lim_reconstructs_a_tone():
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("vssflow_run")
     result = train(VSSFlowTrainConfig.tiny(), "synthetic", TRAIN_STEPS, out, log=None)
-    model, cfg = load_model(out, use_ema=True)
+    model, cfg = model_from_checkpoint(out, use_ema=True)
     ds = SyntheticToneDataset(cfg, seed=4242)  # clips never seen in training
     items = [ds[i] for i in range(32)]
     batch = collate(items, cfg)

@@ -16,7 +16,7 @@ from unflat.errors import ConfigError, InputError
 from unflat.sound.vssflow import VSSFlowConfig, VSSFlowTrainConfig
 from unflat.sound.vssflow.data import SyntheticToneDataset
 from unflat.sound.vssflow.sample import main as sample_main
-from unflat.sound.vssflow.train import CHECKPOINT, load_checkpoint, load_model, train
+from unflat.sound.vssflow.train import CHECKPOINT, load_checkpoint, model_from_checkpoint, train
 from unflat.sound.vssflow.train import main as train_main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -86,7 +86,7 @@ def test_checkpoint_with_old_mixed_config_loads(tmp_path):
     model_fields = {k: v for k, v in ckpt["config"].items() if k != "architecture"}
     ckpt["config"] = {**model_fields, **ckpt.pop("train")}
     torch.save(ckpt, path)
-    model, loaded = load_model(tmp_path)
+    model, loaded = model_from_checkpoint(tmp_path)
     assert loaded == cfg.model and len(model.blocks) == 2
     assert load_checkpoint(path, cfg.model)["step"] == 1
     assert train(cfg, ds, 2, tmp_path, resume=True, log=None)["step"] == 2

@@ -4,7 +4,8 @@ Published weights do not exist; train with ``python -m unflat.sound.vssflow.trai
 generate with ``python -m unflat.sound.vssflow.sample``. Modules: ``config`` (the model's
 shapes and generation defaults), ``train_config`` (training settings), ``model`` (the DiT),
 ``flow`` (loss and guided sampler), ``frontend`` / ``vocoder`` (log-mel latent and Griffin-Lim),
-``phonemes`` (vocabulary, stretching), ``data`` (datasets), ``train``.
+``phonemes`` (vocabulary, stretching), ``data`` (datasets), ``train`` (the loop, checkpoints,
+``model_from_checkpoint``), ``sample`` (``generate_audio``, ``write_normalised_wav``).
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def checkpoint_model_config(ckpt: dict[str, Any]) -> VSSFlowConfig:
     return VSSFlowConfig.from_dict(model_keys)
 
 
-def load_model(
+def model_from_checkpoint(
     path: str | Path, use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[VSSFlow, VSSFlowConfig]:
     """Model (EMA weights by default) and config from a training checkpoint, in eval mode."""
