@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unflat.errors import InputError, UnflatError
+from unflat.errors import InputError, UnflatError, format_error
 from unflat.io.audio import write_wav
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import _fit
@@ -120,9 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         write_normalised_wav(args.out, wave[0], cfg.sample_rate)
     except UnflatError as exc:
-        from unflat.cli.app import fail  # one line on stderr, as every unflat command says it
-
-        return fail(exc)
+        print(format_error(exc), file=sys.stderr)  # one line, as every unflat command says it
+        return exc.exit_code
     return 0
 
 

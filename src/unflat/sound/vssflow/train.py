@@ -35,7 +35,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from unflat.errors import ConfigError, DeviceError, InputError, UnflatError, WeightsError
+from unflat.errors import (
+    ConfigError,
+    DeviceError,
+    InputError,
+    UnflatError,
+    WeightsError,
+    format_error,
+)
 from unflat.io.atomic import atomic_write
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
@@ -392,9 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             num_workers=args.num_workers,
         )
     except UnflatError as exc:
-        from unflat.cli.app import fail  # one line on stderr, as every unflat command says it
-
-        return fail(exc)
+        print(format_error(exc), file=sys.stderr)  # one line, as every unflat command says it
+        return exc.exit_code
     return 0
 
 
