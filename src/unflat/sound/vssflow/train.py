@@ -8,9 +8,9 @@ Everything random in a step (flow noise, times, condition dropout) comes from on
 rank, and the data order is a pure function of (seed, epoch), so the checkpoint
 (``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, the model
 config under ``"config"`` and the training settings under ``"train"``) lets ``--resume``
-continue bit-for-bit as if never interrupted (same device and world size). Checkpoints are
-written by rank 0 only, to a temporary file renamed into place (atomic); so are the run's
-``config.json`` (the model's, a ``build_model`` config) and ``train.json``.
+continue bit-for-bit as if never interrupted (same device and world size). Checkpoints and the
+run's ``config.json`` (the model's, a ``build_model`` config) and ``train.json`` are written by
+rank 0 only, atomically (a temporary file renamed into place).
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ import argparse
 import copy
 import dataclasses
 import functools
-import json
 import math
 import os
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from unflat.errors import (
@@ -43,7 +43,7 @@ from unflat.errors import (
     WeightsError,
     format_error,
 )
-from unflat.io.atomic import atomic_write
+from unflat.io.atomic import atomic_write, write_json
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
 from unflat.sound.vssflow.flow import flow_loss
@@ -235,142 +235,193 @@ def train(
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         started_pg = True
-    out = Path(out)
     say = log if (log is not None and rank == 0) else (lambda _msg: None)
     try:
-        return _train(config, data, steps, out, resume, dev, rank, world, num_workers, say)
+        dataset = make_dataset(data, config)
+        if len(dataset) < config.batch_size * world:
+            raise InputError(
+                f"{len(dataset)} items cannot fill one batch of {config.batch_size} "
+                f"on {world} rank(s)",
+                "add data or lower --batch-size",
+            )
+        run = _setup(config, Path(out), resume, dev, rank, world, say)
+        t_start = time.perf_counter()
+        losses = _run_steps(run, dataset, steps, num_workers, say)
+        _write_checkpoint(run)
+        seconds = time.perf_counter() - t_start
+        say(f"done: {run.step} steps in {seconds:.1f} s, checkpoint {run.ckpt_path}")
+        return {
+            "losses": losses,
+            "step": run.step,
+            "seconds": seconds,
+            "model": run.model,
+            "ema": run.ema,
+        }
     finally:
         if started_pg:
             dist.destroy_process_group()
 
 
-def _train(
-    train_cfg: VSSFlowTrainConfig,
-    data: str | Dataset,
-    steps: int,
+@dataclass
+class _Run:
+    """The state of one rank's training run."""
+
+    config: VSSFlowTrainConfig
+    model: VSSFlow
+    ema: VSSFlow
+    net: nn.Module  # the model, or its DDP wrapper
+    frontend: MelFrontend
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    gen: torch.Generator  # flow noise, times and condition dropout
+    device: torch.device
+    rank: int
+    world: int
+    ckpt_path: Path
+    step: int = 0
+
+
+def _flow_seed(config: VSSFlowTrainConfig, rank: int) -> int:
+    return config.seed * 7919 + rank + 1
+
+
+def _setup(
+    config: VSSFlowTrainConfig,
     out: Path,
     resume: bool,
     dev: torch.device,
     rank: int,
     world: int,
-    num_workers: int,
     say: Callable[[str], None],
-) -> dict[str, Any]:
-    cfg = train_cfg.model
-    dataset = make_dataset(data, train_cfg)
-    if len(dataset) < train_cfg.batch_size * world:
-        raise InputError(
-            f"{len(dataset)} items cannot fill one batch of {train_cfg.batch_size} "
-            f"on {world} rank(s)",
-            "add data or lower --batch-size",
-        )
-    torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
-    model = VSSFlow(cfg).to(dev)
+) -> _Run:
+    """Model, EMA, optimiser and generator (resumed from ``out`` if asked); rank 0 writes the
+    configs to ``out``."""
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = VSSFlow(config.model).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
-    frontend = MelFrontend(cfg).to(dev)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+    frontend = MelFrontend(config.model).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.warmup_steps))
+    gen = torch.Generator(device=dev).manual_seed(_flow_seed(config, rank))
+    run = _Run(
+        config, model, ema, model, frontend, opt, sched, gen, dev, rank, world, out / CHECKPOINT
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(train_cfg.warmup_steps))
-    gen = torch.Generator(device=dev).manual_seed(train_cfg.seed * 7919 + rank + 1)
-    step = 0
-    ckpt_path = out / CHECKPOINT
     if resume:
-        ckpt = load_checkpoint(ckpt_path, cfg)
-        model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        step = int(ckpt["step"])
-        rngs = ckpt["rng"]
-        if len(rngs) == world:
-            _set_rng_state(rngs[rank], gen)
-        else:
-            say(f"checkpoint has RNG states for {len(rngs)} ranks, running {world}: reseeding")
-            gen.manual_seed(train_cfg.seed * 7919 + rank + 1 + step)
-        say(f"resumed from {ckpt_path} at step {step}")
-    net: nn.Module = model
+        _resume(run, say)
     if world > 1:
-        net = nn.parallel.DistributedDataParallel(
+        run.net = nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        (out / TRAIN_CONFIG).write_text(json.dumps(train_cfg.to_dict(), indent=2))
+        write_json(out / "config.json", config.model.to_dict())
+        write_json(out / TRAIN_CONFIG, config.to_dict())
+    return run
 
+
+def _resume(run: _Run, say: Callable[[str], None]) -> None:
+    """Load ``run``'s checkpoint into it (refusing one made for another model config)."""
+    ckpt = load_checkpoint(run.ckpt_path, run.config.model)
+    run.model.load_state_dict(ckpt["model"])
+    run.ema.load_state_dict(ckpt["ema"])
+    run.opt.load_state_dict(ckpt["optimizer"])
+    run.sched.load_state_dict(ckpt["scheduler"])
+    run.step = int(ckpt["step"])
+    rngs = ckpt["rng"]
+    if len(rngs) == run.world:
+        _set_rng_state(rngs[run.rank], run.gen)
+    else:
+        say(f"checkpoint has RNG states for {len(rngs)} ranks, running {run.world}: reseeding")
+        run.gen.manual_seed(_flow_seed(run.config, run.rank) + run.step)
+    say(f"resumed from {run.ckpt_path} at step {run.step}")
+
+
+def _write_checkpoint(run: _Run) -> None:
+    """Gather every rank's RNG state; rank 0 writes the checkpoint. Every rank must call this."""
+    states = [_rng_state(run.gen)]
+    if run.world > 1:
+        gathered: list[Any] = [None] * run.world
+        dist.all_gather_object(gathered, states[0])
+        states = gathered
+    if run.rank == 0:
+        payload = {
+            "format": FORMAT,
+            "config": run.config.model.to_dict(),
+            "train": run.config.to_dict(),
+            "step": run.step,
+            "model": run.model.state_dict(),
+            "ema": run.ema.state_dict(),
+            "optimizer": run.opt.state_dict(),
+            "scheduler": run.sched.state_dict(),
+            "rng": states,
+            "world_size": run.world,
+        }
+        save_checkpoint(run.ckpt_path, payload)
+
+
+def _run_steps(
+    run: _Run, dataset: Dataset, steps: int, num_workers: int, say: Callable[[str], None]
+) -> list[float]:
+    """Train until ``run.step`` reaches ``steps``, epoch by epoch; the losses of these steps."""
+    config = run.config
     sampler = DistributedSampler(
-        dataset, num_replicas=world, rank=rank, shuffle=True, seed=train_cfg.seed, drop_last=True
+        dataset,
+        num_replicas=run.world,
+        rank=run.rank,
+        shuffle=True,
+        seed=config.seed,
+        drop_last=True,
     )
-    per_epoch = len(sampler) // train_cfg.batch_size
-
-    def checkpoint() -> None:
-        states = [_rng_state(gen)]
-        if world > 1:
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, states[0])
-            states = gathered
-        if rank == 0:
-            payload = {
-                "format": FORMAT,
-                "config": cfg.to_dict(),
-                "train": train_cfg.to_dict(),
-                "step": step,
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "rng": states,
-                "world_size": world,
-            }
-            save_checkpoint(ckpt_path, payload)
-
+    per_epoch = len(sampler) // config.batch_size
     losses: list[float] = []
-    t_start = time.perf_counter()
-    net.train()
-    while step < steps:
-        epoch, pos = divmod(step, per_epoch)
+    run.net.train()
+    while run.step < steps:
+        epoch, pos = divmod(run.step, per_epoch)
         sampler.set_epoch(epoch)
         loader = DataLoader(
             dataset,
-            batch_sampler=_Batches(list(sampler), train_cfg.batch_size, pos),
-            collate_fn=functools.partial(collate, cfg=cfg),
+            batch_sampler=_Batches(list(sampler), config.batch_size, pos),
+            collate_fn=functools.partial(collate, cfg=config.model),
             num_workers=num_workers,
         )
         for batch in loader:
-            if step >= steps:
+            if run.step >= steps:
                 break
-            video = batch["video"].to(dev)
-            phonemes = batch["phonemes"].to(dev)
-            if "wave" in batch:
-                with torch.no_grad():
-                    x1 = frontend.encode(batch["wave"].to(dev))
-            else:
-                x1 = batch["latent"].to(dev)
-            loss = flow_loss(net, x1, video, phonemes, gen, cfg=train_cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if train_cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
-            opt.step()
-            sched.step()
-            _ema_update(ema, model, train_cfg.ema_decay, step)
-            step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise UnflatError(
-                    f"training loss became {value} at step {step}",
-                    "lower --lr or check the data for NaNs",
-                )
+            value = _train_step(run, batch)
             losses.append(value)
-            if step % train_cfg.log_every == 0 or step == steps:
-                say(f"step {step}/{steps} loss {value:.4f} lr {sched.get_last_lr()[0]:.2e}")
-            if step % train_cfg.ckpt_every == 0 and step < steps:
-                checkpoint()
-    checkpoint()
-    seconds = time.perf_counter() - t_start
-    say(f"done: {step} steps in {seconds:.1f} s, checkpoint {ckpt_path}")
-    return {"losses": losses, "step": step, "seconds": seconds, "model": model, "ema": ema}
+            step = run.step
+            if step % config.log_every == 0 or step == steps:
+                say(f"step {step}/{steps} loss {value:.4f} lr {run.sched.get_last_lr()[0]:.2e}")
+            if step % config.ckpt_every == 0 and step < steps:
+                _write_checkpoint(run)
+    return losses
+
+
+def _train_step(run: _Run, batch: dict[str, Tensor]) -> float:
+    """One optimizer step (and EMA update) on ``batch``; its loss."""
+    config, dev = run.config, run.device
+    video = batch["video"].to(dev)
+    phonemes = batch["phonemes"].to(dev)
+    if "wave" in batch:
+        with torch.no_grad():
+            x1 = run.frontend.encode(batch["wave"].to(dev))
+    else:
+        x1 = batch["latent"].to(dev)
+    loss = flow_loss(run.net, x1, video, phonemes, run.gen, cfg=config)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+    run.opt.step()
+    run.sched.step()
+    _ema_update(run.ema, run.model, config.ema_decay, run.step)
+    run.step += 1
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise UnflatError(
+            f"training loss became {value} at step {run.step}",
+            "lower --lr or check the data for NaNs",
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
