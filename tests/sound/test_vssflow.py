@@ -21,14 +21,20 @@ from unflat.sound.vssflow import (
     PhonemeVocab,
     VSSFlow,
     VSSFlowConfig,
+    VSSFlowTrainConfig,
     griffin_lim,
     mel_filterbank,
     stretch_phonemes,
 )
 from unflat.sound.vssflow.data import SyntheticToneDataset, collate
-from unflat.sound.vssflow.flow import guided_velocity, sample_latents, time_grid
+from unflat.sound.vssflow.flow import (
+    condition_dropout,
+    guided_velocity,
+    sample_latents,
+    time_grid,
+)
 from unflat.sound.vssflow.model import build_vssflow
-from unflat.sound.vssflow.train import load_model, train
+from unflat.sound.vssflow.train import model_from_checkpoint, train
 
 TRAIN_STEPS = 240
 VOICED_LOGMEL = -2.0  # silence is log(1e-5) = -11.5, a full tone about 0, a frame edge ~ -3.9
@@ -58,6 +64,52 @@ def test_config_round_trip_presets_and_errors():
         VSSFlowConfig.from_dict({"preset": "tiny", "heads": 3})
     with pytest.raises(ConfigError):
         VSSFlowConfig.from_dict({"architecture": "sharp"})
+
+
+def test_training_config_splits_model_and_training_keys():
+    mixed = {"preset": "tiny", "depth": 2, "cfg_scale": 2.0, "batch_size": 4, "ckpt_every": 2}
+    config = VSSFlowTrainConfig.from_dict({**mixed, "seed": 7, "p_drop_video": 0.5})
+    assert config.model == VSSFlowConfig.from_dict({"preset": "tiny", "depth": 2, "cfg_scale": 2.0})
+    assert (config.batch_size, config.ckpt_every, config.seed, config.p_drop_video) == (
+        4,
+        2,
+        7,
+        0.5,
+    )
+    assert config.lr == VSSFlowTrainConfig.tiny().lr == 1e-3  # the preset's training settings
+    assert VSSFlowTrainConfig.from_dict({"preset": "tiny"}) == VSSFlowTrainConfig.tiny()
+    assert VSSFlowTrainConfig.tiny().model == VSSFlowConfig.tiny()
+    assert VSSFlowTrainConfig.from_dict({}) == VSSFlowTrainConfig.full() == VSSFlowTrainConfig()
+    assert "batch_size" not in config.model.to_dict() and "depth" not in config.to_dict()
+    assert VSSFlowTrainConfig.from_dict({**config.model.to_dict(), **config.to_dict()}) == config
+    with pytest.raises(ConfigError) as err:
+        VSSFlowTrainConfig.from_dict({**mixed, "widht": 3, "bacth_size": 2})
+    assert "widht" in str(err.value) and "bacth_size" in str(err.value)
+    assert "depth" in err.value.hint and "batch_size" in err.value.hint  # both sides' keys
+    with pytest.raises(ConfigError) as err:
+        VSSFlowConfig.from_dict({"preset": "tiny", "batch_size": 4})  # a training key
+    assert "batch_size" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        VSSFlowTrainConfig.from_dict({"preset": "tiny", "batch_size": "4"})
+    assert "batch_size" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        VSSFlowTrainConfig.from_dict({"p_uncond": 1.5})
+    assert "p_uncond" in str(err.value)
+    with pytest.raises(ConfigError):
+        VSSFlowTrainConfig.from_dict({"preset": "small"})
+
+
+def test_condition_dropout_reads_the_training_config():
+    def masks(**probabilities):
+        config = VSSFlowTrainConfig(**probabilities)
+        return condition_dropout(config, 64, torch.device("cpu"), torch.Generator().manual_seed(0))
+
+    video, phonemes = masks(p_uncond=1.0)
+    assert video.all() and phonemes.all()
+    video, phonemes = masks(p_uncond=0.0, p_drop_video=1.0)
+    assert video.all() and not phonemes.any()
+    video, phonemes = masks(p_uncond=0.0, p_drop_phonemes=1.0)
+    assert not video.any() and phonemes.all()
 
 
 def test_full_model_size_on_meta_device():
@@ -197,10 +249,9 @@ def test_griffin_lim_reconstructs_a_tone():
 # ----------------------------------------------------------------------------- learning
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    cfg = VSSFlowConfig.tiny()
     out = tmp_path_factory.mktemp("vssflow_run")
-    result = train(cfg, "synthetic", TRAIN_STEPS, out, log=None)
-    model, cfg = load_model(out, use_ema=True)
+    result = train(VSSFlowTrainConfig.tiny(), "synthetic", TRAIN_STEPS, out, log=None)
+    model, cfg = model_from_checkpoint(out, use_ema=True)
     ds = SyntheticToneDataset(cfg, seed=4242)  # clips never seen in training
     items = [ds[i] for i in range(32)]
     batch = collate(items, cfg)

@@ -13,18 +13,18 @@ import torch
 import torch.multiprocessing as mp
 
 from unflat.errors import ConfigError, InputError
-from unflat.sound.vssflow import VSSFlowConfig
+from unflat.sound.vssflow import VSSFlowConfig, VSSFlowTrainConfig
 from unflat.sound.vssflow.data import SyntheticToneDataset
 from unflat.sound.vssflow.sample import main as sample_main
-from unflat.sound.vssflow.train import CHECKPOINT, load_checkpoint, train
+from unflat.sound.vssflow.train import CHECKPOINT, load_checkpoint, model_from_checkpoint, train
 from unflat.sound.vssflow.train import main as train_main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _cfg(**over) -> VSSFlowConfig:
+def _cfg(**over) -> VSSFlowTrainConfig:
     # Small and quick; ckpt_every=2 also exercises the mid-run checkpoint.
-    return VSSFlowConfig.from_dict(
+    return VSSFlowTrainConfig.from_dict(
         {"preset": "tiny", "depth": 2, "batch_size": 4, "ckpt_every": 2, **over}
     )
 
@@ -42,7 +42,7 @@ def _assert_same_state(a: dict, b: dict) -> None:
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     cfg = _cfg()
-    ds = SyntheticToneDataset(cfg, size=12)  # 3 batches an epoch: the run crosses epochs
+    ds = SyntheticToneDataset(cfg.model, size=12)  # 3 batches an epoch: the run crosses epochs
     train(cfg, ds, 7, tmp_path / "straight", log=None)
     first = train(cfg, ds, 4, tmp_path / "resumed", log=None)
     assert first["step"] == 4
@@ -55,13 +55,15 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
         _assert_same_state(a[key], b[key])
     assert torch.equal(a["rng"][0]["flow"], b["rng"][0]["flow"])
     saved = json.loads((tmp_path / "resumed" / "config.json").read_text())
-    assert VSSFlowConfig.from_dict(saved) == cfg
+    assert VSSFlowConfig.from_dict(saved) == cfg.model
+    training = json.loads((tmp_path / "resumed" / "train.json").read_text())
+    assert VSSFlowTrainConfig.from_dict({**saved, **training}) == cfg
     assert not [p for p in (tmp_path / "resumed").iterdir() if ".tmp" in p.name]  # atomic
 
 
 def test_resume_refuses_another_config_and_missing_inputs(tmp_path):
     cfg = _cfg()
-    ds = SyntheticToneDataset(cfg, size=8)
+    ds = SyntheticToneDataset(cfg.model, size=8)
     train(cfg, ds, 1, tmp_path, log=None)
     with pytest.raises(ConfigError) as err:
         train(_cfg(dim=32), ds, 2, tmp_path, resume=True, log=None)
@@ -72,12 +74,33 @@ def test_resume_refuses_another_config_and_missing_inputs(tmp_path):
         train(cfg, str(tmp_path / "no_such_dir"), 2, tmp_path / "x", log=None)
 
 
+def test_checkpoint_with_old_mixed_config_loads(tmp_path):
+    # Older checkpoints kept the training settings beside the model's fields under "config".
+    cfg = _cfg()
+    ds = SyntheticToneDataset(cfg.model, size=8)
+    train(cfg, ds, 1, tmp_path, log=None)
+    path = tmp_path / CHECKPOINT
+    ckpt = torch.load(path, weights_only=True)
+    assert VSSFlowConfig.from_dict(ckpt["config"]) == cfg.model  # model fields only
+    assert VSSFlowTrainConfig.from_dict({**ckpt["config"], **ckpt["train"]}) == cfg
+    model_fields = {k: v for k, v in ckpt["config"].items() if k != "architecture"}
+    ckpt["config"] = {**model_fields, **ckpt.pop("train")}
+    torch.save(ckpt, path)
+    model, loaded = model_from_checkpoint(tmp_path)
+    assert loaded == cfg.model and len(model.blocks) == 2
+    assert load_checkpoint(path, cfg.model)["step"] == 1
+    assert train(cfg, ds, 2, tmp_path, resume=True, log=None)["step"] == 2
+    with pytest.raises(ConfigError) as err:
+        train(_cfg(depth=1), ds, 3, tmp_path, resume=True, log=None)
+    assert "depth" in str(err.value)
+
+
 def test_folder_dataset_of_latent_items(tmp_path):
     cfg = _cfg()
     from unflat.sound.vssflow import MelFrontend
 
-    synth = SyntheticToneDataset(cfg, size=4)
-    fe = MelFrontend(cfg)
+    synth = SyntheticToneDataset(cfg.model, size=4)
+    fe = MelFrontend(cfg.model)
     for i in range(4):
         item = synth[i]
         latent = fe.encode(item["wave"][None])[0][:-3]  # shorter than a clip: gets padded
@@ -106,7 +129,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     )
     torch.set_num_threads(1)
     cfg = _cfg()
-    result = train(cfg, SyntheticToneDataset(cfg, size=16), 2, out, device="cpu", log=None)
+    result = train(cfg, SyntheticToneDataset(cfg.model, size=16), 2, out, device="cpu", log=None)
     torch.save(result["model"].state_dict(), os.path.join(out, f"rank{rank}.pt"))
 
 

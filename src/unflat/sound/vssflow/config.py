@@ -1,4 +1,5 @@
-"""``VSSFlowConfig``: every shape and constant of a VSSFlow model, its front end and its training.
+"""``VSSFlowConfig``: every shape and constant of a VSSFlow model and its front end, and how it
+samples by default. Training settings live in ``train_config.VSSFlowTrainConfig``.
 
 Published values (Apple/RUC VSSFlow, arXiv 2509.24773, and its public training configs) are marked
 "published"; the rest are our choices and say why. ``full()`` is the published-size seed system
@@ -9,13 +10,16 @@ Published values (Apple/RUC VSSFlow, arXiv 2509.24773, and its public training c
 from __future__ import annotations
 
 import dataclasses
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unflat.config import FILE_KEYS, config_dict, read_config, read_config_file
 from unflat.errors import ConfigError, InputError
 
+ARCHITECTURE = "vssflow"  # the ``build_model`` name, and the "architecture" key of our configs
+PRESETS = ("full", "tiny")
 _SAMPLERS = ("euler", "midpoint")
 _MEL_SCALES = ("slaney", "htk")
 
@@ -58,25 +62,11 @@ class VSSFlowConfig:
     time_freq_dim: int = 256  # published: time_proj_dim
     rope_theta: float = 10000.0  # published (diffusers default)
 
-    # --- flow matching and guidance ---
-    p_uncond: float = 0.1  # published: unconditional_prob 0.1 (video and phonemes dropped together)
-    p_drop_video: float = 0.0  # chosen: extra independent drops, off by default
-    p_drop_phonemes: float = 0.0
+    # --- generation defaults (how the model samples; ``sample_latents`` may override them) ---
     cfg_scale: float = 3.0  # published: guidance_scale 3
     sample_steps: int = 16  # published uses adaptive dopri5 on a 10-step grid; we use fixed steps
     sampler: str = "midpoint"
     sway_coef: float | None = None  # F5-TTS sway sampling (e.g. -1.0); None = uniform grid
-
-    # --- training ---
-    batch_size: int = 36  # published: 36 per GPU
-    lr: float = 1e-4  # chosen (published base 4e-7 is scaled by Lightning with batch and GPUs)
-    warmup_steps: int = 2000  # published: lr_warmup_steps 2000
-    weight_decay: float = 0.01  # AdamW default, as published
-    grad_clip: float = 1.0  # chosen
-    ema_decay: float = 0.9999  # chosen
-    seed: int = 0
-    ckpt_every: int = 1000
-    log_every: int = 50
 
     # --- offline vocoder ---
     griffin_lim_iters: int = 64
@@ -129,10 +119,7 @@ class VSSFlowConfig:
             problems.append("win_length must not exceed n_fft")
         if self.f_max > self.sample_rate / 2:
             problems.append(f"f_max {self.f_max} is above Nyquist ({self.sample_rate / 2})")
-        for name in ("p_uncond", "p_drop_video", "p_drop_phonemes"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                problems.append(f"{name} must lie in [0, 1]")
-        for name in ("depth", "batch_size", "sample_steps", "frames_per_latent", "hop_length"):
+        for name in ("depth", "sample_steps", "frames_per_latent", "hop_length"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
         if self.latent_std <= 0:
@@ -170,22 +157,15 @@ class VSSFlowConfig:
             ff_mult=2,
             time_freq_dim=64,
             sample_steps=12,
-            batch_size=16,
-            lr=1e-3,
-            warmup_steps=50,
-            ema_decay=0.99,
-            ckpt_every=200,
-            log_every=50,
             griffin_lim_iters=32,
         )
 
     @classmethod
     def preset(cls, name: str) -> VSSFlowConfig:
         """``"full"`` or ``"tiny"``."""
-        presets = {"full": cls.full, "tiny": cls.tiny}
-        if name not in presets:
-            raise ConfigError(f"unknown VSSFlow preset {name!r}", f"use one of {sorted(presets)}")
-        return presets[name]()
+        if name not in PRESETS:
+            raise ConfigError(f"unknown VSSFlow preset {name!r}", f"use one of {list(PRESETS)}")
+        return cls.full() if name == "full" else cls.tiny()
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -193,77 +173,49 @@ class VSSFlowConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VSSFlowConfig:
-        """Build from a dict; ``"preset"`` picks the base, other keys override it.
+        """Build from a dict; ``"preset"`` picks the base (default full), other keys override it.
 
-        An ``"architecture": "vssflow"`` key (the ``build_model`` schema) is accepted and ignored.
+        An ``"architecture": "vssflow"`` key (the ``build_model`` schema) is accepted; the fields
+        are read by :func:`unflat.config.read_config` (types checked) and validated.
         """
         if not isinstance(data, dict):
             raise ConfigError("a VSSFlow config must be a JSON object", "pass a dict of fields")
         data = dict(data)
-        arch = data.pop("architecture", "vssflow")
-        if arch != "vssflow":
+        arch = data.pop("architecture", ARCHITECTURE)
+        if arch != ARCHITECTURE:
             raise ConfigError(f"config is for {arch!r}, not 'vssflow'", "use a VSSFlow config")
-        base = cls.preset(data.pop("preset")) if "preset" in data else cls()
-        known = set(cls.field_names())
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown VSSFlow config keys {unknown}", f"known keys: {sorted(known)}"
-            )
-        values = {name: getattr(base, name) for name in known}
-        values.update(data)
-        return cls(**values)
+        base = cls.preset(data.pop("preset", "full"))
+        refuse_unknown_keys(data, cls.field_names())
+        return read_config(cls, data, ARCHITECTURE, base=base)  # validated by __post_init__
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict holding every field (round-trips through ``from_dict``)."""
-        return {name: getattr(self, name) for name in self.field_names()}
+        """JSON-able dict: ``"architecture"`` and every field (round-trips through ``from_dict``).
+
+        The same schema as ``build_model`` configs, so a run's ``config.json`` builds the model.
+        """
+        return config_dict(self, ARCHITECTURE)
 
     @classmethod
     def load(cls, spec: str) -> VSSFlowConfig:
-        """A preset name (``tiny``/``full``) or the path of a JSON file."""
-        if spec in ("tiny", "full"):
+        """A preset name (``tiny``/``full``) or the path of a JSON config file."""
+        if spec in PRESETS:
             return cls.preset(spec)
-        path = Path(spec)
-        if not path.is_file():
-            raise InputError(
-                f"config {spec!r} is neither a preset nor a file",
-                "pass --config tiny, --config full, or the path of a JSON config",
-            )
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} is not valid JSON: {exc}", "fix the JSON syntax") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_spec_file(spec))
 
-    # Fields that change parameter shapes or the meaning of the latent; a checkpoint whose
-    # values differ here cannot be resumed under this config.
-    MODEL_KEYS = (
-        "sample_rate",
-        "n_fft",
-        "win_length",
-        "hop_length",
-        "n_mels",
-        "f_min",
-        "f_max",
-        "mel_scale",
-        "frames_per_latent",
-        "latent_mean",
-        "latent_std",
-        "clip_seconds",
-        "video_dim",
-        "video_fps",
-        "phoneme_vocab_size",
-        "phoneme_dim",
-        "dim",
-        "depth",
-        "heads",
-        "kv_heads",
-        "cross_dim",
-        "ff_mult",
-        "time_freq_dim",
-        "rope_theta",
-    )
 
-    def model_differences(self, other: VSSFlowConfig) -> list[str]:
-        """Names of model-defining fields whose values differ from ``other``."""
-        return [k for k in self.MODEL_KEYS if getattr(self, k) != getattr(other, k)]
+def refuse_unknown_keys(data: Iterable[str], known: Iterable[str]) -> None:
+    """One ``ConfigError`` naming every key of ``data`` that is not ``known`` (nor a file key)."""
+    names = sorted({*known, "architecture", "preset"})
+    unknown = sorted(set(data) - set(names) - set(FILE_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown VSSFlow config keys {unknown}", f"known keys: {names}")
+
+
+def read_spec_file(spec: str) -> dict[str, Any]:
+    """The JSON object in the file ``spec`` (``--config``'s value when it is not a preset)."""
+    if not Path(spec).is_file():
+        raise InputError(
+            f"config {spec!r} is neither a preset nor a file",
+            "pass --config tiny, --config full, or the path of a JSON config",
+        )
+    return read_config_file(spec)

@@ -19,14 +19,17 @@ import torch
 from torch import Tensor, nn
 
 from unflat.errors import ConfigError
-from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.model import VSSFlow
+from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
 
 
 def condition_dropout(
-    cfg: VSSFlowConfig, batch: int, device: torch.device, generator: torch.Generator | None
+    cfg: VSSFlowTrainConfig, batch: int, device: torch.device, generator: torch.Generator | None
 ) -> tuple[Tensor, Tensor]:
-    """[B] bool masks (drop_video, drop_phonemes) for classifier-free guidance training."""
+    """[B] bool masks (drop_video, drop_phonemes) for classifier-free guidance training.
+
+    The probabilities are ``cfg``'s ``p_uncond``, ``p_drop_video`` and ``p_drop_phonemes``.
+    """
     u = torch.rand(3, batch, device=device, generator=generator)
     both = u[0] < cfg.p_uncond
     return both | (u[1] < cfg.p_drop_video), both | (u[2] < cfg.p_drop_phonemes)
@@ -38,13 +41,14 @@ def flow_loss(
     video: Tensor,
     phonemes: Tensor,
     generator: torch.Generator | None = None,
-    cfg: VSSFlowConfig | None = None,
+    cfg: VSSFlowTrainConfig | None = None,
 ) -> Tensor:
     """Rectified-flow MSE for a batch of clean latents ``x1`` [B, T, C].
 
-    ``model`` may be a ``VSSFlow`` or a wrapper of one (DDP); then pass its ``cfg``.
+    ``model`` may be a ``VSSFlow`` or a wrapper of one (DDP). ``cfg``, the training config, gives
+    the condition dropout probabilities (default: the published ones).
     """
-    cfg = model.cfg if cfg is None else cfg
+    cfg = VSSFlowTrainConfig() if cfg is None else cfg
     b = x1.shape[0]
     x0 = torch.randn(x1.shape, device=x1.device, dtype=x1.dtype, generator=generator)
     t = torch.rand(b, device=x1.device, generator=generator)

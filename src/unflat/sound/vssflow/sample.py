@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unflat.errors import InputError, UnflatError
-from unflat.io.audio import write_wav as write_audio
+from unflat.errors import InputError, UnflatError, format_error
+from unflat.io.audio import write_wav
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import _fit
 from unflat.sound.vssflow.flow import sample_latents
@@ -29,7 +29,7 @@ from unflat.types import Audio
 
 
 @torch.no_grad()
-def generate(
+def generate_audio(
     model: VSSFlow,
     video: Tensor,
     phonemes: Tensor,
@@ -61,13 +61,13 @@ def generate(
     return frontend.decode(latent)
 
 
-def write_wav(path: str | Path, wave: Tensor, sample_rate: int) -> None:
+def write_normalised_wav(path: str | Path, wave: Tensor, sample_rate: int) -> None:
     """16-bit mono PCM WAV, written atomically (peak-normalised only if it would clip)."""
     x = wave.detach().cpu().double().flatten()
     peak = float(x.abs().max()) if x.numel() else 0.0
     if peak > 1.0:
         x = x / peak
-    write_audio(path, Audio(x.float().numpy(), int(sample_rate)))
+    write_wav(path, Audio(x.float().numpy(), int(sample_rate)))
 
 
 def _load_video(path: str, cfg: VSSFlowConfig) -> Tensor:
@@ -85,7 +85,7 @@ def _load_video(path: str, cfg: VSSFlowConfig) -> Tensor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from unflat.sound.vssflow.train import load_model
+    from unflat.sound.vssflow.train import model_from_checkpoint
 
     p = argparse.ArgumentParser(prog="python -m unflat.sound.vssflow.sample", description=__doc__)
     p.add_argument("--checkpoint", required=True, help="run folder or checkpoint.pt")
@@ -101,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="output .wav")
     args = p.parse_args(argv)
     try:
-        model, cfg = load_model(args.checkpoint, use_ema=not args.raw, device=args.device)
+        model, cfg = model_from_checkpoint(
+            args.checkpoint, use_ema=not args.raw, device=args.device
+        )
         video = _load_video(args.video, cfg)[None]
         vocab = PhonemeVocab(size=cfg.phoneme_vocab_size)
         ids = vocab.encode(args.phonemes)
         span = tuple(args.span) if args.span else None
         track = stretch_phonemes(ids, cfg.latent_frames, cfg.latent_fps, span=span)[None]
-        wave = generate(
+        wave = generate_audio(
             model,
             video,
             track,
@@ -116,11 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             method=args.method,
             seed=args.seed,
         )
-        write_wav(args.out, wave[0], cfg.sample_rate)
+        write_normalised_wav(args.out, wave[0], cfg.sample_rate)
     except UnflatError as exc:
-        from unflat.cli.app import fail  # one line on stderr, as every unflat command says it
-
-        return fail(exc)
+        print(format_error(exc), file=sys.stderr)  # one line, as every unflat command says it
+        return exc.exit_code
     return 0
 
 

@@ -3,43 +3,56 @@
     python -m unflat.sound.vssflow.train --config tiny --data synthetic --steps 400 --out runs/a
     torchrun --nproc_per_node=8 -m unflat.sound.vssflow.train --config full --data DIR ...
 
+``--config`` is a preset or a JSON file mixing model and training keys (``VSSFlowTrainConfig``).
 Everything random in a step (flow noise, times, condition dropout) comes from one generator per
 rank, and the data order is a pure function of (seed, epoch), so the checkpoint
-(``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, config)
-lets ``--resume`` continue bit-for-bit as if never interrupted (same device and world size).
-Checkpoints are written by rank 0 only, to a temporary file renamed into place (atomic).
+(``OUT/checkpoint.pt``: model, EMA, optimizer, scheduler, step, every rank's RNG states, the model
+config under ``"config"`` and the training settings under ``"train"``) lets ``--resume``
+continue bit-for-bit as if never interrupted (same device and world size). Checkpoints and the
+run's ``config.json`` (the model's, a ``build_model`` config) and ``train.json`` are written by
+rank 0 only, atomically (a temporary file renamed into place).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
-import json
 import math
 import os
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from unflat.errors import ConfigError, DeviceError, InputError, UnflatError, WeightsError
-from unflat.io.atomic import atomic_write
+from unflat.errors import (
+    ConfigError,
+    DeviceError,
+    InputError,
+    UnflatError,
+    WeightsError,
+    format_error,
+)
+from unflat.io.atomic import atomic_write, write_json
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
 from unflat.sound.vssflow.flow import flow_loss
 from unflat.sound.vssflow.frontend import MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
+from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
 
 CHECKPOINT = "checkpoint.pt"
+TRAIN_CONFIG = "train.json"  # the training settings; config.json holds the model's
 FORMAT = "unflat.vssflow.train/1"
 
 
@@ -65,12 +78,12 @@ def _pick_device(requested: str | None, local_rank: int) -> torch.device:
 
 
 # ----------------------------------------------------------------------------- data
-def make_dataset(data: str | Dataset, cfg: VSSFlowConfig) -> Dataset:
+def make_dataset(data: str | Dataset, config: VSSFlowTrainConfig) -> Dataset:
     """``"synthetic"`` (the tone task), a folder of ``.pt`` items, or a ready dataset."""
     if not isinstance(data, str):
         return data
     if data == "synthetic":
-        return SyntheticToneDataset(cfg, seed=cfg.seed + 1234)
+        return SyntheticToneDataset(config.model, seed=config.seed + 1234)
     return FolderDataset(data)
 
 
@@ -123,8 +136,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         torch.save(payload, temporary)
 
 
-def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[str, Any]:
-    """Read a training checkpoint; with ``cfg``, refuse one made for another model config."""
+def load_checkpoint(path: str | Path, model: VSSFlowConfig | None = None) -> dict[str, Any]:
+    """Read a training checkpoint; with ``model``, refuse one made for another model config."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -136,9 +149,9 @@ def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[
         raise WeightsError(f"cannot read checkpoint {path}: {exc}", "use an intact file") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a VSSFlow training checkpoint", "pass one we wrote")
-    if cfg is not None:
-        saved = VSSFlowConfig.from_dict(ckpt["config"])
-        diff = cfg.model_differences(saved)
+    if model is not None:
+        saved = checkpoint_model_config(ckpt)
+        diff = [k for k in VSSFlowConfig.field_names() if getattr(model, k) != getattr(saved, k)]
         if diff:
             raise ConfigError(
                 f"checkpoint {path} was made with another model config (differs in {diff})",
@@ -147,12 +160,21 @@ def load_checkpoint(path: str | Path, cfg: VSSFlowConfig | None = None) -> dict[
     return ckpt
 
 
-def load_model(
+def checkpoint_model_config(ckpt: dict[str, Any]) -> VSSFlowConfig:
+    """The model config saved in a checkpoint read by ``load_checkpoint``.
+
+    Older checkpoints also kept the training settings under ``"config"``; those keys are dropped.
+    """
+    model_keys, _ = VSSFlowTrainConfig.split(ckpt["config"])
+    return VSSFlowConfig.from_dict(model_keys)
+
+
+def model_from_checkpoint(
     path: str | Path, use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> tuple[VSSFlow, VSSFlowConfig]:
     """Model (EMA weights by default) and config from a training checkpoint, in eval mode."""
     ckpt = load_checkpoint(path)
-    cfg = VSSFlowConfig.from_dict(ckpt["config"])
+    cfg = checkpoint_model_config(ckpt)
     model = VSSFlow(cfg)
     model.load_state_dict(ckpt["ema" if use_ema else "model"])
     return model.to(device).eval(), cfg
@@ -175,7 +197,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
 
 
 def train(
-    cfg: VSSFlowConfig,
+    config: VSSFlowTrainConfig,
     data: str | Dataset,
     steps: int,
     out: str | Path,
@@ -187,23 +209,24 @@ def train(
     num_workers: int = 0,
     log: Callable[[str], None] | None = print,
 ) -> dict[str, Any]:
-    """Train to ``steps`` total optimizer steps.
+    """Train ``config.model`` with ``config``'s settings to ``steps`` total optimizer steps.
 
     Returns ``{"losses": per-step losses of this call, "step", "seconds", "model", "ema"}``.
 
     Under torchrun (``WORLD_SIZE > 1``) each rank runs this; batch_size is per rank. Seeds
-    torch's global RNG with ``cfg.seed`` (so every rank starts from the same weights).
+    torch's global RNG with ``config.seed`` (so every rank starts from the same weights).
     """
+    if not isinstance(config, VSSFlowTrainConfig):
+        raise TypeError(
+            f"train() takes a VSSFlowTrainConfig, got {type(config).__name__} "
+            "(wrap a model config as VSSFlowTrainConfig(model=...))"
+        )
     if steps < 0:
         raise ConfigError("--steps must be >= 0", "pass the total number of steps to reach")
-    if batch_size is not None or lr is not None:
-        cfg = VSSFlowConfig.from_dict(
-            {
-                **cfg.to_dict(),
-                **({"batch_size": batch_size} if batch_size else {}),
-                **({"lr": lr} if lr else {}),
-            }
-        )
+    if batch_size:
+        config = dataclasses.replace(config, batch_size=batch_size)
+    if lr:
+        config = dataclasses.replace(config, lr=lr)
     rank, world, local_rank = _dist_env()
     dev = _pick_device(device, local_rank)
     started_pg = False
@@ -212,136 +235,193 @@ def train(
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         started_pg = True
-    out = Path(out)
     say = log if (log is not None and rank == 0) else (lambda _msg: None)
     try:
-        return _train(cfg, data, steps, out, resume, dev, rank, world, num_workers, say)
+        dataset = make_dataset(data, config)
+        if len(dataset) < config.batch_size * world:
+            raise InputError(
+                f"{len(dataset)} items cannot fill one batch of {config.batch_size} "
+                f"on {world} rank(s)",
+                "add data or lower --batch-size",
+            )
+        run = _setup(config, Path(out), resume, dev, rank, world, say)
+        t_start = time.perf_counter()
+        losses = _run_steps(run, dataset, steps, num_workers, say)
+        _write_checkpoint(run)
+        seconds = time.perf_counter() - t_start
+        say(f"done: {run.step} steps in {seconds:.1f} s, checkpoint {run.ckpt_path}")
+        return {
+            "losses": losses,
+            "step": run.step,
+            "seconds": seconds,
+            "model": run.model,
+            "ema": run.ema,
+        }
     finally:
         if started_pg:
             dist.destroy_process_group()
 
 
-def _train(
-    cfg: VSSFlowConfig,
-    data: str | Dataset,
-    steps: int,
+@dataclass
+class _Run:
+    """The state of one rank's training run."""
+
+    config: VSSFlowTrainConfig
+    model: VSSFlow
+    ema: VSSFlow
+    net: nn.Module  # the model, or its DDP wrapper
+    frontend: MelFrontend
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    gen: torch.Generator  # flow noise, times and condition dropout
+    device: torch.device
+    rank: int
+    world: int
+    ckpt_path: Path
+    step: int = 0
+
+
+def _flow_seed(config: VSSFlowTrainConfig, rank: int) -> int:
+    return config.seed * 7919 + rank + 1
+
+
+def _setup(
+    config: VSSFlowTrainConfig,
     out: Path,
     resume: bool,
     dev: torch.device,
     rank: int,
     world: int,
-    num_workers: int,
     say: Callable[[str], None],
-) -> dict[str, Any]:
-    dataset = make_dataset(data, cfg)
-    if len(dataset) < cfg.batch_size * world:
-        raise InputError(
-            f"{len(dataset)} items cannot fill one batch of {cfg.batch_size} on {world} rank(s)",
-            "add data or lower --batch-size",
-        )
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = VSSFlow(cfg).to(dev)
+) -> _Run:
+    """Model, EMA, optimiser and generator (resumed from ``out`` if asked); rank 0 writes the
+    configs to ``out``."""
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = VSSFlow(config.model).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
-    frontend = MelFrontend(cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps))
-    gen = torch.Generator(device=dev).manual_seed(cfg.seed * 7919 + rank + 1)
-    step = 0
-    ckpt_path = out / CHECKPOINT
+    frontend = MelFrontend(config.model).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.warmup_steps))
+    gen = torch.Generator(device=dev).manual_seed(_flow_seed(config, rank))
+    run = _Run(
+        config, model, ema, model, frontend, opt, sched, gen, dev, rank, world, out / CHECKPOINT
+    )
     if resume:
-        ckpt = load_checkpoint(ckpt_path, cfg)
-        model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        step = int(ckpt["step"])
-        rngs = ckpt["rng"]
-        if len(rngs) == world:
-            _set_rng_state(rngs[rank], gen)
-        else:
-            say(f"checkpoint has RNG states for {len(rngs)} ranks, running {world}: reseeding")
-            gen.manual_seed(cfg.seed * 7919 + rank + 1 + step)
-        say(f"resumed from {ckpt_path} at step {step}")
-    net: nn.Module = model
+        _resume(run, say)
     if world > 1:
-        net = nn.parallel.DistributedDataParallel(
+        run.net = nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_json(out / "config.json", config.model.to_dict())
+        write_json(out / TRAIN_CONFIG, config.to_dict())
+    return run
 
+
+def _resume(run: _Run, say: Callable[[str], None]) -> None:
+    """Load ``run``'s checkpoint into it (refusing one made for another model config)."""
+    ckpt = load_checkpoint(run.ckpt_path, run.config.model)
+    run.model.load_state_dict(ckpt["model"])
+    run.ema.load_state_dict(ckpt["ema"])
+    run.opt.load_state_dict(ckpt["optimizer"])
+    run.sched.load_state_dict(ckpt["scheduler"])
+    run.step = int(ckpt["step"])
+    rngs = ckpt["rng"]
+    if len(rngs) == run.world:
+        _set_rng_state(rngs[run.rank], run.gen)
+    else:
+        say(f"checkpoint has RNG states for {len(rngs)} ranks, running {run.world}: reseeding")
+        run.gen.manual_seed(_flow_seed(run.config, run.rank) + run.step)
+    say(f"resumed from {run.ckpt_path} at step {run.step}")
+
+
+def _write_checkpoint(run: _Run) -> None:
+    """Gather every rank's RNG state; rank 0 writes the checkpoint. Every rank must call this."""
+    states = [_rng_state(run.gen)]
+    if run.world > 1:
+        gathered: list[Any] = [None] * run.world
+        dist.all_gather_object(gathered, states[0])
+        states = gathered
+    if run.rank == 0:
+        payload = {
+            "format": FORMAT,
+            "config": run.config.model.to_dict(),
+            "train": run.config.to_dict(),
+            "step": run.step,
+            "model": run.model.state_dict(),
+            "ema": run.ema.state_dict(),
+            "optimizer": run.opt.state_dict(),
+            "scheduler": run.sched.state_dict(),
+            "rng": states,
+            "world_size": run.world,
+        }
+        save_checkpoint(run.ckpt_path, payload)
+
+
+def _run_steps(
+    run: _Run, dataset: Dataset, steps: int, num_workers: int, say: Callable[[str], None]
+) -> list[float]:
+    """Train until ``run.step`` reaches ``steps``, epoch by epoch; the losses of these steps."""
+    config = run.config
     sampler = DistributedSampler(
-        dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+        dataset,
+        num_replicas=run.world,
+        rank=run.rank,
+        shuffle=True,
+        seed=config.seed,
+        drop_last=True,
     )
-    per_epoch = len(sampler) // cfg.batch_size
-
-    def checkpoint() -> None:
-        states = [_rng_state(gen)]
-        if world > 1:
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, states[0])
-            states = gathered
-        if rank == 0:
-            payload = {
-                "format": FORMAT,
-                "config": cfg.to_dict(),
-                "step": step,
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "rng": states,
-                "world_size": world,
-            }
-            save_checkpoint(ckpt_path, payload)
-
+    per_epoch = len(sampler) // config.batch_size
     losses: list[float] = []
-    t_start = time.perf_counter()
-    net.train()
-    while step < steps:
-        epoch, pos = divmod(step, per_epoch)
+    run.net.train()
+    while run.step < steps:
+        epoch, pos = divmod(run.step, per_epoch)
         sampler.set_epoch(epoch)
         loader = DataLoader(
             dataset,
-            batch_sampler=_Batches(list(sampler), cfg.batch_size, pos),
-            collate_fn=functools.partial(collate, cfg=cfg),
+            batch_sampler=_Batches(list(sampler), config.batch_size, pos),
+            collate_fn=functools.partial(collate, cfg=config.model),
             num_workers=num_workers,
         )
         for batch in loader:
-            if step >= steps:
+            if run.step >= steps:
                 break
-            video = batch["video"].to(dev)
-            phonemes = batch["phonemes"].to(dev)
-            if "wave" in batch:
-                with torch.no_grad():
-                    x1 = frontend.encode(batch["wave"].to(dev))
-            else:
-                x1 = batch["latent"].to(dev)
-            loss = flow_loss(net, x1, video, phonemes, gen, cfg=cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
-            _ema_update(ema, model, cfg.ema_decay, step)
-            step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise UnflatError(
-                    f"training loss became {value} at step {step}",
-                    "lower --lr or check the data for NaNs",
-                )
+            value = _train_step(run, batch)
             losses.append(value)
-            if step % cfg.log_every == 0 or step == steps:
-                say(f"step {step}/{steps} loss {value:.4f} lr {sched.get_last_lr()[0]:.2e}")
-            if step % cfg.ckpt_every == 0 and step < steps:
-                checkpoint()
-    checkpoint()
-    seconds = time.perf_counter() - t_start
-    say(f"done: {step} steps in {seconds:.1f} s, checkpoint {ckpt_path}")
-    return {"losses": losses, "step": step, "seconds": seconds, "model": model, "ema": ema}
+            step = run.step
+            if step % config.log_every == 0 or step == steps:
+                say(f"step {step}/{steps} loss {value:.4f} lr {run.sched.get_last_lr()[0]:.2e}")
+            if step % config.ckpt_every == 0 and step < steps:
+                _write_checkpoint(run)
+    return losses
+
+
+def _train_step(run: _Run, batch: dict[str, Tensor]) -> float:
+    """One optimizer step (and EMA update) on ``batch``; its loss."""
+    config, dev = run.config, run.device
+    video = batch["video"].to(dev)
+    phonemes = batch["phonemes"].to(dev)
+    if "wave" in batch:
+        with torch.no_grad():
+            x1 = run.frontend.encode(batch["wave"].to(dev))
+    else:
+        x1 = batch["latent"].to(dev)
+    loss = flow_loss(run.net, x1, video, phonemes, run.gen, cfg=config)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip > 0:
+        nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+    run.opt.step()
+    run.sched.step()
+    _ema_update(run.ema, run.model, config.ema_decay, run.step)
+    run.step += 1
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise UnflatError(
+            f"training loss became {value} at step {run.step}",
+            "lower --lr or check the data for NaNs",
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,9 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-workers", type=int, default=0)
     args = p.parse_args(argv)
     try:
-        cfg = VSSFlowConfig.load(args.config)
+        config = VSSFlowTrainConfig.load(args.config)
         train(
-            cfg,
+            config,
             args.data,
             args.steps,
             args.out,
@@ -370,9 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             num_workers=args.num_workers,
         )
     except UnflatError as exc:
-        from unflat.cli.app import fail  # one line on stderr, as every unflat command says it
-
-        return fail(exc)
+        print(format_error(exc), file=sys.stderr)  # one line, as every unflat command says it
+        return exc.exit_code
     return 0
 
 
