@@ -46,11 +46,12 @@ def read_config(
     """
     if not isinstance(values, dict):
         raise ConfigError(f"the {where} config must be a JSON object, got {values!r}", _hint(kind))
-    values = {key: value for key, value in values.items() if key not in skip}
+    fields = {field.name: field for field in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    # A file key that is also a field (a training config's seed) is read, not skipped.
+    values = {key: value for key, value in values.items() if key not in skip or key in fields}
     for alias, name in (aliases or {}).items():
         if alias in values:
             values.setdefault(name, values.pop(alias))
-    fields = {field.name: field for field in dataclasses.fields(kind)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"unknown {where} config keys: {unknown}", _hint(kind))
@@ -92,7 +93,7 @@ def config_dict(config: object, architecture: str | None = None) -> dict[str, An
 
 def _hint(kind: type) -> str:
     names = [field.name for field in dataclasses.fields(kind)]  # type: ignore[arg-type]
-    return f"use only {names}"
+    return f"known keys: {names}"
 
 
 def _read_value(

@@ -185,7 +185,6 @@ class VSSFlowConfig:
         if arch != ARCHITECTURE:
             raise ConfigError(f"config is for {arch!r}, not 'vssflow'", "use a VSSFlow config")
         base = cls.preset(data.pop("preset", "full"))
-        refuse_unknown_keys(data, cls.field_names())
         return read_config(cls, data, ARCHITECTURE, base=base)  # validated by __post_init__
 
     def to_dict(self) -> dict[str, Any]:

@@ -113,8 +113,7 @@ class VSSFlowTrainConfig:
         model_part, train_part = cls.split(data)
         model = VSSFlowConfig.from_dict({**model_part, "preset": preset})
         base = dataclasses.replace(cls.preset(preset), model=model)
-        # skip=(): "seed" is a training field here, not a note beside a model's fields
-        return read_config(cls, train_part, "vssflow training", base=base, skip=())
+        return read_config(cls, train_part, "vssflow training", base=base)
 
     def to_dict(self) -> dict[str, Any]:
         """The training fields only (the model's are ``self.model.to_dict()``)."""
