@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+import unflat
 from unflat.errors import ConfigError, InputError
 from unflat.sound.vssflow import VSSFlowConfig, VSSFlowTrainConfig
 from unflat.sound.vssflow.data import SyntheticToneDataset
@@ -59,6 +60,10 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     training = json.loads((tmp_path / "resumed" / "train.json").read_text())
     assert VSSFlowTrainConfig.from_dict({**saved, **training}) == cfg
     assert not [p for p in (tmp_path / "resumed").iterdir() if ".tmp" in p.name]  # atomic
+    # The run folder is a model folder: the registry builds it and loads the EMA weights.
+    loaded = unflat.load_model(tmp_path / "resumed")
+    assert type(loaded).__name__ == "VSSFlow"
+    _assert_same_state(loaded.state_dict(), a["ema"])
 
 
 def test_resume_refuses_another_config_and_missing_inputs(tmp_path):

@@ -52,6 +52,7 @@ from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
 
 CHECKPOINT = "checkpoint.pt"
+WEIGHTS = "model.safetensors"  # the EMA weights, for unflat.load_model(OUT)
 TRAIN_CONFIG = "train.json"  # the training settings; config.json holds the model's
 FORMAT = "unflat.vssflow.train/1"
 
@@ -248,6 +249,8 @@ def train(
         t_start = time.perf_counter()
         losses = _run_steps(run, dataset, steps, num_workers, say)
         _write_checkpoint(run)
+        if rank == 0:
+            _export_weights(run.ema, Path(out))
         seconds = time.perf_counter() - t_start
         say(f"done: {run.step} steps in {seconds:.1f} s, checkpoint {run.ckpt_path}")
         return {
@@ -356,6 +359,16 @@ def _write_checkpoint(run: _Run) -> None:
             "world_size": run.world,
         }
         save_checkpoint(run.ckpt_path, payload)
+
+
+def _export_weights(ema: nn.Module, out: Path) -> None:
+    """The EMA weights as ``OUT/model.safetensors`` beside ``config.json``: the folder then loads
+    with ``unflat.load_model(OUT)`` through the registry, like any published model."""
+    from safetensors.torch import save_file
+
+    state = {key: value.detach().cpu().contiguous() for key, value in ema.state_dict().items()}
+    with atomic_write(out / WEIGHTS) as temporary:
+        save_file(state, str(temporary), metadata={"source": "unflat.sound.vssflow.train (EMA)"})
 
 
 def _run_steps(
