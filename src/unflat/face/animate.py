@@ -429,7 +429,7 @@ def animate(
     ``driver`` is a tracked driving video (:func:`unflat.face.track.track`), whose ``frames``
     (the video's pictures, in order) lend their mouth interiors when given, or a :class:`Motion`
     (from :mod:`unflat.face.presets`). ``fps`` resamples the driver's rate; ``max_seconds`` cuts
-    it short. ``progress`` hears ``("render", done, total)``.
+    it short. ``progress`` hears ``("animating", done, total)``.
     """
     animator = Animator(portraits, face=face)
     if isinstance(driver, Motion):
@@ -441,7 +441,7 @@ def animate(
     indices = output_indices(times, fps or motion.fps, max_seconds)
     frame_cache: tuple[int, np.ndarray] | None = None
     numbered = enumerate(frames) if frames is not None else None
-    for t in counted(indices, progress, "render"):
+    for t in counted(indices, progress, "animating"):
         driver_frame = None
         if numbered is not None:
             while frame_cache is None or frame_cache[0] < t:

@@ -125,7 +125,10 @@ class AnimatePipeline:
             info = probe_video(driver)
             rate = fps or info.fps
             if info.variable_frame_rate:
-                note(f"{driver.name} has a variable frame rate; resampled to {rate:g} fps")
+                note(
+                    f"{driver.name} has a variable frame rate; resampled to {rate:g} fps "
+                    "by timestamp"
+                )
             audio = driver if info.has_audio else None
             frames = self.drive(driver, fps=rate, progress=progress, **options)  # type: ignore[arg-type]
         else:
