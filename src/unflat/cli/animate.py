@@ -44,8 +44,8 @@ DriverFace = Annotated[
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 
 
-@app.command()
-def animate(
+@app.command("animate")
+def animate_command(
     portraits: Portraits = None,
     output: Output = Path("animated.mp4"),
     driver: Driver = None,

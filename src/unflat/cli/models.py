@@ -95,7 +95,7 @@ def info(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) ->
 
 
 @models_app.command("fetch")
-def fetch(
+def fetch_command(
     name: str = typer.Argument(..., help="Model name, e.g. depth-pro."),
     force: bool = typer.Option(False, "--force", help="Download and convert again."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

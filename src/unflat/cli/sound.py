@@ -139,8 +139,8 @@ def _print_written(summary: str, *paths: Path | None) -> None:
             typer.echo(f"wrote {path}")
 
 
-@app.command()
-def foley(
+@app.command("foley")
+def foley_command(
     video: Annotated[Path, typer.Argument(help="A video; its motion makes the sound.")],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Video with effects: .mp4 .mov .mkv .webm")

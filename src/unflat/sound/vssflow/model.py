@@ -61,7 +61,7 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat([rotated, tail], dim=-1)
 
 
-class Attention(nn.Module):
+class GroupedQueryAttention(nn.Module):
     """Multi-head attention with grouped key/value heads and optional partial RoPE."""
 
     def __init__(self, dim: int, heads: int, kv_heads: int, context_dim: int | None = None):
@@ -117,9 +117,11 @@ class DiTBlock(nn.Module):
     def __init__(self, cfg: VSSFlowConfig):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.dim)
-        self.attn1 = Attention(cfg.dim, cfg.heads, cfg.heads)
+        self.attn1 = GroupedQueryAttention(cfg.dim, cfg.heads, cfg.heads)
         self.norm2 = nn.LayerNorm(cfg.dim)
-        self.attn2 = Attention(cfg.dim, cfg.heads, cfg.kv_heads, context_dim=cfg.cross_dim)
+        self.attn2 = GroupedQueryAttention(
+            cfg.dim, cfg.heads, cfg.kv_heads, context_dim=cfg.cross_dim
+        )
         self.norm3 = nn.LayerNorm(cfg.dim)
         self.ff = SwiGLU(cfg.dim, cfg.dim * cfg.ff_mult)
 
