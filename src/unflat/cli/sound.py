@@ -153,8 +153,10 @@ def foley_command(
     loudness: Loudness = -16.0,
     overwrite: Overwrite = False,
 ) -> None:
-    """Sound effects from motion. An offline baseline, no learned model: impacts where objects
-    suddenly move (optical flow, camera motion removed) and a noise bed following motion energy.
+    """Sound effects from a video's motion (offline baseline, no learned model).
+
+    Impacts where objects suddenly move (optical flow, camera motion removed) and a noise bed
+    following the motion's energy.
     """
     from unflat.cli.progress import Bar
     from unflat.pipelines.foley import FoleyPipeline
