@@ -367,7 +367,8 @@ def test_weights_id_is_the_sha256_and_is_cached(
     file = folder / "model.safetensors"
     digest = weights.weights_id(folder)
     assert digest == weights.file_sha256(file)
-    assert (folder / "model.safetensors.sha256").is_file()
+    assert not (folder / "model.safetensors.sha256").exists(), "nothing is written beside it"
+    assert len(list((weights.cache_dir() / "hashes").glob("*.json"))) == 1
 
     real = weights.file_sha256
     monkeypatch.setattr(weights, "file_sha256", lambda path: pytest.fail("hashed twice"))

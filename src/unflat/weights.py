@@ -5,6 +5,12 @@ filled beside each model's code. Weights are cached under
 ``cache_dir()/<name>/`` in the fixtures' layout (``config.json`` + ``model.safetensors``), so a
 cached model folder is itself a valid ``--weights`` argument. A released ``.pt`` is read once with
 ``weights_only=True`` and kept as safetensors; the ``.pt`` is then deleted.
+
+Integrity: each download is checked against the sha256 the registry pins, else the one the source
+publishes (the Hugging Face hub's LFS hash), else the one recorded at its first download (trust
+on first use); ``source.json`` records those and the sha256 of the ``model.safetensors`` made from
+them, which is checked again (once per process) whenever the file is used. Every file unflat
+keeps for itself, hashes of users' files included, lives under ``cache_dir()``.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from unflat import registry
-from unflat.download import download, file_sha256, manual_hint, offline
+from unflat.download import download, file_sha256, hub_digest, manual_hint, offline
 from unflat.errors import ConfigError, OutputError, WeightsError
 from unflat.io.atomic import write_json
 from unflat.registry import ModelEntry, WeightFile, get_entry
@@ -29,8 +38,13 @@ from unflat.registry import ModelEntry, WeightFile, get_entry
 SAFETENSORS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 SOURCE_NAME = "source.json"
+# The key of source.json that records the model.safetensors made from the downloads.
+SAFETENSORS_KEY = "safetensors"
+HASHES_DIR = "hashes"
+CONVERTED_DIR = "converted"
 _LICENCE_MARKER = ".licence-shown"
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_dir() -> Path:
@@ -71,9 +85,12 @@ def fetch_hint(name: str) -> str:
 def fetch(name: str, progress: bool = True, force: bool = False) -> Path:
     """Make ``name``'s weights available locally and return the ``model.safetensors`` path.
 
-    Downloads what is missing (resuming partial files), verifies size and sha256 where known,
-    converts the released checkpoint to safetensors once, and deletes the checkpoint. A file put
-    at the expected path by hand is used as if downloaded.
+    Downloads what is missing (resuming partial files) and verifies each file against the
+    registry's sha256, else the hub's own, else the one recorded at its first download; converts
+    the released checkpoint to safetensors once, records that file's sha256, and deletes the
+    checkpoint. A file put at the expected path by hand is checked the same way. An already
+    cached ``model.safetensors`` is checked against its recorded sha256. ``force`` downloads and
+    converts again but keeps the recorded hashes of the downloads, which the new ones must match.
     """
     entry = get_entry(name)
     if entry.bundled is not None:
@@ -81,10 +98,9 @@ def fetch(name: str, progress: bool = True, force: bool = False) -> Path:
     folder = cache_dir() / entry.name
     target = folder / SAFETENSORS_NAME
     if force:
-        for stale in (target, folder / SOURCE_NAME, *(folder / f.filename for f in entry.files)):
-            stale.unlink(missing_ok=True)
-            Path(str(stale) + ".part").unlink(missing_ok=True)
+        _clear_for_refetch(entry, folder)
     if target.is_file():
+        verify_cached(target)
         return target
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,36 +108,113 @@ def fetch(name: str, progress: bool = True, force: bool = False) -> Path:
     if not (missing and offline()):
         # Offline with files missing fails at once; the licence would only bury that error.
         _show_licence_once(entry, folder)
-    sources: list[Path] = []
-    for weight in entry.files:
-        path = folder / weight.filename
-        if path.is_file():
-            _check_hand_placed(entry, weight, path)
-        else:
-            download(weight.urls, path, weight.size_bytes, weight.sha256, progress=progress)
-        sources.append(path)
-
-    record = []
-    for weight, path in zip(entry.files, sources, strict=True):
-        record.append(
-            {
-                "filename": weight.filename,
-                "url": weight.urls[0] if weight.urls else None,
-                "size_bytes": path.stat().st_size,
-                "sha256": file_sha256(path),
-            }
-        )
+    known = _download_records(folder)
+    records = [
+        _obtain(entry, weight, folder, known.get(weight.filename), progress)
+        for weight in entry.files
+    ]
+    # Recorded before converting: the downloads' hashes outlive a failed conversion, and no
+    # record of an older model.safetensors can be taken for the new one's.
+    write_json(folder / SOURCE_NAME, {"model": entry.name, "files": records})
     state: dict[str, torch.Tensor] = {}
-    for weight, path in zip(entry.files, sources, strict=True):
-        for key, tensor in read_checkpoint(path).items():
+    for weight in entry.files:
+        for key, tensor in read_checkpoint(folder / weight.filename).items():
             state[weight.prefix + key] = tensor
     _save_safetensors(state, target, {"source": ",".join(w.filename for w in entry.files)})
+    del state
     write_json(folder / CONFIG_NAME, entry.architecture)
-    write_json(folder / SOURCE_NAME, {"model": entry.name, "files": record})
+    write_json(
+        folder / SOURCE_NAME,
+        {"model": entry.name, "files": records, SAFETENSORS_KEY: _made_record(target)},
+    )
     # The safetensors copy is all we read from now on; the checkpoint would double the disk use.
-    for path in sources:
-        path.unlink(missing_ok=True)
+    for weight in entry.files:
+        (folder / weight.filename).unlink(missing_ok=True)
     return target
+
+
+def _clear_for_refetch(entry: ModelEntry, folder: Path) -> None:
+    """Delete what ``--force`` redoes; keep the downloads' recorded hashes (trust anchors)."""
+    known = _download_records(folder)
+    for stale in (
+        folder / SAFETENSORS_NAME,
+        folder / SOURCE_NAME,
+        *(folder / f.filename for f in entry.files),
+    ):
+        stale.unlink(missing_ok=True)
+        Path(str(stale) + ".part").unlink(missing_ok=True)
+    if known:
+        write_json(folder / SOURCE_NAME, {"model": entry.name, "files": list(known.values())})
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What a file must be, and who says so (for messages and ``source.json``)."""
+
+    sha256: str | None
+    size_bytes: int | None
+    vouched_by: str
+    # "registry", "hub", "first download" (trust on first use) or "nothing" (first download).
+    kind: str
+
+
+def _expected(weight: WeightFile, record: dict | None, source: Path) -> _Expected:
+    """The registry's pin, else the hub's published hash, else the first download's record."""
+    if weight.sha256 is not None:
+        return _Expected(weight.sha256.lower(), weight.size_bytes, "unflat's registry", "registry")
+    published = hub_digest(weight.urls)
+    if published is not None:
+        size = weight.size_bytes or published.size_bytes
+        where = f"the Hugging Face hub ({published.url})"
+        return _Expected(published.sha256, size, where, "hub")
+    if record is not None:
+        size = weight.size_bytes or record["size_bytes"]
+        where = f"the first download (recorded in {source})"
+        return _Expected(record["sha256"], size, where, "first download")
+    return _Expected(None, weight.size_bytes, "unflat's registry", "nothing")
+
+
+def _obtain(
+    entry: ModelEntry, weight: WeightFile, folder: Path, record: dict | None, progress: bool
+) -> dict:
+    """Download ``weight`` (or check the copy put there by hand); return its record."""
+    path = folder / weight.filename
+    expected = _expected(weight, record, folder / SOURCE_NAME)
+    if path.is_file():
+        size, digest = _check_hand_placed(entry, weight, path, expected)
+        url = None
+    else:
+        got = download(
+            weight.urls,
+            path,
+            expected.size_bytes,
+            expected.sha256,
+            progress=progress,
+            vouched_by=expected.vouched_by,
+            mismatch_hint=_replaced_hint(entry, folder, expected),
+        )
+        size, digest, url = got.size_bytes, got.sha256, got.url
+    return {
+        "filename": weight.filename,
+        "url": url,
+        "size_bytes": size,
+        "sha256": digest,
+        "checked_against": expected.kind,
+    }
+
+
+def _replaced_hint(entry: ModelEntry, folder: Path, expected: _Expected) -> str:
+    """What to do when a file does not match what ``expected`` says it must be."""
+    if expected.kind == "first download":
+        return (
+            f"the source now serves a different file than at the first download; if its "
+            f"publisher replaced it on purpose, delete {folder / SOURCE_NAME} and run "
+            f"`unflat models fetch {entry.name} --force`"
+        )
+    return (
+        "the file was damaged or altered on the way and was not kept; run the same command "
+        "again, or fetch it from another network"
+    )
 
 
 def _bundled_file(entry: ModelEntry) -> Path:
@@ -136,18 +229,28 @@ def _bundled_file(entry: ModelEntry) -> Path:
     return path
 
 
-def _check_hand_placed(entry: ModelEntry, weight: WeightFile, path: Path) -> None:
+def _check_hand_placed(
+    entry: ModelEntry, weight: WeightFile, path: Path, expected: _Expected
+) -> tuple[int, str]:
+    """Size and sha256 of a file put in the cache by hand, after checking it like a download."""
     size = path.stat().st_size
     bad = None
-    if weight.size_bytes is not None and size != weight.size_bytes:
-        bad = f"its size is {size} bytes, expected {weight.size_bytes}"
-    elif weight.sha256 is not None and file_sha256(path).lower() != weight.sha256.lower():
-        bad = "its sha256 differs from the published file's"
+    digest = ""
+    if expected.size_bytes is not None and size != expected.size_bytes:
+        bad = f"it has {size} bytes, but {expected.vouched_by} gives {expected.size_bytes}"
+    else:
+        digest = file_sha256(path)
+        if expected.sha256 is not None and digest != expected.sha256:
+            bad = f"its sha256 differs from the one {expected.vouched_by} gives"
     if bad:
-        raise WeightsError(
-            f"{path} is not the published {weight.filename}: {bad}",
-            f"delete it and run `unflat models fetch {entry.name}`",
-        )
+        hint = f"delete it and run `unflat models fetch {entry.name}`"
+        if expected.kind == "first download":
+            hint = (
+                f"if its publisher replaced it on purpose, delete {path.parent / SOURCE_NAME} "
+                f"and run `unflat models fetch {entry.name}` again; otherwise {hint}"
+            )
+        raise WeightsError(f"{path} is not the published {weight.filename}: {bad}", hint)
+    return size, digest
 
 
 def _show_licence_once(entry: ModelEntry, folder: Path) -> None:
@@ -180,12 +283,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
                 raise
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        why = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsError(
-            f"{path} is not a plain tensor checkpoint that can be loaded safely ({why})",
-            "unflat reads checkpoints with torch.load(weights_only=True); pass the published "
-            "weights or a .safetensors file",
-        ) from None
+        raise _unreadable_checkpoint(path, error) from None
 
     while isinstance(loaded, dict):
         inner = next((loaded[k] for k in ("state_dict", "model") if k in loaded), None)
@@ -203,6 +301,39 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     if all(key.startswith("module.") for key in state):
         state = {key[len("module.") :]: value for key, value in state.items()}
     return state
+
+
+def _unreadable_checkpoint(path: Path, error: Exception) -> WeightsError:
+    """A plain message for a file ``torch.load`` refused.
+
+    torch's own text is not shown: for junk it is an opcode number or "pop from empty list",
+    and for unsafe files it suggests ``weights_only=False``, which would run the file's code.
+    """
+    unsafe = re.search(r"GLOBAL ([\w.]+)", str(error))
+    if unsafe:
+        return WeightsError(
+            f"{path} is not a plain tensor checkpoint: it holds Python objects "
+            f"({unsafe.group(1)}), and loading those could run code from the file",
+            "unflat reads checkpoints with torch.load(weights_only=True); save model.state_dict() "
+            "alone, or pass a .safetensors file",
+        )
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError as problem:
+        return _unreadable_file(path, problem)
+    if not head:
+        return WeightsError(f"{path} is empty (0 bytes)", _file_hint(path))
+    # torch.save writes a zip archive ("PK"); older files are a pickle (protocol byte 0x80).
+    if head == b"PK" or head[:1] == b"\x80":
+        return WeightsError(
+            f"{path} is a damaged PyTorch checkpoint: it could not be read to its end",
+            _file_hint(path),
+        )
+    return WeightsError(
+        f"{path} is not a PyTorch checkpoint (it does not begin like one)",
+        "pass the model's weights: a .safetensors file or a .pt/.pth checkpoint",
+    )
 
 
 def _flatten(tree: dict, prefix: str = "") -> Iterable[tuple[str, torch.Tensor]]:
@@ -277,10 +408,11 @@ def resolve_weights(name: str | None, weights: str | os.PathLike[str] | None = N
 
 
 def _converted(checkpoint: Path) -> Path:
-    """A cached safetensors copy of a user's checkpoint; keyed by path, size and mtime."""
-    stat = checkpoint.stat()
-    identity = f"{checkpoint.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    folder = cache_dir() / "converted" / hashlib.sha256(identity.encode()).hexdigest()[:16]
+    """A cached safetensors copy of a user's checkpoint, keyed by its path and file identity."""
+    resolved = checkpoint.resolve()
+    identity = "|".join(map(str, _identity(checkpoint)))
+    root = cache_dir() / CONVERTED_DIR
+    folder = root / hashlib.sha256(identity.encode()).hexdigest()[:16]
     target = folder / SAFETENSORS_NAME
     if target.is_file():
         return target
@@ -288,11 +420,28 @@ def _converted(checkpoint: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _save_safetensors(state, target, {"source": str(checkpoint)})
-        write_json(folder / SOURCE_NAME, {"source": str(checkpoint), "identity": identity})
+        del state
+        record = {
+            "source": str(resolved),
+            "identity": identity,
+            SAFETENSORS_KEY: _made_record(target),
+        }
+        write_json(folder / SOURCE_NAME, record)
     except (OSError, OutputError):
         # An unwritable cache should not stop the run: load the checkpoint directly instead.
         return checkpoint
+    _drop_older_conversions(root, folder, str(resolved))
     return target
+
+
+def _drop_older_conversions(root: Path, keep: Path, source: str) -> None:
+    """Remove conversions of earlier versions of ``source``: they can never be used again."""
+    for record in root.glob(f"*/{SOURCE_NAME}"):
+        if record.parent == keep:
+            continue
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if json.loads(record.read_text()).get("source") == source:
+                shutil.rmtree(record.parent)
 
 
 def _config_for(weights: Path) -> dict | None:
@@ -374,10 +523,14 @@ def load_model(
         file = fetch(entry.name, progress=progress)
     else:
         file = resolve_weights(None, path)
+    verify_cached(file)
     state = _read_state(file)
     model = _build(config, builder)
     _load_strict(model, state, file, str(config.get("architecture")))
-    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    # Where the weights came from, for messages about what the model then produces.
+    model.unflat_weights = weights_label(file)
+    return model
 
 
 def _build(config: dict, builder: Callable[[dict], nn.Module] | None) -> nn.Module:
@@ -410,11 +563,36 @@ def _read_state(file: Path) -> dict[str, torch.Tensor]:
                 tensor = handle.get_tensor(key)
                 state[key] = tensor.float() if tensor.is_floating_point() else tensor
     except Exception as error:
-        raise WeightsError(
-            f"{file} is not a readable safetensors file ({error})",
-            "download it again (`unflat models fetch NAME --force`) or pass another file",
-        ) from None
+        raise _unreadable_safetensors(file, error) from None
     return state
+
+
+def _unreadable_safetensors(file: Path, error: Exception) -> WeightsError:
+    """A plain message for a file the safetensors reader refused (its wording, explained)."""
+    text = str(error)
+    try:
+        size = file.stat().st_size
+        with open(file, "rb"):
+            pass
+    except OSError as problem:
+        return _unreadable_file(file, problem)
+    if size == 0:
+        why = "it is empty (0 bytes)"
+    elif "incomplete" in text or "not fully covered" in text:
+        why = "it ends before its last tensor (cut short)"
+    elif any(word in text for word in ("header too large", "header too small", "header length")):
+        why = "it does not begin with a safetensors header (it is some other kind of file)"
+    else:
+        why = "its header or tensors are damaged"
+    return WeightsError(f"{file} is not a readable safetensors file: {why}", _file_hint(file))
+
+
+def _unreadable_file(path: Path, problem: OSError) -> WeightsError:
+    """A weights file the system will not let us read (permissions, a vanished disk)."""
+    return WeightsError(
+        f"cannot read {path}: {problem.strerror or type(problem).__name__}",
+        "check that the file exists and that you may read it",
+    )
 
 
 def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], file: Path, arch: str) -> None:
@@ -445,10 +623,12 @@ def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], file: Path, a
 
 
 def weights_id(path_or_name: str | os.PathLike[str]) -> str:
-    """The sha256 of a model's weights file, cached beside it in ``<file>.sha256``.
+    """The sha256 of a model's weights file.
 
-    Accepts a registry name (its cached safetensors), a model folder or a file. The sidecar is
-    keyed by size and mtime so a multi-gigabyte file is hashed once, not on every run.
+    Accepts a registry name (its cached safetensors), a model folder or a file. A file unflat
+    made is checked against its record (``verify_cached``); any other file's hash is kept in
+    ``cache_dir()/hashes/`` (never beside the file), keyed by its path and checked against its
+    size, times, inode and device, so a multi-gigabyte file is hashed once, not on every run.
     """
     text = os.fspath(path_or_name)
     path = Path(text).expanduser()
@@ -460,25 +640,235 @@ def weights_id(path_or_name: str | os.PathLike[str]) -> str:
         path = path / SAFETENSORS_NAME
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist", "pass an existing weights file")
+    recorded = verify_cached(path)
+    return recorded if recorded is not None else _remembered_hash(path)
 
+
+# ---------------------------------------------------------------------------------------------
+# Integrity of cached files
+
+# sha256 of the files hashed in this process, by identity: a file is hashed again only when its
+# size, times, inode or device change.
+_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int, int, int, int]:
+    """Resolved path, size, mtime, ctime, inode and device: what changes when a file does.
+
+    The ctime is in it because tools that restore an mtime (``touch -r``, ``cp -p``) cannot
+    restore the ctime.
+    """
     stat = path.stat()
-    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    sidecar = path.with_name(path.name + ".sha256")
-    try:
-        cached = json.loads(sidecar.read_text())
-        if {k: cached.get(k) for k in key} == key and isinstance(cached.get("sha256"), str):
-            return cached["sha256"]
-    except (OSError, ValueError):
-        pass
-    digest = file_sha256(path)
-    # Read-only locations (the shared fixtures) just get hashed each time.
-    with contextlib.suppress(OSError, OutputError):
-        write_json(sidecar, {**key, "sha256": digest})
+    resolved = str(path.resolve())
+    return (resolved, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+
+
+def _digest(path: Path) -> str:
+    """The sha256 of ``path``, hashed at most once per process per identity."""
+    identity = _identity(path)
+    digest = _DIGESTS.get(identity)
+    if digest is None:
+        digest = _DIGESTS[identity] = file_sha256(path)
     return digest
+
+
+def _made_record(path: Path) -> dict[str, object]:
+    """The ``source.json`` record of a file unflat just wrote: size and sha256."""
+    return {"size_bytes": path.stat().st_size, "sha256": _digest(path)}
+
+
+def _in_cache(path: Path) -> bool:
+    return path.resolve().is_relative_to(cache_dir().resolve())
+
+
+def _read_source(folder: Path, strict: bool) -> dict:
+    """``folder``'s ``source.json`` as a dict; {} if absent (or unreadable and not ``strict``)."""
+    source = folder / SOURCE_NAME
+    try:
+        record = json.loads(source.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        if not strict:
+            return {}
+        raise WeightsError(
+            f"{source} is damaged ({type(error).__name__}), so the weights beside it cannot be "
+            "checked",
+            _repair_hint(folder / SAFETENSORS_NAME, {}),
+        ) from None
+    return record
+
+
+def _valid_record(record: object) -> dict | None:
+    """``record`` if it holds a well-formed size and sha256, else None."""
+    if not isinstance(record, dict):
+        return None
+    size, digest = record.get("size_bytes"), record.get("sha256")
+    if not isinstance(size, int) or not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        return None
+    return record
+
+
+def _download_records(folder: Path) -> dict[str, dict]:
+    """The recorded size and sha256 of each downloaded file, by file name (tolerant)."""
+    files = _read_source(folder, strict=False).get("files")
+    records = {}
+    for record in files if isinstance(files, list) else []:
+        if _valid_record(record) and isinstance(record.get("filename"), str):
+            records[record["filename"]] = record
+    return records
+
+
+def verify_cached(file: str | os.PathLike[str]) -> str | None:
+    """Check a ``model.safetensors`` unflat made against the sha256 recorded when it was made.
+
+    Hashing costs about 1 s per GB (loading the file costs several times that), so it is done
+    on every first use in a process, and again if the file's size, times or inode change: a
+    byte flipped on disk is caught before the weights are used. A cache made before hashes were
+    recorded is trusted once and recorded. Returns the sha256, or None for a file without a
+    record outside the cache (a user's own weights).
+    """
+    file = Path(file)
+    if file.name != SAFETENSORS_NAME or not file.is_file():
+        return None
+    ours = _in_cache(file)
+    if not ours and not (file.parent / SOURCE_NAME).is_file():
+        return None
+    record = _read_source(file.parent, strict=ours)
+    made = _valid_record(record.get(SAFETENSORS_KEY))
+    if made is None:
+        if not ours:
+            return None  # someone else's source.json: nothing of ours to check against
+        digest = _digest(file)
+        with contextlib.suppress(OSError, OutputError):
+            write_json(file.parent / SOURCE_NAME, {**record, SAFETENSORS_KEY: _made_record(file)})
+        return digest
+    size = file.stat().st_size
+    if size != made["size_bytes"]:
+        why = f"it has {size} bytes, but {made['size_bytes']} were recorded when it was made"
+        raise WeightsError(f"{file} is damaged: {why}", _repair_hint(file, record))
+    digest = _digest(file)
+    if digest != made["sha256"]:
+        raise WeightsError(
+            f"{file} is damaged: its sha256 differs from the one recorded when it was made",
+            _repair_hint(file, record),
+        )
+    return digest
+
+
+def _registry_folder(file: Path) -> str | None:
+    """The model name when ``file`` is a registry model's cached ``model.safetensors``."""
+    folder = file.parent
+    if folder.parent.resolve() == cache_dir().resolve():
+        entry = registry.find_entry(folder.name)
+        if entry is not None and entry.bundled is None:
+            return entry.name
+    return None
+
+
+def _repair_hint(file: Path, record: dict) -> str:
+    """How to replace a damaged file unflat made (``record`` is its folder's source.json)."""
+    if (name := _registry_folder(file)) is not None:
+        return f"download it again: `unflat models fetch {name} --force`"
+    if file.parent.parent.resolve() == (cache_dir() / CONVERTED_DIR).resolve():
+        source = record.get("source", "your checkpoint")
+        return f"delete {file.parent}; the next run converts {source} again"
+    model = record.get("model")
+    if isinstance(model, str) and registry.find_entry(model) is not None:
+        return f"copy the folder again, or download it with `unflat models fetch {model} --force`"
+    return "copy the folder again from a good copy"
+
+
+def _file_hint(file: Path) -> str:
+    """How to replace an unreadable weights file: fetch it again if unflat fetched it."""
+    name = _registry_folder(file)
+    if name is not None and file.name == SAFETENSORS_NAME:
+        return f"download it again: `unflat models fetch {name} --force`"
+    if name is not None:
+        return f"delete it and run `unflat models fetch {name}`"
+    return "download or save the weights again, or pass other weights"
+
+
+def _remembered_hash(path: Path) -> str:
+    """The sha256 of a file unflat did not make, remembered in ``cache_dir()/hashes/``."""
+    identity = _identity(path)
+    if identity in _DIGESTS:
+        return _DIGESTS[identity]
+    fields = ("path", "size", "mtime_ns", "ctime_ns", "inode", "device")
+    key = dict(zip(fields, identity, strict=True))
+    name = hashlib.sha256(identity[0].encode()).hexdigest()[:32]
+    entry = cache_dir() / HASHES_DIR / f"{name}.json"
+    try:
+        cached = json.loads(entry.read_text(encoding="utf-8"))
+        if {k: cached.get(k) for k in key} == key and _SHA256.fullmatch(str(cached["sha256"])):
+            _DIGESTS[identity] = cached["sha256"]
+            return cached["sha256"]
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        pass
+    digest = _digest(path)
+    # One entry per path, overwritten when the file changes; an unwritable cache just rehashes.
+    with contextlib.suppress(OSError, OutputError):
+        write_json(entry, {**key, "sha256": digest})
+    return digest
+
+
+def weights_label(file: str | os.PathLike[str]) -> str:
+    """How messages name weights: the registry name of a cached model, the checkpoint a
+    conversion came from, else the path."""
+    file = Path(file)
+    if (name := _registry_folder(file)) is not None:
+        return name
+    if _in_cache(file) and file.parent.parent.resolve() == (cache_dir() / CONVERTED_DIR).resolve():
+        source = _read_source(file.parent, strict=False).get("source")
+        if isinstance(source, str):
+            return source
+    return str(file)
+
+
+# ---------------------------------------------------------------------------------------------
+# What models produce
+
+
+def check_finite(
+    outputs: dict[str, torch.Tensor], weights: str | None, dtype: torch.dtype = torch.float32
+) -> None:
+    """Refuse model outputs holding NaN or infinity, naming the weights that produced them.
+
+    Damaged weights (or a half-precision overflow) give NaN everywhere; written out, that makes
+    an unusable result and a sidecar that is not valid JSON. ``outputs`` maps what each tensor
+    is ("depth", "focal length") to the tensor; ``weights`` is their label (``weights_label``),
+    None when unknown; ``dtype`` is the precision the model ran in.
+    """
+    for what, tensor in outputs.items():
+        finite = torch.isfinite(tensor)
+        if bool(finite.all()):
+            continue
+        bad, total = int((~finite).sum()), finite.numel()
+        model = f"the model with weights {weights}" if weights else "the model"
+        raise WeightsError(
+            f"{model} produced NaN or infinite {what} ({bad} of {total} values)",
+            _output_hint(weights, dtype),
+        )
+
+
+def _output_hint(weights: str | None, dtype: torch.dtype) -> str:
+    named = weights is not None and not _looks_like_path(weights)
+    entry = registry.find_entry(weights) if named else None
+    if entry is not None and entry.bundled is None:
+        refetch = f"`unflat models fetch {entry.name} --force`"
+        hint = f"the weights are damaged: download them again ({refetch})"
+    else:
+        hint = "the weights are damaged or not made for this model: pass other --weights"
+    if dtype != torch.float32:
+        hint = f"try --precision fp32 (half precision can overflow); if that fails too, {hint}"
+    return hint
 
 
 __all__ = [
     "cache_dir",
+    "check_finite",
     "fetch",
     "fetch_hint",
     "file_sha256",
@@ -487,6 +877,8 @@ __all__ = [
     "offline",
     "read_checkpoint",
     "resolve_weights",
+    "verify_cached",
     "weights_id",
+    "weights_label",
     "weights_path",
 ]

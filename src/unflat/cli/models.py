@@ -88,7 +88,8 @@ def info(name: str = typer.Argument(..., help="Model name, e.g. depth-pro.")) ->
         if entry.bundled is not None:
             rows.append(("  source", f"ships with unflat (unflat/{entry.bundled}/)"))
             continue
-        rows.append(("  sha256", file.sha256 or "not pinned (size/hash checked only when known)"))
+        unpinned = "not pinned: checked against the hub's sha256, else the first download's"
+        rows.append(("  sha256", file.sha256 or unpinned))
     console = _console()
     for key, value in rows:
         console.print(f"{key + ':':<17}{value}")

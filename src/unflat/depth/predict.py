@@ -13,6 +13,7 @@ from unflat.device import check_precision, pick_device
 from unflat.nn.inference import apply_precision
 from unflat.nn.vit import VisionTransformer
 from unflat.types import DepthMap, Photo
+from unflat.weights import check_finite
 
 
 def to_network_input(rgb: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -71,6 +72,10 @@ class DepthEstimator:
         image = to_network_input(photo.rgb, self.device, self.dtype)
         with torch.inference_mode():
             out = self.model.infer(image, f_px=focal)
+        # Damaged weights give NaN; that must fail here, not become a file and a sidecar.
+        check_finite(
+            {"depth": out["depth"], "focal length": out["focallength_px"]}, self.name, self.dtype
+        )
         depth = out["depth"].float().cpu().numpy().astype(np.float32)
         return DepthMap(
             depth=depth,

@@ -18,6 +18,7 @@ from unflat.errors import InputError
 from unflat.geometry.rotations import rotation_to_quaternion
 from unflat.splat.sharp import Sharp
 from unflat.types import Gaussians
+from unflat.weights import check_finite
 
 
 @torch.no_grad()
@@ -51,12 +52,20 @@ def predict_gaussians(model: Sharp, image: np.ndarray, f_px: float) -> Gaussians
     # The network reads depth relative to the photo's own width-normalised focal length.
     disparity_factor = torch.tensor([f_px / width], dtype=torch.float32, device=device)
     flat = model(network_input.to(dtype), disparity_factor.to(dtype))
+    # Damaged weights give NaN: refuse it here, before the SVD below (which fails on NaN with a
+    # linear-algebra error) and before anything is written.
+    weights = getattr(model, "unflat_weights", None)
+    raw = {"Gaussian means": flat.means, "Gaussian scales": flat.scales}
+    raw |= {"Gaussian rotations": flat.quaternions, "colours": flat.colors}
+    check_finite({**raw, "opacities": flat.opacities}, weights, dtype)
 
     transform = unprojection(f_px, width, height, size).to(device)
     linear, offset = transform[:, :3], transform[:, 3]
     means = flat.means[0].float() @ linear.T + offset
     covariances = covariance_matrices(flat.quaternions[0].float(), flat.scales[0].float())
     covariances = linear @ covariances @ linear.T
+    # A zero rotation or a huge value overflows here even when the network's output is finite.
+    check_finite({"Gaussian positions": means, "Gaussian shapes": covariances}, weights, dtype)
     quaternions, scales = decompose_covariances(covariances)
     return Gaussians(
         means=means,
