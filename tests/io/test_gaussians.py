@@ -269,7 +269,7 @@ def test_truncated_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         load_gaussians(tmp_path / "missing.ply")
     (tmp_path / "garbage.spz").write_bytes(b"not gzip at all")
-    with pytest.raises(InputError, match=r"not a readable \.spz"):
+    with pytest.raises(InputError, match=r"not a valid \.spz file"):
         load_gaussians(tmp_path / "garbage.spz")
 
 

@@ -132,3 +132,29 @@ def test_real_nyu_depth_to_points() -> None:
     np.testing.assert_allclose(points[0], expected, rtol=1e-5)
     # a room a few metres across
     assert np.all(np.abs(points[:, :2]) < 10) and np.all(points[:, 2] < 10.5)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (b"property uchar red", b"property uchar green", "declares 'green' twice"),
+        (b"property uchar red", b"property", "unknown property type"),
+        (b"element vertex 4", b"element vertex 4000000000000", "limit is"),
+        (b"element vertex 4", b"element vertex 5", "truncated"),
+        (b"element vertex 4", b"element vertex 3", "bytes after its last element"),
+        (b"property float x", b"property list uchar float x", "list properties"),
+        (b"end_header\n", b"end_header", "no complete PLY header"),
+    ],
+)
+def test_damaged_point_cloud_headers_are_refused(
+    tmp_path: Path, old: bytes, new: bytes, words: str
+) -> None:
+    points = np.arange(12, dtype=np.float32).reshape(4, 3)
+    path = save_ply_points(tmp_path / "cloud.ply", points, np.zeros((4, 3), np.uint8))
+    data = path.read_bytes()
+    # the last case cuts the header just before its newline
+    cut = new == b"end_header"
+    data = data[: data.index(old)] + new if cut else data.replace(old, new, 1)
+    (tmp_path / "bad.ply").write_bytes(data)
+    with pytest.raises(InputError, match=words):
+        read_ply_points(tmp_path / "bad.ply")

@@ -218,14 +218,20 @@ def convert(
         bool, typer.Option("--overwrite", help="Replace an existing TARGET.")
     ] = False,
 ) -> int:
-    """Convert a Gaussian scene between .ply, .splat and .spz (and between axes conventions)."""
-    from unflat.errors import OutputError
-    from unflat.io.gaussians import load_gaussians, save_gaussians
+    """Convert a Gaussian scene between .ply, .splat and .spz (and between axes conventions).
 
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists", hint="pass --overwrite to replace it")
-    options = {} if input_axes is None else {"axes": input_axes.value}
-    gaussians = load_gaussians(source, **options)
-    save_gaussians(target, gaussians, axes=axes.value, overwrite=overwrite)
-    print(f"{len(gaussians)} Gaussians -> {target}", file=sys.stderr)
+    The source camera (from SOURCE's NAME.scene.json or a SHARP PLY) is kept in TARGET's
+    NAME.scene.json, so `unflat render TARGET` shows the scene as `unflat render SOURCE` does.
+    """
+    from unflat.progress import note
+    from unflat.splat.outputs import convert_scene
+
+    chosen = None if input_axes is None else input_axes.value
+    converted = convert_scene(
+        source, target, axes=axes.value, input_axes=chosen, overwrite=overwrite
+    )
+    for line in converted.notes:
+        note(line)
+    camera = f" (camera in {converted.sidecar.name})" if converted.sidecar else ""
+    print(f"{converted.count} Gaussians -> {target}{camera}", file=sys.stderr)
     return 0

@@ -4,6 +4,11 @@ Every format stores what a viewer displays, so colours go to disk as sRGB (viewe
 colour as is) and come back as the linear RGB of :class:`~unflat.types.Gaussians`. In memory the
 axes are always OpenCV (x right, y down, z forward); ``axes="opengl"`` writes x right, y up,
 z backward for viewers that want y up. See ``docs/splat-files.md`` for the conventions.
+
+Readers trust nothing in a file: the Gaussian count a file declares is checked against
+``max_gaussians`` (:mod:`unflat.io.limits`) before its data is read or decompressed, every
+decoding error becomes an ``InputError`` (:mod:`unflat.io.guard`), and values are checked
+finite after the conversion to float32, naming the property at fault.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
 
 from unflat.colour import colour_to_sh_dc, linear_to_srgb, sh_dc_to_colour, srgb_to_linear
 from unflat.errors import InputError, OutputError
+from unflat.io import ply
 from unflat.io.atomic import atomic_write
+from unflat.io.guard import decoding
+from unflat.io.limits import check_limit, current_limits
 from unflat.types import Gaussians
 
 Axes = Literal["opencv", "opengl"]
@@ -32,31 +40,52 @@ SUFFIXES = (".ply", ".splat", ".spz")
 # SHARP's PLY codes its colour space as one byte; 0 is what its writer uses for sRGB.
 _SHARP_COLOR_CODES = {"srgb": 0, "linear": 1}
 _SHARP_VERSION = (1, 5, 0)
+# SHARP's single-property elements after the Gaussians, and how many values each holds.
+_SHARP_SIZES = {
+    "extrinsic": 16,
+    "intrinsic": 9,
+    "image_size": 2,
+    "frame": 2,
+    "disparity": 2,
+    "color_space": 1,
+    "version": 3,
+}
 _SPZ_MAGIC = 0x5053474E  # "NGSP" little endian
+_SPZ_HEADER = struct.Struct("<IIIBBBB")
 _SPZ_COLOR_SCALE = 0.15  # spz keeps DC colours a little outside [0, 1] representable
 _SPLAT_RECORD = 32
+_SPLAT_DTYPE = np.dtype(
+    [("position", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)]
+)
 
-_PLY_TYPES = {
-    "char": "i1",
-    "int8": "i1",
-    "uchar": "u1",
-    "uint8": "u1",
-    "short": "i2",
-    "int16": "i2",
-    "ushort": "u2",
-    "uint16": "u2",
-    "int": "i4",
-    "int32": "i4",
-    "uint": "u4",
-    "uint32": "u4",
-    "float": "f4",
-    "float32": "f4",
-    "double": "f8",
-    "float64": "f8",
-}
 _GAUSSIAN_PROPERTIES = ("x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity")
 _GAUSSIAN_PROPERTIES += ("scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
 _SUFFIX_HINT = "save as .ply (3DGS / SHARP), .splat or .spz"
+_DAMAGED_HINT = "the file is damaged or was written by a broken exporter; re-export it"
+_FIELDS = ("means", "scales", "quats", "colors", "opacities")
+# What each field is called in a file, column by column, for messages that name the culprit.
+Columns = dict[str, tuple[str, ...]]
+_PLY_COLUMNS: Columns = {
+    "means": ("x", "y", "z"),
+    "scales": ("scale_0", "scale_1", "scale_2"),
+    "quats": ("rot_0", "rot_1", "rot_2", "rot_3"),
+    "colors": ("f_dc_0", "f_dc_1", "f_dc_2"),
+    "opacities": ("opacity",),
+}
+_SPLAT_COLUMNS: Columns = {
+    "means": ("position x", "position y", "position z"),
+    "scales": ("scale x", "scale y", "scale z"),
+    "quats": ("rotation",) * 4,
+    "colors": ("colour",) * 3,
+    "opacities": ("alpha",),
+}
+_SPZ_COLUMNS: Columns = {
+    "means": ("position",) * 3,
+    "scales": ("scale",) * 3,
+    "quats": ("rotation",) * 4,
+    "colors": ("colour",) * 3,
+    "opacities": ("alpha",),
+}
 
 
 # --- axes -------------------------------------------------------------------------------------
@@ -80,6 +109,18 @@ def _flip_axes(means: np.ndarray, quats: np.ndarray) -> tuple[np.ndarray, np.nda
 # --- validation -------------------------------------------------------------------------------
 
 
+def _unit_quaternions(quats: np.ndarray) -> np.ndarray:
+    """Quaternions of length 1 (zero ones become the identity).
+
+    Dividing by the largest component first keeps the norm finite for any finite input.
+    """
+    largest = np.abs(quats).max(axis=1, keepdims=True)
+    scaled = quats / np.where(largest > 0, largest, 1.0)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    identity = np.array([1.0, 0.0, 0.0, 0.0])
+    return np.where(largest > 0, scaled / np.maximum(norms, 1.0), identity)
+
+
 def _arrays(gaussians: Gaussians, path: Path) -> dict[str, np.ndarray]:
     """float64 numpy copies of the fields, refusing scenes no format can hold."""
     gaussians.validate(values=False)  # bad values are counted below, per Gaussian
@@ -96,66 +137,54 @@ def _arrays(gaussians: Gaussians, path: Path) -> dict[str, np.ndarray]:
             "values",
             hint="drop them first, or fix the step that produced them",
         )
-    fields = {
-        name: getattr(gaussians, name).detach().cpu().double().numpy()
-        for name in ("means", "scales", "quats", "colors", "opacities")
-    }
-    norms = np.linalg.norm(fields["quats"], axis=1, keepdims=True)
-    identity = np.array([1.0, 0.0, 0.0, 0.0])
-    fields["quats"] = np.where(norms > 0, fields["quats"] / np.maximum(norms, 1e-30), identity)
+    fields = {name: getattr(gaussians, name).detach().cpu().double().numpy() for name in _FIELDS}
+    fields["quats"] = _unit_quaternions(fields["quats"])
     return fields
 
 
-def _to_gaussians(
-    means: np.ndarray,
-    scales: np.ndarray,
-    quats: np.ndarray,
-    colors: np.ndarray,
-    opacities: np.ndarray,
-    path: Path,
-) -> Gaussians:
-    """Check what a file gave us and wrap it as float32 tensors."""
-    count = means.shape[0]
+def _refuse_nonfinite(
+    fields: dict[str, np.ndarray], path: Path, columns: Columns, what: str
+) -> None:
+    """``InputError`` counting the Gaussians with a non-finite value and naming the first one."""
+    count = len(fields["means"])
+    finite = {name: np.isfinite(fields[name].reshape(count, -1)) for name in _FIELDS}
+    bad = np.zeros(count, dtype=bool)
+    for values in finite.values():
+        bad |= ~values.all(axis=1)
+    if not bad.any():
+        return
+    row = int(np.argmax(bad))
+    name = next(name for name in _FIELDS if not finite[name][row].all())
+    column = columns[name][int(np.argmin(finite[name][row]))]
+    raise InputError(
+        f"{path} has {int(bad.sum())} of {count} Gaussians with {what} (the first is "
+        f"Gaussian {row}, in {column})",
+        hint=_DAMAGED_HINT,
+    )
+
+
+def _to_gaussians(fields: dict[str, np.ndarray], path: Path, columns: Columns) -> Gaussians:
+    """Check what a file gave us (float64 arrays) and wrap it as float32 tensors.
+
+    Values are checked twice: as read (NaN, infinity) and after the conversion to float32,
+    where a value that fits float64 (a log scale of 100, a double of 1e300) becomes infinite.
+    """
+    count = len(fields["means"])
     if count == 0:
         raise InputError(
             f"{path} contains no Gaussians", hint="re-export the scene; empty scenes are refused"
         )
-    arrays = (means, scales, quats, colors, opacities)
-    bad = Gaussians(
-        *(torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in arrays)
-    ).nonfinite()
-    if bad.any():
-        raise InputError(
-            f"{path} has {int(bad.sum())} of {count} Gaussians with NaN or infinite values",
-            hint="the file is damaged or was written by a broken exporter; re-export it",
-        )
-    norms = np.linalg.norm(quats, axis=1, keepdims=True)
-    quats = np.where(norms > 0, quats / np.maximum(norms, 1e-30), np.array([1.0, 0, 0, 0]))
-
-    def tensor(values: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-
-    return Gaussians(
-        means=tensor(means),
-        scales=tensor(scales),
-        quats=tensor(quats),
-        colors=tensor(colors),
-        opacities=tensor(opacities),
-    )
+    _refuse_nonfinite(fields, path, columns, "NaN or infinite values")
+    fields = fields | {"quats": _unit_quaternions(fields["quats"])}
+    with np.errstate(over="ignore", invalid="ignore"):
+        single = {name: np.ascontiguousarray(fields[name], dtype=np.float32) for name in _FIELDS}
+    _refuse_nonfinite(single, path, columns, "values beyond float32's range (3.4e38)")
+    return Gaussians(**{name: torch.from_numpy(values) for name, values in single.items()})
 
 
-def _read_bytes(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InputError(f"{path} does not exist", hint="check the file name")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a splat file", hint="give a file name")
-    try:
-        return path, path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"cannot read {path}: {error.strerror or error}", hint="check its permissions"
-        ) from error
+def _open(path: str | os.PathLike[str]) -> tuple[Path, BinaryIO]:
+    source = Path(path).expanduser()
+    return source, ply.open_binary(source, "a splat file")
 
 
 def _logit(probabilities: np.ndarray) -> np.ndarray:
@@ -176,125 +205,135 @@ def _log_scales(scales: np.ndarray) -> np.ndarray:
 # --- PLY --------------------------------------------------------------------------------------
 
 
-def _parse_ply_header(data: bytes, path: Path) -> tuple[str, list[dict[str, Any]], list[str], int]:
-    """(format, elements, comments, body offset) of a PLY file."""
-    if not data.startswith(b"ply"):
-        raise InputError(f"{path} is not a PLY file", hint="it does not start with 'ply'")
-    end = data.find(b"end_header")
-    if end < 0:
-        raise InputError(f"{path} has no complete PLY header", hint="the file is truncated")
-    newline = data.find(b"\n", end)
-    if newline < 0:
-        raise InputError(f"{path} has no complete PLY header", hint="the file is truncated")
-    lines = data[:end].decode("ascii", errors="replace").splitlines()
-    file_format = ""
-    elements: list[dict[str, Any]] = []
-    comments: list[str] = []
-    for line in lines[1:]:
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "format" and len(words) >= 2:
-            file_format = words[1]
-        elif words[0] in ("comment", "obj_info"):
-            comments.append(line.partition(" ")[2].strip())
-        elif words[0] == "element" and len(words) == 3 and words[2].isdigit():
-            elements.append({"name": words[1], "count": int(words[2]), "properties": []})
-        elif words[0] == "property" and elements and len(words) >= 3:
-            if words[1] == "list":
-                elements[-1]["properties"].append((words[-1], None))
-            elif words[1] in _PLY_TYPES:
-                elements[-1]["properties"].append((words[2], _PLY_TYPES[words[1]]))
-            else:
-                raise InputError(f"{path}: unknown PLY property type {words[1]!r}")
-        else:
-            raise InputError(f"{path}: cannot read the PLY header line {line!r}")
-    return file_format, elements, comments, newline + 1
-
-
-def _read_ply_elements(
-    data: bytes, path: Path
-) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
-    """Every element up to the first one with list properties, as structured arrays."""
-    file_format, elements, comments, offset = _parse_ply_header(data, path)
-    vertex = next((element for element in elements if element["name"] == "vertex"), None)
-    names = [] if vertex is None else [name for name, _ in vertex["properties"]]
+def _read_ply(path: Path, file: BinaryIO) -> tuple[ply.Header, dict[str, np.ndarray]]:
+    """The header and fixed-size elements of a Gaussian PLY, its count checked before reading."""
+    header = ply.read_header(file, path)
+    vertex = header.element("vertex")
+    names = () if vertex is None else vertex.names
     missing = [name for name in _GAUSSIAN_PROPERTIES if name not in names]
-    if missing:
+    if vertex is None or missing:
         raise InputError(
             f"{path} is a PLY file but not a Gaussian splat file (no {', '.join(missing[:4])}"
             + (" ..." if len(missing) > 4 else "")
             + ")",
             hint="a point cloud or mesh PLY has no Gaussians; give a 3DGS or SHARP .ply",
         )
-    endian = {"binary_little_endian": "<", "binary_big_endian": ">"}.get(file_format)
-    if endian is None:
+    if not header.endian:
         raise InputError(
-            f"{path} is a PLY file in {file_format or 'an unknown'} format; only binary PLY "
-            "splats are read",
+            f"{path} is a PLY file in ASCII format; only binary PLY splats are read",
             hint="convert it to binary little endian (every splat tool writes that)",
         )
-    arrays: dict[str, np.ndarray] = {}
-    for element in elements:
-        if any(kind is None for _, kind in element["properties"]):
-            if "vertex" not in arrays:
-                raise InputError(
-                    f"{path}: list properties before the Gaussians are not supported",
-                    hint="re-export the splat without faces",
-                )
-            break  # trailing mesh data: the Gaussians are already read
-        dtype = np.dtype([(name, endian + kind) for name, kind in element["properties"]])
-        size = dtype.itemsize * element["count"]
-        if offset + size > len(data):
-            raise InputError(
-                f"{path} is truncated: element {element['name']!r} needs {size} bytes, "
-                f"{max(len(data) - offset, 0)} are left",
-                hint="the download or copy was cut short; fetch the file again",
-            )
-        arrays[element["name"]] = np.frombuffer(
-            data, dtype=dtype, count=element["count"], offset=offset
+    if vertex.has_lists:
+        raise InputError(
+            f"{path}: the Gaussians have list properties, which no splat format uses",
+            hint="re-export the splat without faces",
         )
-        offset += size
-    return arrays, comments, [element["name"] for element in elements]
+    check_limit(path, "Gaussians", vertex.count, "max_gaussians")
+    arrays = ply.read_elements(file, header, path, ply.file_size(file))
+    if "vertex" not in arrays:
+        raise InputError(
+            f"{path}: list properties before the Gaussians are not supported",
+            hint="re-export the splat without faces",
+        )
+    return header, arrays
 
 
-def _unflat_comment(comments: list[str]) -> dict[str, str]:
+def _unflat_comment(comments: tuple[str, ...], notes: list[str]) -> dict[str, str]:
     """Our own ``comment unflat key=value ...`` header line, if the file has one."""
     for comment in comments:
         words = comment.split()
         if words and words[0] == "unflat":
-            return dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            settings = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            allowed = {"axes": ("opencv", "opengl"), "color_space": ("srgb", "linear")}
+            for key, values in allowed.items():
+                if key in settings and settings[key] not in values:
+                    notes.append(f"its header says {key}={settings[key]}; read as {values[0]}")
+                    settings[key] = values[0]
+            return settings
     return {}
 
 
-def load_ply_with_metadata(
-    path: str | os.PathLike[str], axes: Axes | None = None
-) -> tuple[Gaussians, dict[str, Any]]:
-    """Read a 3DGS or SHARP PLY; the metadata says which layout and holds SHARP's camera data.
+def _sharp_values(
+    element: ply.Element, arrays: dict[str, np.ndarray], notes: list[str]
+) -> np.ndarray | None:
+    """The float64 values of one SHARP metadata element, or None (with a note) when unusable."""
+    name, size = element.name, _SHARP_SIZES[element.name]
+    why = None
+    if len(element.properties) != 1 or element.has_lists:
+        why = f"has {len(element.properties)} properties, not one number"
+    elif name not in arrays:
+        why = "comes after list data"
+    elif element.count != size:
+        why = f"has {element.count} values, not {size}"
+    if why is None:
+        values = arrays[name][element.names[0]].astype(np.float64)
+        if np.isfinite(values).all():
+            if element.names[0] != name:
+                notes.append(
+                    f"its {name} element's property is named {element.names[0]!r}; "
+                    "its value is used"
+                )
+            return values
+        why = "holds NaN or infinite values"
+    notes.append(f"its {name} element {why}; it is ignored")
+    return None
 
-    ``axes=None`` trusts the file (our header comment, else OpenCV); give ``"opengl"`` to undo a
-    y-up export made elsewhere.
+
+def _sharp_metadata(
+    header: ply.Header, arrays: dict[str, np.ndarray], notes: list[str]
+) -> dict[str, Any]:
+    """SHARP's camera and colour elements, each checked; damaged ones are left out with a note.
+
+    All of them are optional (a 3DGS PLY has none), so damage costs the camera record or falls
+    back to sRGB colours, never the scene.
     """
-    path, data = _read_bytes(path)
-    arrays, comments, element_names = _read_ply_elements(data, path)
+    found = {
+        element.name: _sharp_values(element, arrays, notes)
+        for element in header.elements
+        if element.name in _SHARP_SIZES
+    }
+    values = {name: array for name, array in found.items() if array is not None}
+    metadata: dict[str, Any] = {}
+    if "intrinsic" in values:
+        K = values["intrinsic"].reshape(3, 3)
+        if K[0, 0] > 0 and K[1, 1] > 0:
+            metadata["intrinsic"] = K
+        else:
+            notes.append("its intrinsic element has a focal length <= 0; it is ignored")
+    if "image_size" in values:
+        size = values["image_size"]
+        pixels = current_limits().max_pixels
+        if (size > 0).all() and (size == np.round(size)).all() and size.prod() <= pixels:
+            metadata["image_size"] = size.astype(np.int64)
+        else:
+            shown = ", ".join(
+                f"{value:.0f}" if value == int(value) else f"{value:g}" for value in size
+            )
+            notes.append(f"its image_size element is [{shown}]; it is ignored")
+    if ("intrinsic" in metadata) != ("image_size" in metadata):
+        notes.append("it has no usable intrinsic and image_size pair, so no camera")
+    if "extrinsic" in values:
+        metadata["extrinsic"] = values["extrinsic"].reshape(4, 4)
+        if not np.allclose(metadata["extrinsic"], np.eye(4), atol=1e-6):
+            notes.append("its extrinsic is not the identity; the scene is shown from the origin")
+    for name in ("frame", "disparity", "version"):
+        if name in values:
+            metadata[name] = values[name]
     vertex = arrays["vertex"]
-    ours = _unflat_comment(comments)
-    sharp = "color_space" in arrays or "intrinsic" in arrays
-    metadata: dict[str, Any] = {"layout": "sharp" if sharp else "3dgs", "elements": element_names}
-    color_space = ours.get("color_space", "srgb")
-    if "color_space" in arrays:
-        code = int(arrays["color_space"]["color_space"][0])
-        color_space = "linear" if code == _SHARP_COLOR_CODES["linear"] else "srgb"
-    if axes is None:
-        axes = "opengl" if ours.get("axes") == "opengl" else "opencv"
-    _check_axes(axes)
-    metadata |= {"color_space": color_space, "axes": axes}
-    for name in ("extrinsic", "intrinsic", "image_size", "frame", "disparity", "version"):
-        if name in arrays:
-            values = np.asarray(arrays[name][name])
-            metadata[name] = values.reshape(4, 4) if values.size == 16 else values
-            if name == "intrinsic" and values.size == 9:
-                metadata[name] = values.reshape(3, 3)
+    if "frame" in metadata and metadata["frame"][1] != len(vertex):
+        notes.append(
+            f"its frame element says {metadata['frame'][1]:g} Gaussians, it has {len(vertex)}"
+        )
+    if "color_space" in found:
+        code = values.get("color_space", np.array([0.0]))[0]
+        if code not in _SHARP_COLOR_CODES.values():
+            notes.append(f"its color_space code {code:g} is unknown; read as sRGB (0)")
+        metadata["color_space"] = "linear" if code == _SHARP_COLOR_CODES["linear"] else "srgb"
+    return metadata
+
+
+def _ply_fields(vertex: np.ndarray, color_space: str, axes: str) -> dict[str, np.ndarray]:
+    """The Gaussians of a PLY's vertex rows as float64 arrays (OpenCV axes, linear colours)."""
 
     def columns(*names: str) -> np.ndarray:
         return np.stack([vertex[name].astype(np.float64) for name in names], axis=1)
@@ -305,10 +344,40 @@ def load_ply_with_metadata(
         means, quats = _flip_axes(means, quats)
     shown = sh_dc_to_colour(columns("f_dc_0", "f_dc_1", "f_dc_2"))
     colors = srgb_to_linear(shown) if color_space == "srgb" else shown
-    with np.errstate(over="ignore"):
-        scales = np.exp(columns("scale_0", "scale_1", "scale_2"))
+    scales = np.exp(columns("scale_0", "scale_1", "scale_2"))
     opacities = _sigmoid(vertex["opacity"].astype(np.float64))
-    return _to_gaussians(means, scales, quats, colors, opacities, path), metadata
+    return dict(means=means, scales=scales, quats=quats, colors=colors, opacities=opacities)
+
+
+def load_ply_with_metadata(
+    path: str | os.PathLike[str], axes: Axes | None = None
+) -> tuple[Gaussians, dict[str, Any]]:
+    """Read a 3DGS or SHARP PLY; the metadata says which layout and holds SHARP's camera data.
+
+    ``axes=None`` trusts the file (our header comment, else OpenCV); give ``"opengl"`` to undo a
+    y-up export made elsewhere. Damaged optional metadata is left out and ``metadata["note"]``
+    says what was ignored.
+    """
+    if axes is not None:
+        _check_axes(axes)
+    source, file = _open(path)
+    # values are checked after the conversions, so numpy's warnings about them are noise
+    with file, decoding(source, "Gaussian splat file (.ply)"), np.errstate(all="ignore"):
+        header, arrays = _read_ply(source, file)
+        notes: list[str] = []
+        ours = _unflat_comment(header.comments, notes)
+        sharp = _sharp_metadata(header, arrays, notes)
+        layout = "sharp" if any(e.name in _SHARP_SIZES for e in header.elements) else "3dgs"
+        metadata: dict[str, Any] = {"layout": layout}
+        metadata["elements"] = [element.name for element in header.elements]
+        metadata["color_space"] = sharp.pop("color_space", ours.get("color_space", "srgb"))
+        metadata["axes"] = axes or ours.get("axes", "opencv")
+        metadata |= sharp
+        fields = _ply_fields(arrays["vertex"], metadata["color_space"], metadata["axes"])
+        gaussians = _to_gaussians(fields, source, _PLY_COLUMNS)
+    if notes:
+        metadata["note"] = f"{source.name}: " + "; ".join(notes)
+    return gaussians, metadata
 
 
 def load_ply(path: str | os.PathLike[str], axes: Axes | None = None) -> Gaussians:
@@ -454,25 +523,40 @@ def save_splat(
 
 
 def load_splat(path: str | os.PathLike[str], axes: Axes = "opencv") -> Gaussians:
-    """Read antimatter15's ``.splat``; ``axes`` is the convention it was written in."""
+    """Read antimatter15's ``.splat``; ``axes`` is the convention it was written in.
+
+    The count is the file size over 32, checked against ``max_gaussians`` before reading.
+    Scales are standard deviations, so a negative one is damage and refused.
+    """
     _check_axes(axes)
-    path, data = _read_bytes(path)
-    if len(data) % _SPLAT_RECORD:
-        raise InputError(
-            f"{path} is not a whole .splat file: {len(data)} bytes is not a multiple of 32",
-            hint="the file is truncated or not a .splat; fetch it again",
-        )
-    records = np.frombuffer(
-        data,
-        dtype=[("position", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)],
-    )
-    means = records["position"].astype(np.float64)
-    quats = (records["rot"].astype(np.float64) - 128.0) / 128.0
-    if axes == "opengl":
-        means, quats = _flip_axes(means, quats)
-    rgba = records["rgba"].astype(np.float64) / 255.0
-    scales = records["scale"].astype(np.float64)
-    return _to_gaussians(means, scales, quats, srgb_to_linear(rgba[:, :3]), rgba[:, 3], path)
+    source, file = _open(path)
+    # values are checked after the conversions, so numpy's warnings about them are noise
+    with file, decoding(source, ".splat file"), np.errstate(all="ignore"):
+        size = ply.file_size(file)
+        if size % _SPLAT_RECORD:
+            raise InputError(
+                f"{source} is not a whole .splat file: {size} bytes is not a multiple of 32",
+                hint="the file is truncated or not a .splat; fetch it again",
+            )
+        check_limit(source, "Gaussians", size // _SPLAT_RECORD, "max_gaussians")
+        records = np.frombuffer(file.read(size), dtype=_SPLAT_DTYPE)
+        means = records["position"].astype(np.float64)
+        quats = (records["rot"].astype(np.float64) - 128.0) / 128.0
+        if axes == "opengl":
+            means, quats = _flip_axes(means, quats)
+        rgba = records["rgba"].astype(np.float64) / 255.0
+        scales = records["scale"].astype(np.float64)
+        negative = (scales < 0).any(axis=1)
+        if negative.any():
+            raise InputError(
+                f"{source} has {int(negative.sum())} of {len(records)} Gaussians with a negative "
+                f"scale (the first is Gaussian {int(np.argmax(negative))}); .splat scales are "
+                "standard deviations",
+                hint=_DAMAGED_HINT,
+            )
+        fields = dict(means=means, scales=scales, quats=quats, opacities=rgba[:, 3])
+        fields["colors"] = srgb_to_linear(rgba[:, :3])
+        return _to_gaussians(fields, source, _SPLAT_COLUMNS)
 
 
 # --- .spz -------------------------------------------------------------------------------------
@@ -546,61 +630,140 @@ def _unpack_smallest_three(packed: np.ndarray) -> np.ndarray:
     return xyzw
 
 
-def load_spz(path: str | os.PathLike[str]) -> Gaussians:
-    """Read Niantic's ``.spz`` (versions 2 and 3) into OpenCV axes; higher SH bands are dropped."""
-    path, compressed = _read_bytes(path)
-    try:
-        data = gzip.decompress(compressed)
-    except (OSError, EOFError, zlib.error) as error:
-        raise InputError(
-            f"{path} is not a readable .spz file: {error}",
-            hint="the file is truncated or not gzip-compressed spz; fetch it again",
-        ) from error
-    if len(data) < 16 or struct.unpack_from("<I", data)[0] != _SPZ_MAGIC:
-        raise InputError(f"{path} is not a .spz file (no NGSP header)", hint=_SUFFIX_HINT)
-    _, version, count, sh_degree, fractional_bits, flags, _ = struct.unpack_from("<IIIBBBB", data)
+class _Inflater:
+    """Gzip decompression of an open file, ``read(size)`` bytes at a time.
+
+    Nothing is decompressed beyond what is asked for, so a small file that inflates to gigabytes
+    costs only what the caller decided to accept. Concatenated gzip members (and the zero
+    padding some tools append) are read as one stream, like :mod:`gzip` does; zlib checks each
+    member's CRC and length when it reaches the member's end.
+    """
+
+    def __init__(self, file: BinaryIO, chunk: int = 1 << 20) -> None:
+        self.file, self.chunk = file, chunk
+        self.inflater = zlib.decompressobj(wbits=31)  # 31: gzip wrapper
+        self.pending = b""  # compressed bytes read but not yet given to the inflater
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` decompressed bytes; fewer only at the end of the stream."""
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            if self.inflater.eof and not self._next_member():
+                break
+            data, self.pending = self.inflater.unconsumed_tail or self.pending, b""
+            # with all input given, zlib may still hold output back for want of room
+            piece = b"" if data else self.inflater.decompress(b"", wanted)
+            if not data and not piece:
+                data = self.file.read(self.chunk)
+                if not data:
+                    raise InputError(
+                        f"{self.file.name} is truncated: its compressed data ends early",
+                        hint="the download or copy was cut short; fetch the file again",
+                    )
+            if data:
+                piece = self.inflater.decompress(data, wanted)
+            parts.append(piece)
+            wanted -= len(piece)
+        return b"".join(parts)
+
+    def _next_member(self) -> bool:
+        """Start the next gzip member after the current one; False at the end of the file."""
+        rest = self.inflater.unused_data  # at a member's end the input left over is here
+        while True:
+            rest = rest.lstrip(b"\0")
+            if rest:
+                break
+            rest = self.file.read(self.chunk)
+            if not rest:
+                return False
+        self.inflater = zlib.decompressobj(wbits=31)
+        self.pending = rest
+        return True
+
+
+def _spz_header(header: bytes, source: Path) -> tuple[int, int, int, int, list[int]]:
+    """(version, count, SH degree, fractional bits, array sizes) of a ``.spz`` header."""
+    if len(header) < _SPZ_HEADER.size or _SPZ_HEADER.unpack(header)[0] != _SPZ_MAGIC:
+        raise InputError(f"{source} is not a .spz file (no NGSP header)", hint=_SUFFIX_HINT)
+    _, version, count, sh_degree, fractional_bits, flags, _ = _SPZ_HEADER.unpack(header)
     if version not in (2, 3):
         raise InputError(
-            f"{path} is .spz version {version}; versions 2 and 3 are read",
+            f"{source} is .spz version {version}; versions 2 and 3 are read",
             hint="re-save it with a current spz tool",
         )
     if flags & 0x2:
         raise InputError(
-            f"{path} uses .spz extensions, which are not supported",
+            f"{source} uses .spz extensions, which are not supported",
             hint="re-save it without extensions (no SH quantisation options)",
         )
     if sh_degree > 3:
-        raise InputError(f"{path} has spherical harmonics of degree {sh_degree}; 3 is the most")
+        raise InputError(
+            f"{source} has spherical harmonics of degree {sh_degree}; 3 is the most",
+            hint="the header is damaged or from a newer spz; re-save it with SH degree 3 or less",
+        )
+    if fractional_bits > 24:
+        raise InputError(
+            f"{source} declares {fractional_bits} fractional bits for 24-bit positions",
+            hint="the header is damaged; fetch the file again",
+        )
     rotation_bytes = 4 if version >= 3 else 3
     sizes = [9 * count, count, 3 * count, 3 * count, rotation_bytes * count]
     sizes.append(_sh_dimension(sh_degree) * 3 * count)
-    if 16 + sum(sizes) > len(data):
+    return version, count, sh_degree, fractional_bits, sizes
+
+
+def _read_spz(source: Path, file: BinaryIO) -> tuple[int, int, int, list[np.ndarray]]:
+    """(version, count, fractional bits, arrays) of a ``.spz``, its count checked first.
+
+    The decompressed size must be exactly what the header's count implies: the payload is
+    inflated only up to that size, and anything beyond it is refused.
+    """
+    stream = _Inflater(file)
+    version, count, _, fractional_bits, sizes = _spz_header(stream.read(16), source)
+    check_limit(source, "Gaussians", count, "max_gaussians")
+    check_limit(source, "bytes of decompressed .spz data", 16 + sum(sizes), "max_decoded_bytes")
+    body = stream.read(sum(sizes))
+    if len(body) < sum(sizes):
         raise InputError(
-            f"{path} is truncated: {count} Gaussians need {16 + sum(sizes)} bytes, "
-            f"it has {len(data)}",
+            f"{source} is truncated: {count} Gaussians need {16 + sum(sizes)} bytes, "
+            f"it has {16 + len(body)}",
             hint="the download or copy was cut short; fetch the file again",
         )
-    parts, offset = [], 16
+    if stream.read(1):
+        raise InputError(
+            f"{source} holds more data than its header's {count} Gaussians",
+            hint="the header is damaged; fetch the file again",
+        )
+    parts, offset = [], 0
     for size in sizes:
-        parts.append(np.frombuffer(data, dtype=np.uint8, count=size, offset=offset))
+        parts.append(np.frombuffer(body, dtype=np.uint8, count=size, offset=offset))
         offset += size
-    positions, alphas, colors, scales, rotations, _ = parts
-    raw = positions.reshape(-1, 3).astype(np.int64) @ np.array([1, 1 << 8, 1 << 16])
-    raw = np.where(raw & 0x800000, raw - (1 << 24), raw)  # sign extension of 24-bit values
-    means = raw.reshape(count, 3) / float(1 << fractional_bits)
-    if version >= 3:
-        xyzw = _unpack_smallest_three(rotations.reshape(count, 4))
-    else:
-        xyz = rotations.reshape(count, 3).astype(np.float64) / 127.5 - 1.0
-        w = np.sqrt(np.maximum(0.0, 1.0 - np.sum(xyz**2, axis=1, keepdims=True)))
-        xyzw = np.concatenate([xyz, w], axis=1)
-    quats = xyzw[:, [3, 0, 1, 2]]
-    means, quats = _flip_axes(means, quats)  # RUB -> OpenCV
-    dc = (colors.reshape(count, 3) / 255.0 - 0.5) / _SPZ_COLOR_SCALE
-    colors_linear = srgb_to_linear(sh_dc_to_colour(dc))
-    scales_linear = np.exp(scales.reshape(count, 3) / 16.0 - 10.0)
-    opacities = alphas.astype(np.float64) / 255.0
-    return _to_gaussians(means, scales_linear, quats, colors_linear, opacities, path)
+    return version, count, fractional_bits, parts
+
+
+def load_spz(path: str | os.PathLike[str]) -> Gaussians:
+    """Read Niantic's ``.spz`` (versions 2 and 3) into OpenCV axes; higher SH bands are dropped."""
+    source, file = _open(path)
+    # values are checked after the conversions, so numpy's warnings about them are noise
+    with file, decoding(source, ".spz file"), np.errstate(all="ignore"):
+        version, count, fractional_bits, parts = _read_spz(source, file)
+        positions, alphas, colors, scales, rotations, _ = parts
+        raw = positions.reshape(-1, 3).astype(np.int64) @ np.array([1, 1 << 8, 1 << 16])
+        raw = np.where(raw & 0x800000, raw - (1 << 24), raw)  # sign extension of 24-bit values
+        means = raw.reshape(count, 3) / float(1 << fractional_bits)
+        if version >= 3:
+            xyzw = _unpack_smallest_three(rotations.reshape(count, 4))
+        else:
+            xyz = rotations.reshape(count, 3).astype(np.float64) / 127.5 - 1.0
+            w = np.sqrt(np.maximum(0.0, 1.0 - np.sum(xyz**2, axis=1, keepdims=True)))
+            xyzw = np.concatenate([xyz, w], axis=1)
+        means, quats = _flip_axes(means, xyzw[:, [3, 0, 1, 2]])  # RUB -> OpenCV
+        dc = (colors.reshape(count, 3) / 255.0 - 0.5) / _SPZ_COLOR_SCALE
+        fields = dict(means=means, quats=quats, colors=srgb_to_linear(sh_dc_to_colour(dc)))
+        fields["scales"] = np.exp(scales.reshape(count, 3) / 16.0 - 10.0)
+        fields["opacities"] = alphas.astype(np.float64) / 255.0
+        return _to_gaussians(fields, source, _SPZ_COLUMNS)
 
 
 # --- by suffix --------------------------------------------------------------------------------

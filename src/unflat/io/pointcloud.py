@@ -14,16 +14,9 @@ import numpy as np
 
 from unflat.errors import InputError
 from unflat.geometry.unproject import unproject
+from unflat.io import ply
 from unflat.io.atomic import atomic_write
-
-# PLY property types we read, by either of their spec names.
-_PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
-    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
-    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
-}  # fmt: skip
-_PLY_ORDER = {"binary_little_endian": "<", "binary_big_endian": ">"}
+from unflat.io.guard import decoding
 
 
 def valid_depth_mask(depth: np.ndarray) -> np.ndarray:
@@ -84,54 +77,31 @@ def save_ply_points(
 def read_ply_points(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | None]:
     """Read the vertices of a binary PLY: ``float32 [N,3]`` points and ``uint8 [N,3]`` colours.
 
-    Colours are None when the file has no ``red green blue``. The vertex element must come
-    first (it does in every point cloud writer we know); later elements are ignored.
+    Colours are None when the file has no ``red green blue``. Elements after the first one with
+    list properties (a mesh's faces) are not read, so the vertices must come before them. The
+    header is parsed by :mod:`unflat.io.ply` (every damage refused with ``InputError``) and the
+    vertex bytes are checked against the file size and ``max_decoded_bytes`` before reading.
+    Values are returned as stored, NaN included (organised point clouds mark holes with it).
     """
     source = Path(path).expanduser()
-    if not source.is_file():
-        raise InputError(f"{source} does not exist", hint="check the path and its spelling")
-    data = source.read_bytes()
-    end = data.find(b"end_header")
-    if not data.startswith(b"ply") or end < 0:
-        raise InputError(f"{source} is not a PLY file", hint="give a .ply point cloud")
-    newline = data.find(b"\n", end)
-    header = data[:end].decode("ascii", errors="replace").splitlines()
-    body = data[newline + 1 :]
-
-    byte_order, count, fields, element = None, 0, [], None
-    for line in header:
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "format":
-            byte_order = _PLY_ORDER.get(words[1]) if len(words) > 1 else None
-        elif words[0] == "element":
-            element = words[1] if len(words) > 1 else None
-            if element == "vertex" and len(words) > 2 and words[2].isdigit():
-                count = int(words[2])
-            elif element == "vertex" or not fields:
-                raise _unreadable(source, f"bad or misplaced element line '{line}'")
-        elif words[0] == "property" and element == "vertex":
-            if words[1] == "list" or words[1] not in _PLY_TYPES:
-                raise _unreadable(source, f"unsupported vertex property '{line}'")
-            fields.append((words[2], _PLY_TYPES[words[1]]))
-    if byte_order is None:
-        raise _unreadable(source, "not a binary PLY")
-    dtype = np.dtype([(name, byte_order + kind) for name, kind in fields])
-    if len(body) < dtype.itemsize * count:
-        raise InputError(
-            f"{source} is truncated ({count} vertices declared)", hint="write it again"
-        )
-    vertices = np.frombuffer(body, dtype=dtype, count=count)
-    names = set(dtype.names or ())
-    if not {"x", "y", "z"} <= names:
-        raise _unreadable(source, "no x y z vertex properties")
-    points = np.stack([vertices["x"], vertices["y"], vertices["z"]], axis=1).astype(np.float32)
-    colors = None
-    if {"red", "green", "blue"} <= names:
-        colors = np.stack([vertices["red"], vertices["green"], vertices["blue"]], axis=1).astype(
-            np.uint8
-        )
+    with ply.open_binary(source, "a point cloud") as file, decoding(source, "PLY point cloud"):
+        header = ply.read_header(file, source)
+        if not header.endian:
+            raise _unreadable(source, "not a binary PLY")
+        vertex = header.element("vertex")
+        if vertex is None or not {"x", "y", "z"} <= set(vertex.names):
+            raise _unreadable(source, "no x y z vertex properties")
+        if vertex.has_lists:
+            raise _unreadable(source, "list properties in the vertices")
+        vertices = ply.read_elements(file, header, source, ply.file_size(file)).get("vertex")
+        if vertices is None:
+            raise _unreadable(source, "the vertices come after list data")
+        with np.errstate(over="ignore", invalid="ignore"):
+            points = np.stack([vertices[axis] for axis in "xyz"], axis=1).astype(np.float32)
+        colors = None
+        if {"red", "green", "blue"} <= set(vertex.names):
+            colors = np.stack([vertices[name] for name in ("red", "green", "blue")], axis=1)
+            colors = colors.astype(np.uint8)
     return points, colors
 
 

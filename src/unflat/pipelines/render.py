@@ -9,7 +9,7 @@ import torch
 
 from unflat.device import pick_device
 from unflat.errors import OutputError
-from unflat.progress import Progress
+from unflat.progress import Progress, note
 from unflat.splat.outputs import default_camera, load_scene
 from unflat.splat.video import VideoOptions, write_path_video
 from unflat.types import Camera
@@ -56,6 +56,8 @@ class RenderPipeline:
         if target.exists() and not overwrite:
             raise OutputError(f"{target} already exists", hint="pass --overwrite to replace it")
         gaussians, camera, metadata = load_scene(scene_path)
+        if metadata.get("note"):  # camera data that was damaged and left out
+            note(metadata["note"])
         if self.focal_px is not None:
             base = camera or default_camera()
             camera = Camera.pinhole(base.width, base.height, self.focal_px)

@@ -19,8 +19,11 @@ import numpy as np
 import torch
 
 from unflat import __version__
+from unflat.errors import OutputError
 from unflat.io.atomic import write_json
-from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata
+from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata, save_gaussians
+from unflat.io.guard import describe
+from unflat.io.limits import current_limits
 from unflat.types import Camera, Gaussians
 
 SIDECAR_SUFFIX = ".scene.json"
@@ -58,16 +61,32 @@ def sidecar_for(scene_path: Path) -> Path:
     return scene_path.with_name(scene_path.name[: -len(scene_path.suffix)] + SIDECAR_SUFFIX)
 
 
+def _whole(value: Any) -> int | None:
+    """``value`` as a positive whole number (JSON may give 640 or 640.0), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not np.isfinite(value) or value != int(value) or value <= 0:
+        return None
+    return int(value)
+
+
 def camera_from_record(record: dict[str, Any]) -> Camera | None:
-    """The source camera stored in a sidecar, or None when it is incomplete."""
+    """The source camera stored in a sidecar, or None when it is incomplete or implausible.
+
+    The intrinsics must be a finite 3x3 matrix with positive focal lengths, and the image no
+    larger than ``max_pixels`` (a damaged size would otherwise ask the renderer for a huge frame).
+    """
     try:
-        K = torch.tensor(record["intrinsics"], dtype=torch.float32)
-        width, height = int(record["width"]), int(record["height"])
+        K = np.asarray(record["intrinsics"], dtype=np.float64)
+        width, height = _whole(record["width"]), _whole(record["height"])
     except (KeyError, TypeError, ValueError):
         return None
-    if K.shape != (3, 3) or width <= 0 or height <= 0:
+    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
         return None
-    return Camera(K=K, world_to_camera=torch.eye(4), width=width, height=height)
+    if width is None or height is None or width * height > current_limits().max_pixels:
+        return None
+    K32 = torch.from_numpy(K).float()
+    return Camera(K=K32, world_to_camera=torch.eye(4), width=width, height=height)
 
 
 def write_sidecar(path: Path, record: dict[str, Any]) -> None:
@@ -75,37 +94,133 @@ def write_sidecar(path: Path, record: dict[str, Any]) -> None:
     write_json(path, record | {"unflat": __version__})
 
 
-def load_scene(path: str | os.PathLike[str]) -> tuple[Gaussians, Camera | None, dict[str, Any]]:
-    """Read a scene file and, when known, the camera of the photo it was made from."""
+def read_sidecar(scene_path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The sidecar record of ``scene_path`` ({} when there is none) and notes on its damage."""
+    sidecar = sidecar_for(scene_path)
+    if scene_path.suffix.lower() not in SUFFIXES or not sidecar.is_file():
+        return {}, []
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return {}, [f"{sidecar.name} cannot be read ({describe(error)}); its camera is not used"]
+    if not isinstance(record, dict):
+        return {}, [f"{sidecar.name} is not a JSON object; its camera is not used"]
+    return record, []
+
+
+def load_scene(
+    path: str | os.PathLike[str], axes: str | None = None
+) -> tuple[Gaussians, Camera | None, dict[str, Any]]:
+    """Read a scene file and, when known, the camera of the photo it was made from.
+
+    The camera comes from the sidecar ``NAME.scene.json``, else from a SHARP PLY's camera
+    elements. A ``.splat`` has no room for its axes: the sidecar's ``axes`` applies when the
+    sidecar names this file; ``axes`` overrides both. ``metadata["note"]`` says what was ignored.
+    """
     source = Path(path).expanduser()
+    record, notes = read_sidecar(source)
+    named = record.get("scene") == source.name and record.get("axes") in ("opencv", "opengl")
+    if axes is None and source.suffix.lower() == ".splat" and named:
+        axes = record["axes"]
     metadata: dict[str, Any] = {}
     if source.suffix.lower() == ".ply":
-        gaussians, metadata = load_ply_with_metadata(source)
+        gaussians, metadata = load_ply_with_metadata(source, axes=axes)  # type: ignore[arg-type]
     else:
-        gaussians = load_gaussians(source)
+        gaussians = load_gaussians(source, **({} if axes is None else {"axes": axes}))
     camera = None
-    sidecar = sidecar_for(source)
-    if source.suffix.lower() in SUFFIXES and sidecar.is_file():
-        try:
-            record = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            record = {}
-        if isinstance(record, dict):
-            camera = camera_from_record(record)
-            if isinstance(record.get("render_eps2d"), int | float):
-                metadata["render_eps2d"] = float(record["render_eps2d"])
-        metadata["sidecar"] = str(sidecar)
+    if record:
+        metadata["sidecar"] = str(sidecar_for(source))
+        camera = camera_from_record(record)
+        if camera is None and "intrinsics" in record:
+            notes.append(f"{sidecar_for(source).name} has no usable camera; it is not used")
+        eps2d = record.get("render_eps2d")
+        if isinstance(eps2d, int | float) and not isinstance(eps2d, bool) and eps2d >= 0:
+            metadata["render_eps2d"] = float(eps2d)
     if camera is None and "intrinsic" in metadata and "image_size" in metadata:
-        K = np.asarray(metadata["intrinsic"], dtype=np.float64)
-        size = np.asarray(metadata["image_size"]).ravel()
-        if K.shape == (3, 3) and size.size == 2 and size.min() > 0:
-            camera = Camera(
-                K=torch.from_numpy(K).float(),
-                world_to_camera=torch.eye(4),
-                width=int(size[0]),
-                height=int(size[1]),
-            )
+        width, height = (int(value) for value in metadata["image_size"])
+        K = torch.from_numpy(np.asarray(metadata["intrinsic"], dtype=np.float64)).float()
+        camera = Camera(K=K, world_to_camera=torch.eye(4), width=width, height=height)
+    if notes:
+        metadata["note"] = "; ".join([*filter(None, [metadata.get("note")]), *notes])
     return gaussians, camera, metadata
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert_scene` wrote: the Gaussians, the camera record (if any), notes."""
+
+    count: int
+    sidecar: Path | None
+    camera: Camera | None
+    notes: tuple[str, ...]
+
+
+def _converted_record(
+    source: Path, target: Path, record: dict[str, Any], camera: Camera | None, eps2d: Any
+) -> dict[str, Any]:
+    """The sidecar of a converted scene: the source's record, now naming ``target``."""
+    if camera is None and eps2d is None:
+        return {}
+    converted = dict(record) | {"scene": target.name, "converted_from": str(source)}
+    # .ply and .splat record the axes they were written in; .spz has its own
+    converted.pop("axes", None)
+    converted["videos"] = []  # the source's videos are not beside the target
+    if camera is not None:
+        converted |= {"intrinsics": camera.K.tolist(), "width": camera.width}
+        converted["height"] = camera.height
+    if eps2d is not None:
+        converted["render_eps2d"] = float(eps2d)
+    return converted
+
+
+def convert_scene(
+    source: Path,
+    target: Path,
+    *,
+    axes: str = "opencv",
+    input_axes: str | None = None,
+    overwrite: bool = False,
+) -> Conversion:
+    """Write the scene ``source`` as ``target`` (format by suffix), keeping its camera.
+
+    The camera (from the source's sidecar or SHARP elements) and the renderer's ``eps2d`` go
+    into ``TARGET_NAME.scene.json`` beside the target, so ``unflat render`` shows the converted
+    scene as the original; a SHARP PLY written as ``.ply`` also keeps SHARP's own camera
+    elements. When source and target share one sidecar (same folder and name) it is kept.
+    """
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists", hint="pass --overwrite to replace it")
+    gaussians, camera, metadata = load_scene(source, axes=input_axes)
+    notes = [metadata["note"]] if metadata.get("note") else []
+    record, _ = read_sidecar(source)
+    sharp = metadata.get("layout") == "sharp"
+    eps2d = metadata.get("render_eps2d", 0.0 if sharp else None)
+    converted = _converted_record(source, target, record, camera, eps2d)
+    sidecar = sidecar_for(target)
+    shared = sidecar.resolve() == sidecar_for(source).resolve()
+    if converted and not shared and sidecar.exists() and not overwrite:
+        raise OutputError(
+            f"{sidecar} already exists (the camera record of another scene named like "
+            f"{target.name})",
+            hint="choose another name for the target, or pass --overwrite to replace both",
+        )
+    options: dict[str, Any] = {"axes": axes}
+    if target.suffix.lower() == ".ply" and sharp:
+        options["layout"] = "sharp"
+        if camera is not None:
+            options |= {"intrinsics": camera.K.numpy(), "image_size": (camera.width, camera.height)}
+    save_gaussians(target, gaussians, overwrite=overwrite, **options)
+    if not converted:
+        notes.append(f"{source.name} has no camera record, so {target.name} has none either")
+    elif shared:
+        sidecar = sidecar_for(source)
+        if target.suffix.lower() == ".splat" and axes != "opencv":
+            notes.append(f"{sidecar.name} describes {source.name}; read {target.name} as {axes}")
+    else:
+        if target.suffix.lower() != ".spz":
+            converted["axes"] = axes
+        write_sidecar(sidecar, converted | {"gaussians": len(gaussians)})
+    return Conversion(len(gaussians), sidecar if converted else None, camera, tuple(notes))
 
 
 def default_camera(width: int = 1024, height: int = 768) -> Camera:
