@@ -64,7 +64,7 @@ def test_limits_are_scoped_and_named_in_the_hint() -> None:
         check_limit("a.spz", "Gaussians", 2e7, "max_gaussians")
     except InputError as error:
         assert "--max-gaussians 20000000" in error.hint
-    with pytest.raises(InputError, match="--max-frames must be positive"), use_limits(max_frames=0):
+    with pytest.raises(InputError, match="--max-video-frames must be positive"), use_limits(max_frames=0):
         pass
 
 

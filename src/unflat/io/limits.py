@@ -34,12 +34,13 @@ class Limits:
     max_decoded_bytes: int = 4 * 1024**3
 
 
-# The CLI option that raises each limit, for the hint.
+# The CLI option that raises each limit, for the hint. Every command accepts them. (Not
+# --max-seconds/--max-frames: animate and eval use those to read only the start of a video.)
 OPTIONS = {
     "max_pixels": "--max-pixels",
     "max_gaussians": "--max-gaussians",
-    "max_seconds": "--max-seconds",
-    "max_frames": "--max-frames",
+    "max_seconds": "--max-duration",
+    "max_frames": "--max-video-frames",
     "max_decoded_bytes": "--max-decoded-bytes",
 }
 
