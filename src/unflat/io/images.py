@@ -165,7 +165,7 @@ def _decode_file(source: Path, notes: list[str]) -> _Decoded:
         if file_format in {"JPEG", "MPO"}:
             _check_jpeg_complete(source, size)
         elif file_format == "PNG":
-            _check_png(source)
+            check_png(source)
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > 1:
             # No seek: open() already sits on the first frame, or for HEIF on the primary
@@ -411,7 +411,7 @@ _ADAM7 = (
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
-def _check_png(source: Path) -> None:
+def check_png(source: Path) -> None:
     """Refuse a PNG with a wrong chunk checksum or less pixel data than its header declares.
 
     Pillow checks neither: it skips the CRC of pixel chunks (a flipped bit can decode to other
