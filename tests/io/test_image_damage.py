@@ -161,6 +161,15 @@ def test_unreadable_exif_block_keeps_the_photo_and_says_so(
     assert "orientation" in photo.metadata["note"]
 
 
+def test_damaged_colour_profiles_are_harmless(tmp_path: Path) -> None:
+    # No colour management is done, so a broken ICC profile cannot cost the photo.
+    bad_order = jpeg_with_segment(0xE2, b"ICC_PROFILE\x00" + bytes([5, 2]) + b"junk" * 10)
+    garbage = jpeg_with_segment(0xE2, b"ICC_PROFILE\x00" + bytes([1, 1]) + b"junk" * 10)
+    png = encode("PNG", icc_profile=b"garbage" * 10)
+    for name, data in [("a.jpg", bad_order), ("b.jpg", garbage), ("c.png", png)]:
+        assert read_photo(_write(tmp_path, name, data)).rgb.shape == (96, 128, 3)
+
+
 def test_damaged_exif_fields_are_noted_not_printed(tmp_path: Path, capfd) -> None:
     far = exif_block((0x0112, 3, 1, struct.pack("<HH", 1, 0)))
     far = far[:-4] + struct.pack("<I", 10**9)  # next-IFD offset far past the block

@@ -533,9 +533,9 @@ def guess_depth_units(stored: np.ndarray, source: Path) -> tuple[str | float, st
         raise InputError(
             f"{source} looks like disparity or inverse depth, not depth: over flat surfaces "
             f"it varies as 1/distance does ({disparity_votes} patches against {depth_votes})",
-            hint="give depth in metres (stereo disparity d in pixels: focal_px x baseline_m / d), "
-            "or pass --depth-units inverse if the values are 1/metres, --depth-units m to use "
-            "them as they are",
+            hint="give depth in metres: stereo disparity d in pixels is focal_px x baseline_m / d "
+            "metres; pass --depth-units inverse if the values are 1/metres, or --depth-units m to "
+            "use them as they are",
         )
     median = float(np.median(sample))
     integer = np.issubdtype(stored.dtype, np.integer)
