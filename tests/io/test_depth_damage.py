@@ -166,6 +166,11 @@ DAMAGED: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
     ),
     "png 0 columns": ("d.png", lambda: _png16(_depth())[:16] + bytes(13), ("not a valid",)),
     "tiff cut": ("d.tif", lambda: _tiff_float(_depth())[:200], ("not a valid depth image",)),
+    "tiff garbage after its header": (
+        "d.tif",
+        lambda: _tiff_float(_depth())[:8] + b"garbage!" * 30,
+        ("not a valid depth image",),
+    ),
     "exr garbage": ("d.exr", lambda: b"v/1\x01" + bytes(100), ("not a valid depth image",)),
     "exr claiming 100000x100000": (
         "d.exr",
@@ -190,7 +195,7 @@ DAMAGED: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
 @pytest.mark.parametrize("name", sorted(DAMAGED))
 @pytest.mark.parametrize("reader", [load_depth, read_depth])
 def test_every_damaged_depth_file_is_one_input_error(
-    tmp_path: Path, name: str, reader: Callable
+    tmp_path: Path, name: str, reader: Callable, capfd: pytest.CaptureFixture
 ) -> None:
     file_name, build, words = DAMAGED[name]
     path = tmp_path / file_name
@@ -202,6 +207,7 @@ def test_every_damaged_depth_file_is_one_input_error(
     assert caught.value.hint, message
     for word in words:
         assert word in str(caught.value), str(caught.value)
+    assert capfd.readouterr().err == ""  # no library's own messages besides ours
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,12 @@ def _refused(path: Path, *words: str) -> InputError:
 
 
 @pytest.mark.parametrize("name", sorted(DAMAGED))
-def test_every_damaged_image_is_one_input_error(tmp_path: Path, name: str) -> None:
+def test_every_damaged_image_is_one_input_error(
+    tmp_path: Path, name: str, capfd: pytest.CaptureFixture
+) -> None:
     suffix, build = DAMAGED[name]
     _refused(_write(tmp_path, "damaged" + suffix, build()))
+    assert capfd.readouterr().err == ""  # no library's own messages besides ours
 
 
 def test_tiff_page_without_dimensions_stops_nothing_but_itself(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,13 +412,21 @@ def _load_image(source: Path, suffix: str) -> np.ndarray:
         # user asked for this file, so allow it for this process.
         os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     else:
-        with decoding(source, what, hint=_DAMAGED):
+        # Pillow warns on stderr about damaged tags; pixels that cannot be read raise instead.
+        with decoding(source, what, hint=_DAMAGED), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             stored = _load_with_pillow(source)
         if stored is not None:
             return stored
     # OpenCV for what Pillow does not hold as depth: EXR, 16-bit colour, float64 TIFF, 8 bits.
     with decoding(source, what, hint=_DAMAGED):
-        stored = cv2.imdecode(np.fromfile(source, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        # OpenCV logs a damaged file's details on stderr; the InputError below says it once.
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            stored = cv2.imdecode(np.fromfile(source, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
     if stored is None:
         if suffix == ".exr":
             raise InputError(
@@ -439,7 +448,10 @@ def _load_with_pillow(source: Path) -> np.ndarray | None:
     try:
         image = Image.open(source)
     except UnidentifiedImageError:
-        return None  # a layout only OpenCV knows, or damage: OpenCV tells
+        with open(source, "rb") as handle:
+            if handle.read(8) == b"\x89PNG\r\n\x1a\n":  # Pillow reads every valid PNG
+                raise ValueError("its header could not be read") from None
+        return None  # a TIFF layout only OpenCV knows, or damage: OpenCV tells
     with image:
         try:
             layout = ImageMode.getmode(image.mode)
