@@ -95,7 +95,7 @@ def test_batch_goes_past_bad_files_and_resumes(tmp_path, tiny_weights, capsys):
         ("zero", "empty"),
         ("text", "not an image"),
         ("tiny", "too small"),
-        ("truncated", "could not be decoded"),
+        ("truncated", "is not a valid JPEG image"),
     ]:
         line = next(line for line in err.splitlines() if files[role].name in line)
         assert line.startswith("failed:") and reason in line

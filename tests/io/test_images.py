@@ -283,7 +283,7 @@ def test_truncated_file(tmp_path: Path, suffix: str) -> None:
     Image.fromarray(_noise(128, 128)).save(whole)
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    error = _assert_input_error(cut, "could not be decoded")
+    error = _assert_input_error(cut, "is not a valid", "truncated")
     assert "damaged or incomplete" in error.hint
 
 

@@ -115,12 +115,19 @@ def test_bad_depth_and_requests_fail_cleanly(tmp_path: Path, capsys) -> None:
     assert "40x10 but the photo is 80x60" in capsys.readouterr().err
     millimetres = tmp_path / "mm.npy"
     np.save(millimetres, np.full((60, 80), 2500.0, np.float32))
-    assert (
-        main(["splat", str(photo), "--depth", str(millimetres), "--focal-px", "70", "-o", str(out)])
-        == 2
-    )
+    # Told they are metres, millimetres are refused; guessed, they are read and it is said.
+    forced = ["--depth-units", "m"]
+    args = ["splat", str(photo), "--depth", str(millimetres), "--focal-px", "70", "-o", str(out)]
+    assert main([*args, *forced]) == 2
     assert "not a distance in metres" in capsys.readouterr().err
     assert not list(out.glob("*"))
+    assert main(args) == 0
+    assert "note: mm.npy: depth read as millimetres (whole numbers" in capsys.readouterr().err
+    record = json.loads(next(out.glob("*.scene.json")).read_text())
+    assert record["depth_range_m"][0] == pytest.approx(2.5, rel=1e-3)
+    assert main([*args, "--depth-units", "furlongs"]) == 2
+    assert "unknown depth units 'furlongs'" in capsys.readouterr().err
+    out = tmp_path / "out2"
     # No focal length anywhere: asked for.
     _, depth = photo_and_depth(tmp_path / "in2")
     bare = tmp_path / "in2" / "plain.npy"

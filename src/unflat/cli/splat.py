@@ -50,6 +50,14 @@ Axes = Annotated[
 # unflat splat
 SplatOutput = Annotated[Path, typer.Option("-o", "--output", help="Folder for the results.")]
 DepthOption = Annotated[Path | None, typer.Option("--depth", help=DEPTH_HELP)]
+DepthUnits = Annotated[
+    str,
+    typer.Option(
+        "--depth-units",
+        help="Units of --depth: auto (guessed from the values, and said; disparity refused), "
+        "m, cm, mm, inverse (1/metres), or stored units per metre (256 for KITTI PNGs).",
+    ),
+]
 Method = Annotated[
     str,
     typer.Option(
@@ -89,6 +97,7 @@ def splat(
     inputs: Inputs,
     output: SplatOutput = Path("splat"),
     depth: DepthOption = None,
+    depth_units: DepthUnits = "auto",
     method: Method = "auto",
     weights: SharpWeights = None,
     depth_weights: DepthWeights = None,
@@ -116,8 +125,8 @@ def splat(
     from unflat.splat.trajectories import TrajectoryOptions
 
     models = dict(method=method, weights=weights, depth_weights=depth_weights, device=device)
-    pipeline = ScenePipeline(**models, precision=precision, focal_px=focal_px,
-                             background=background, max_size=max_size)  # fmt: skip
+    pipeline = ScenePipeline(**models, precision=precision, focal_px=focal_px, max_size=max_size,
+                             depth_units=depth_units, background=background)  # fmt: skip
     job = SceneJob(pipeline, depth=depth, scene_format=scene_format.value, axes=axes.value,
                    videos=tuple(video), video_format=video_format.value, overwrite=overwrite,
                    path_options=TrajectoryOptions(seconds=seconds, fps=fps))  # fmt: skip

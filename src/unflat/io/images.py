@@ -13,26 +13,37 @@ Decisions, in one place:
 - **Animations and multi-page files**: the first frame is used and ``metadata["note"]`` says so.
 - **Focal length** comes only from EXIF ``FocalLengthIn35mmFilm`` (see :func:`focal_px_from_35mm`);
   without it ``focal_px`` is None and the depth model estimates the field of view.
-- **Size**: images under :data:`MIN_SIDE` pixels on a side or over :data:`MAX_PIXELS` pixels are
-  refused, the latter from the header before anything is decoded.
+- **Size**: images under :data:`MIN_SIDE` pixels on a side are refused; so are images over the
+  pixel limit or whose pixels would take more than the decoded-bytes limit
+  (:mod:`unflat.io.limits`, ``--max-pixels`` / ``--max-decoded-bytes``), from the header, before
+  anything is decoded. Decoding then takes memory in proportion to those bytes.
+- **Damage**: every step that reads the file (opening, frame count, decoding, mode conversion)
+  runs under :func:`unflat.io.guard.decoding`, so a damaged file is an ``InputError`` naming it.
+  A JPEG whose image data stops early is refused even when it ends with an end marker (the
+  decoder would fill the rest with grey). A damaged EXIF block only loses the EXIF: the photo is
+  read without orientation or focal length and ``metadata["note"]`` says so.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import struct
+import re
 import warnings
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pillow_heif
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageMode, UnidentifiedImageError
 
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
+from unflat.io.guard import DECODE_ERRORS, decoding, describe
+from unflat.io.limits import OPTIONS, Limits, check_limit, current_limits
 from unflat.types import Photo
 
 # HEIC/HEIF through Pillow's normal open(); registering twice is harmless.
@@ -40,9 +51,10 @@ pillow_heif.register_heif_opener()
 
 #: Smallest accepted side in pixels: below this no depth or face model sees anything useful.
 MIN_SIDE = 16
-#: Largest accepted image in pixels (150 MP): above the biggest phone and most camera sensors
-#: (a 100 MP medium-format frame fits), below what would need tens of GB in the models' float32.
-MAX_PIXELS = 150_000_000
+#: The default pixel limit (150 MP): above the biggest phone and most camera sensors (a 100 MP
+#: medium-format frame fits), below what would need tens of GB in the models' float32. The
+#: limit in force is ``current_limits().max_pixels`` (``--max-pixels``).
+MAX_PIXELS = Limits().max_pixels
 #: EXIF 35 mm-equivalent focal lengths outside this range (mm) are treated as missing: shorter
 #: than a full-frame fisheye or longer than the longest superzoom (3000 mm) means a broken tag.
 FOCAL_35MM_RANGE = (4.0, 5000.0)
@@ -50,20 +62,29 @@ FOCAL_35MM_RANGE = (4.0, 5000.0)
 _EXIF_IFD = 0x8769
 _TAG_ORIENTATION = 0x0112
 _TAG_FOCAL_35MM = 0xA405
-# What ImageOps.exif_transpose does for each orientation; we apply it to the decoded array so
-# the OpenCV path for 16-bit colour files gets exactly the same treatment.
-_ORIENTATION_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+# What ImageOps.exif_transpose does for each orientation, done on the decoded array (numpy views,
+# so a rotation costs one copy of the RGB pixels, not three).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
 }
-# Everything Pillow and its plugins raise for a file that is not a valid image; a truncated file
-# fails with OSError because ImageFile.LOAD_TRUNCATED_IMAGES stays False (we never set it).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+# Pixels scaled from 16 to 8 bits per block, so the float working copy stays small.
+_BLOCK_SAMPLES = 1 << 16
+# The first bytes of each format we read, to tell a damaged header from a file of another kind.
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"GIF8", "GIF image"),
+    (b"II*\x00", "TIFF image"),
+    (b"MM\x00*", "TIFF image"),
+    (b"BM", "BMP image"),
+)
+_DAMAGED = "the file is damaged or incomplete; export or download it again"
 
 
 def focal_px_from_35mm(focal_35mm: float, width: int, height: int) -> float:
@@ -77,78 +98,82 @@ def focal_px_from_35mm(focal_35mm: float, width: int, height: int) -> float:
     return float(focal_35mm * math.hypot(width, height) / math.hypot(36.0, 24.0))
 
 
+@dataclass
+class _Decoded:
+    """What :func:`_decode_file` read: pixels before orientation, and the header facts."""
+
+    rgb: np.ndarray
+    orientation: int | None
+    focal_35mm: float | None
+    file_format: str | None
+    mode: str
+    size: tuple[int, int]
+
+
 def read_photo(path: str | os.PathLike[str]) -> Photo:
     """Read an image file as an upright RGB :class:`Photo` with the EXIF focal length if any.
 
     Supports JPEG, PNG (8/16-bit, greyscale, palette, alpha), HEIC/HEIF, TIFF (incl. 16-bit),
-    WebP, BMP and GIF; see the module docstring for how alpha, 16-bit, CMYK and animations are
-    handled. Raises :class:`InputError` with a hint for anything unusable.
+    WebP, BMP and GIF; see the module docstring for how alpha, 16-bit, CMYK, animations, limits
+    and damage are handled. Raises :class:`InputError` with a hint for anything unusable.
     """
     source = Path(path).expanduser()
     _check_file(source)
     notes: list[str] = []
     try:
-        # Only Pillow's bomb warning is silenced: our own MAX_PIXELS check below is the limit.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(source)
-    except Image.DecompressionBombError as error:
-        raise _too_large(source, None) from error
-    except UnidentifiedImageError as error:
-        raise InputError(
-            f"{source} is not an image we can read",
-            hint="use a JPEG, PNG, HEIC, TIFF, WebP or BMP file",
-        ) from error
-    except _DECODE_ERRORS as error:
-        raise _corrupt(source, error) from error
+        # Pillow warns about damaged metadata on stderr; we say it once, in the photo's note.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            decoded = _decode_file(source, notes)
+    except Image.DecompressionBombError:
+        # Pillow's own guard, for sizes past its limit that our header check did not see.
+        raise _too_large(source, None) from None
+    notes.extend(_warning_notes(caught))
 
-    with image:
-        width, height = image.size
-        # The header gives the size before any pixel is decoded, so huge files cost nothing.
-        if width * height > MAX_PIXELS:
-            raise _too_large(source, (width, height))
-        if min(width, height) < MIN_SIDE:
-            raise InputError(
-                f"{source} is too small ({width}x{height} pixels)",
-                hint=f"use an image at least {MIN_SIDE} pixels on each side",
-            )
-        # Before anything that may decode (PNG's getexif loads the image): the tile list that
-        # tells 16-bit colour apart is gone after loading.
-        wide_colour = _is_16bit_colour(image)
-        file_format, mode = image.format, image.mode
-        try:
-            # Counting frames and reading EXIF can already decode, so they fail like decoding.
-            frames = int(getattr(image, "n_frames", 1) or 1)
-            if frames > 1:
-                # No seek: open() already sits on the first frame, or for HEIF on the primary
-                # image, which is not always index 0.
-                notes.append(f"first of {frames} frames used")
-            exif = image.getexif()
-            orientation = _exif_int(exif.get(_TAG_ORIENTATION))
-            focal_35mm = _focal_35mm(exif)
-            rgb = _decode_rgb(image, source, wide_colour, notes)
-        except Image.DecompressionBombError as error:
-            raise _too_large(source, (width, height)) from error
-        except _DECODE_ERRORS as error:
-            raise _corrupt(source, error) from error
-
-    transpose = _ORIENTATION_TRANSPOSE.get(orientation or 1)
-    if transpose is not None:
-        rgb = np.asarray(Image.fromarray(rgb).transpose(transpose))
+    rgb = decoded.rgb
+    if decoded.orientation in _ORIENT:
+        rgb = _ORIENT[decoded.orientation](rgb)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
 
     # stored_size is (width, height) as in the file, before orientation
-    metadata: dict = {"format": file_format, "mode": mode, "stored_size": (width, height)}
-    if orientation and orientation != 1:
-        metadata["exif_orientation"] = orientation
+    metadata: dict = {
+        "format": decoded.file_format,
+        "mode": decoded.mode,
+        "stored_size": decoded.size,
+    }
+    if decoded.orientation and decoded.orientation != 1:
+        metadata["exif_orientation"] = decoded.orientation
     focal_px = None
-    if focal_35mm is not None:
-        metadata["focal_35mm"] = focal_35mm
+    if decoded.focal_35mm is not None:
+        metadata["focal_35mm"] = decoded.focal_35mm
         # The diagonal does not change under rotation, but use the upright size for clarity.
-        focal_px = focal_px_from_35mm(focal_35mm, rgb.shape[1], rgb.shape[0])
+        focal_px = focal_px_from_35mm(decoded.focal_35mm, rgb.shape[1], rgb.shape[0])
     if notes:
         metadata["note"] = "; ".join(notes)
     return Photo(rgb=rgb, focal_px=focal_px, source=source, metadata=metadata)
+
+
+def _decode_file(source: Path, notes: list[str]) -> _Decoded:
+    """Open, check and decode ``source``; every library error becomes ``InputError``."""
+    image = _open(source)
+    with image, decoding(source, f"{image.format or 'image'} image", hint=_DAMAGED):
+        size = image.size
+        file_format, mode = image.format, image.mode
+        # Before anything that may decode (PNG's getexif loads the image): the tile list that
+        # tells 16-bit colour apart is gone after loading.
+        wide_colour = _check_header(source, image)
+        if file_format in {"JPEG", "MPO"}:
+            _check_jpeg_complete(source, size)
+        elif file_format == "PNG":
+            check_png(source)
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > 1:
+            # No seek: open() already sits on the first frame, or for HEIF on the primary
+            # image, which is not always index 0.
+            notes.append(f"first of {frames} frames used")
+        rgb = _decode_rgb(image, source, wide_colour, notes)
+        orientation, focal_35mm = _read_exif(image, notes)
+    return _Decoded(rgb, orientation, focal_35mm, file_format, mode, size)
 
 
 def save_rgb(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> Path:
@@ -188,10 +213,80 @@ def _check_file(source: Path) -> None:
         raise InputError(f"cannot read {source}: permission denied", hint="check its permissions")
 
 
+def _open(source: Path) -> Image.Image:
+    """``Image.open`` (the header only); a damaged header of a known format says so."""
+    with decoding(source, "image", hint=_DAMAGED):
+        kind = _sniff(source)
+    with decoding(source, kind or "image", hint=_DAMAGED):
+        try:
+            return Image.open(source)
+        except UnidentifiedImageError:
+            if kind is None:
+                raise InputError(
+                    f"{source} is not an image we can read",
+                    hint="use a JPEG, PNG, HEIC, TIFF, WebP or BMP file",
+                ) from None
+            raise InputError(
+                f"{source} is not a valid {kind} (its header could not be read)", hint=_DAMAGED
+            ) from None
+
+
+def _sniff(source: Path) -> str | None:
+    """The format ``source``'s first bytes announce, or None."""
+    with open(source, "rb") as handle:
+        head = handle.read(16)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP image"
+    if head[4:8] == b"ftyp":
+        return "HEIF image"
+    return None
+
+
+def _check_header(source: Path, image: Image.Image) -> bool:
+    """Refuse sizes outside the limits from the header alone; True for 16-bit colour."""
+    width, height = image.size
+    if width * height > current_limits().max_pixels:
+        raise _too_large(source, (width, height))
+    if min(width, height) < MIN_SIDE:
+        raise InputError(
+            f"{source} is too small ({width}x{height} pixels)",
+            hint=f"use an image at least {MIN_SIDE} pixels on each side",
+        )
+    wide_colour = _is_16bit_colour(image)
+    bands, sample_bytes = _layout(image.mode)
+    if wide_colour:
+        sample_bytes = 2
+    check_limit(
+        source,
+        f"bytes once decoded ({width}x{height}, {bands} x {8 * sample_bytes}-bit)",
+        width * height * bands * sample_bytes,
+        "max_decoded_bytes",
+    )
+    return wide_colour
+
+
+def _layout(mode: str) -> tuple[int, int]:
+    """Bands and bytes per sample of a Pillow mode (4 bytes for a mode Pillow does not list)."""
+    try:
+        described = ImageMode.getmode(mode)
+    except KeyError:
+        return max(1, len(mode.split(";")[0])), 4
+    return len(described.bands), max(1, np.dtype(described.typestr).itemsize)
+
+
 def _decode_rgb(
     image: Image.Image, source: Path, wide_colour: bool, notes: list[str]
 ) -> np.ndarray:
     """Decode the current frame to ``uint8 [H,W,3]`` (before orientation)."""
+    # Pillow decodes first, for every file: it reports damage as exceptions (OpenCV prints it
+    # on stderr and returns None), and it never pads a short PNG, GIF, TIFF, BMP or WebP.
+    image.load()
+    mode = image.mode
+    if mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (mode == "P" and "transparency" in image.info):
+        notes.append("alpha channel dropped")
     if wide_colour:
         # Pillow keeps only the high byte of 16-bit colour samples; OpenCV gives all 16 bits.
         decoded = cv2.imdecode(np.fromfile(source, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -202,19 +297,10 @@ def _decode_rgb(
             and decoded.shape[2] in (3, 4)
             and decoded.shape[1::-1] == image.size
         ):
-            if decoded.shape[2] == 4:
-                notes.append("alpha channel dropped")
             return _scale_to_uint8(decoded[:, :, 2::-1])  # BGR(A) -> RGB
-    image.load()
-    mode = image.mode
-    if mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (mode == "P" and "transparency" in image.info):
-        notes.append("alpha channel dropped")
     if mode.startswith("I;16") or mode in {"I", "F"}:
-        grey = np.asarray(image)
-        if mode == "F":
-            # Float greyscale TIFFs are usually in [0, 1]; anything else is clipped there.
-            grey = np.clip(np.nan_to_num(grey, nan=0.0), 0.0, 1.0) * 65535.0
-        return np.repeat(_scale_to_uint8(grey)[:, :, None], 3, axis=2)
+        grey = _scale_to_uint8(np.asarray(image), unit_floats=mode == "F")
+        return np.repeat(grey[:, :, None], 3, axis=2)
     if mode == "P":
         # via RGBA so a palette with transparency does not warn; alpha is dropped next
         image = image.convert("RGBA")
@@ -230,16 +316,43 @@ def _is_16bit_colour(image: Image.Image) -> bool:
     return any(";16" in str(tile[3]) for tile in getattr(image, "tile", []) if len(tile) > 3)
 
 
-def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Scale 16-bit samples to 8 bits by ``round(v * 255 / 65535)``, i.e. ``round(v / 257)``."""
-    wide = np.clip(values.astype(np.float64), 0.0, 65535.0)
-    return np.rint(wide / 257.0).astype(np.uint8)
+def _scale_to_uint8(values: np.ndarray, unit_floats: bool = False) -> np.ndarray:
+    """Scale 16-bit samples to 8 bits by ``round(v * 255 / 65535)``, i.e. ``round(v / 257)``.
+
+    Values outside 0..65535 are clipped. ``unit_floats``: float samples in [0, 1] (float
+    greyscale TIFFs), NaN as 0. Works through blocks of rows, so the memory it needs beyond
+    the input is the ``uint8`` result and one small float block.
+    """
+    scaled = np.empty(values.shape, dtype=np.uint8)
+    rows = max(1, _BLOCK_SAMPLES // max(1, values[:1].size))
+    for start in range(0, values.shape[0], rows):
+        block = values[start : start + rows].astype(np.float64)
+        if unit_floats:
+            block = np.clip(np.nan_to_num(block, nan=0.0), 0.0, 1.0) * 65535.0
+        scaled[start : start + rows] = np.rint(np.clip(block, 0.0, 65535.0) / 257.0)
+    return scaled
+
+
+def _read_exif(image: Image.Image, notes: list[str]) -> tuple[int | None, float | None]:
+    """EXIF orientation and 35 mm focal length; a damaged block loses only these, and says so."""
+    try:
+        exif = image.getexif()
+        orientation = _exif_int(exif.get(_TAG_ORIENTATION))
+    except DECODE_ERRORS as error:
+        notes.append(
+            f"EXIF block unreadable ({describe(error)}): orientation and focal length not used"
+        )
+        return None, None
+    if orientation is not None and orientation not in range(1, 9):
+        notes.append(f"EXIF orientation {orientation} is not 1-8 and was ignored")
+        orientation = None
+    return orientation, _focal_35mm(exif)
 
 
 def _exif_int(value: object) -> int | None:
     try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+        return int(value) if value is not None else None  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -247,27 +360,243 @@ def _focal_35mm(exif: Image.Exif) -> float | None:
     """``FocalLengthIn35mmFilm`` from the Exif IFD (or IFD0, where some writers put it)."""
     try:
         value = exif.get_ifd(_EXIF_IFD).get(_TAG_FOCAL_35MM, exif.get(_TAG_FOCAL_35MM))
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return None  # a broken Exif block must not make a readable photo unreadable
     try:
         focal = float(value[0] if isinstance(value, (tuple, list)) else value)
-    except (TypeError, ValueError, ZeroDivisionError, IndexError):
+    except (TypeError, ValueError, ZeroDivisionError, IndexError, OverflowError):
         return None
     low, high = FOCAL_35MM_RANGE
     return focal if math.isfinite(focal) and low <= focal <= high else None
 
 
+def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Pillow's warnings about damaged metadata, as at most two short notes."""
+    texts: list[str] = []
+    for warning in caught:
+        if issubclass(warning.category, Image.DecompressionBombWarning):
+            continue  # our own limits decide what is too large
+        text = describe(Exception(str(warning.message)))
+        if text not in texts:
+            texts.append(text)
+    return [f"damaged metadata ignored ({text})" for text in texts[:2]]
+
+
 def _too_large(source: Path, size: tuple[int, int] | None) -> InputError:
-    shown = f" ({size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} MP)" if size else ""
+    shown, more = "", ""
+    if size is not None:
+        shown = f" ({size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} MP)"
+        more = (
+            f", or pass {OPTIONS['max_pixels']} {size[0] * size[1]} if the machine has the memory"
+        )
+    limit = current_limits().max_pixels
     return InputError(
-        f"{source} is too large{shown}; the limit is {MAX_PIXELS / 1e6:.0f} megapixels",
-        hint="downscale it first, e.g. to 4000 pixels on the long side",
+        f"{source} is too large{shown}; the limit is {limit / 1e6:.0f} megapixels",
+        hint="downscale it first, e.g. to 4000 pixels on the long side" + more,
     )
 
 
-def _corrupt(source: Path, error: BaseException) -> InputError:
-    detail = str(error).strip() or type(error).__name__
-    return InputError(
-        f"{source} could not be decoded ({detail})",
-        hint="the file is damaged or incomplete; re-export or re-download it",
-    )
+# --- PNG: checksums, and is all the pixel data there? ------------------------------------------
+
+# Adam7 passes: first column, first row, column step, row step.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def check_png(source: Path) -> None:
+    """Refuse a PNG with a wrong chunk checksum or less pixel data than its header declares.
+
+    Pillow checks neither: it skips the CRC of pixel chunks (a flipped bit can decode to other
+    pixels), and when the compressed stream ends early it fills the missing rows with black.
+    """
+    data = source.read_bytes()
+    header, pixels, position = b"", [], 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        end = position + 8 + length
+        if end + 4 > len(data):
+            return  # cut short: the decoder reports a truncated file
+        kind = data[position + 4 : position + 8]
+        if zlib.crc32(data[position + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            name = kind.decode("ascii", "replace")
+            raise InputError(
+                f"{source} is damaged: the checksum of its {name} chunk does not match",
+                hint=_DAMAGED,
+            )
+        if kind == b"IHDR":
+            header = data[position + 8 : end]
+        elif kind == b"IDAT":
+            pixels.append(memoryview(data)[position + 8 : end])
+        elif kind == b"IEND":
+            break
+        position = end + 4
+    if len(header) == 13 and pixels:
+        expected = _png_raw_size(header)
+        found = _inflated_size(pixels, expected)
+        if found < expected:
+            raise InputError(
+                f"{source} is truncated: its pixel data holds {found:,} of the {expected:,} "
+                "bytes its header declares",
+                hint=_DAMAGED + " (a short PNG is never padded)",
+            )
+
+
+def _png_raw_size(header: bytes) -> int:
+    """Bytes of filtered scanlines a PNG header declares (each row: filter byte + samples)."""
+    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
+    bits = header[8] * _PNG_CHANNELS.get(header[9], 4)
+    passes = _ADAM7 if header[12] == 1 else ((0, 0, 1, 1),)
+    total = 0
+    for column, row, column_step, row_step in passes:
+        columns = max(0, -(-(width - column) // column_step))
+        rows = max(0, -(-(height - row) // row_step))
+        if columns:
+            total += rows * (1 + -(-columns * bits // 8))
+    return total
+
+
+def _inflated_size(chunks: list[memoryview], limit: int) -> int:
+    """How many bytes the zlib stream in ``chunks`` inflates to, counting no further than
+    ``limit`` and holding at most 1 MiB of it at a time (damage: what came before the error)."""
+    stream, found = zlib.decompressobj(), 0
+    try:
+        for chunk in chunks:
+            pending = bytes(chunk)
+            while pending and found < limit:
+                found += len(stream.decompress(pending, 1 << 20))
+                pending = stream.unconsumed_tail
+            if found >= limit or stream.eof:
+                break
+    except zlib.error:
+        pass  # the decoder reports the damage itself, with its own words
+    return found if found < limit else limit
+
+
+# --- JPEG: is every scan's data there? -------------------------------------------------------
+#
+# libjpeg, and so Pillow and OpenCV, fill the rest of a scan with grey when its data stops at a
+# marker (a cut file with an end marker added, or a header that claims more rows than the data
+# holds), and only warn, which both libraries drop. The markers tell which scans exist; whether
+# each scan's data is complete shows in one extra decode at 1/8 size: the same file with
+# filler bytes put at the end of every scan decodes identically when every scan was complete
+# (libjpeg skips bytes before a marker), and differently when a scan ran short (the filler is
+# then read as image data instead of the grey).
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+# The end of a scan's entropy-coded data: 0xFF followed by neither a stuffed 0x00, a restart
+# marker (which belongs to the scan) nor another 0xFF (a fill byte before the marker).
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# Filler with no 0xFF byte, so it can never read as a marker.
+_FILLER = bytes((i * 73 + 41) % 255 for i in range(256))
+
+
+@dataclass
+class _JpegLayout:
+    """Frame components and scans of a JPEG: ``scans`` holds (components, Ss, Se, Al)."""
+
+    components: tuple[int, ...]
+    progressive: bool
+    scans: list[tuple[tuple[int, ...], int, int, int]]
+    scan_ends: list[int]
+
+
+def _check_jpeg_complete(source: Path, size: tuple[int, int]) -> None:
+    """Refuse a JPEG whose scans stop early (libjpeg would pad it with grey, silently)."""
+    data = source.read_bytes()
+    layout = _jpeg_layout(data)
+    if layout is None:
+        return  # no end marker or unreadable markers: the decoder itself reports those
+    missing = _missing_scans(layout)
+    if missing or not _same_draft(data, layout.scan_ends, size):
+        raise InputError(
+            f"{source} is truncated: its image data stops before the picture is complete"
+            + (f" ({missing})" if missing else ""),
+            hint=_DAMAGED + " (a cut JPEG is never padded with grey)",
+        )
+
+
+def _jpeg_layout(data: bytes) -> _JpegLayout | None:
+    """The JPEG's frame and scans up to its end marker; None without one or when malformed."""
+    layout = _JpegLayout((), False, [], [])
+    position = 2  # after SOI
+    try:
+        while position < len(data):
+            if data[position] != 0xFF:
+                return None
+            while data[position] == 0xFF:  # fill bytes
+                position += 1
+            marker = data[position]
+            position += 1
+            if marker == 0xD9:  # EOI
+                return layout if layout.scans else None
+            if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+                continue  # markers without a length
+            length = int.from_bytes(data[position : position + 2], "big")
+            segment = data[position + 2 : position + length]
+            if length < 2 or len(segment) != length - 2:
+                return None
+            position += length
+            if marker in _SOF_MARKERS:
+                count = segment[5]
+                layout.components = tuple(segment[6 + 3 * i] for i in range(count))
+                layout.progressive = marker in _PROGRESSIVE
+            elif marker == 0xDA:
+                count = segment[0]
+                ids = tuple(segment[1 + 2 * i] for i in range(count))
+                start, stop, approximation = segment[1 + 2 * count : 4 + 2 * count]
+                layout.scans.append((ids, start, stop, approximation & 0x0F))
+                found = _SCAN_END.search(data, position)
+                if found is None:
+                    return None  # the data runs to the end of the file: truncated
+                end = found.start()
+                while end > position and data[end - 1] == 0xFF:
+                    end -= 1
+                layout.scan_ends.append(end)
+                position = end
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _missing_scans(layout: _JpegLayout) -> str | None:
+    """Which image data no scan carries: a component, or (progressive) the final bits."""
+    if not layout.progressive:
+        seen = {component for ids, *_ in layout.scans for component in ids}
+        lost = [c for c in layout.components if c not in seen]
+        return f"{len(lost)} of {len(layout.components)} components have no scan" if lost else None
+    # Progressive: every coefficient of every component must reach its last bit (Al = 0).
+    finished: dict[int, set[int]] = {c: set() for c in layout.components}
+    for ids, start, stop, approximation in layout.scans:
+        if approximation == 0:
+            for component in ids:
+                finished.setdefault(component, set()).update(range(start, stop + 1))
+    short = [c for c in layout.components if len(finished[c]) < 64]
+    return f"the progressive scans of {len(short)} components stop early" if short else None
+
+
+def _same_draft(data: bytes, scan_ends: list[int], size: tuple[int, int]) -> bool:
+    """True when filler after every scan leaves the 1/8-size decode unchanged."""
+    pieces, last = [], 0
+    for end in scan_ends:
+        pieces += [data[last:end], _FILLER]
+        last = end
+    pieces.append(data[last:])
+    spliced = b"".join(pieces)
+    small = (max(1, -(-size[0] // 8)), max(1, -(-size[1] // 8)))
+    return np.array_equal(_draft(data, small), _draft(spliced, small))
+
+
+def _draft(data: bytes, small: tuple[int, int]) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft(image.mode, small)
+        image.load()
+        return np.asarray(image)

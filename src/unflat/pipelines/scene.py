@@ -20,9 +20,10 @@ import torch
 
 from unflat.depth.predict import DepthEstimator
 from unflat.errors import ConfigError, InputError, WeightsError
-from unflat.io.depth_files import load_depth
+from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
+from unflat.progress import note
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
 from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth
@@ -62,6 +63,7 @@ class ScenePipeline:
         device: str = "auto",
         precision: str = "fp32",
         focal_px: float | None = None,
+        depth_units: str | float = "auto",
         background: bool = True,
         max_size: int | None = 1024,
     ) -> None:
@@ -77,6 +79,7 @@ class ScenePipeline:
         self.device = device
         self.precision = precision
         self.focal_px = focal_px
+        self.depth_units = parse_depth_units(depth_units)
         self.background = background
         self.max_size = max_size or None
         self._sharp: torch.nn.Module | None = None
@@ -129,7 +132,10 @@ class ScenePipeline:
         depth = None
         sidecar_focal = None
         if depth_path is not None:
-            depth = fit_depth(load_depth(depth_path), photo.width, photo.height, str(depth_path))
+            read = read_depth(depth_path, self.depth_units)
+            if read.assumed:
+                note(f"{depth_path.name}: {read.assumed}; pass --depth-units to say otherwise")
+            depth = fit_depth(read.metres, photo.width, photo.height, str(depth_path))
             sidecar_focal = depth_sidecar_focal(depth_path)
         if self._use_sharp(depth is not None):
             return self._sharp_scene(photo, start)
