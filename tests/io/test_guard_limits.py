@@ -45,6 +45,12 @@ def test_unflat_errors_and_bugs_pass_through() -> None:
         undefined_name  # type: ignore[name-defined]  # noqa: B018, F821
 
 
+def test_parser_errors_lose_their_positions() -> None:
+    with pytest.raises(InputError) as caught, decoding("x.npy", "depth map"):
+        np.load(io.BytesIO(BAD_NPY_HEADER))
+    assert "(2, 0)" not in caught.value.message and "((" not in caught.value.message
+
+
 def test_memory_error_says_the_file_lies() -> None:
     refused = pytest.raises(InputError, match="more data than this machine can hold")
     with refused, decoding("huge.png", "PNG image"):
@@ -64,7 +70,8 @@ def test_limits_are_scoped_and_named_in_the_hint() -> None:
         check_limit("a.spz", "Gaussians", 2e7, "max_gaussians")
     except InputError as error:
         assert "--max-gaussians 20000000" in error.hint
-    with pytest.raises(InputError, match="--max-video-frames must be positive"), use_limits(max_frames=0):
+    refused = pytest.raises(InputError, match="--max-video-frames must be positive")
+    with refused, use_limits(max_frames=0):
         pass
 
 

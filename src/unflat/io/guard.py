@@ -65,11 +65,14 @@ def decoding(
             "the file is probably damaged; if it is genuine, convert it to a smaller one",
         ) from None
     except (*DECODE_ERRORS, *extra) as error:
-        raise InputError(f"{source} is not a valid {what} ({describe(error)})", hint) from None
+        raise InputError(f"{source} is not a valid {what} ({error_phrase(error)})", hint) from None
 
 
-def describe(error: BaseException) -> str:
+def error_phrase(error: BaseException) -> str:
     """A library exception as a short, single-line phrase (its first line, else its type)."""
+    if isinstance(error, tokenize.TokenError | SyntaxError) and error.args:
+        # Parser errors carry (message, position): the position means nothing to a user.
+        error = type(error)(error.args[0])
     text = str(error).strip()
     first = text.splitlines()[0].strip() if text else ""
     if len(first) > 120:
@@ -77,4 +80,4 @@ def describe(error: BaseException) -> str:
     return first or type(error).__name__
 
 
-__all__ = ["DECODE_ERRORS", "decoding", "describe"]
+__all__ = ["DECODE_ERRORS", "decoding", "error_phrase"]

@@ -42,7 +42,7 @@ from PIL import Image, ImageMode, UnidentifiedImageError
 
 from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
-from unflat.io.guard import DECODE_ERRORS, decoding, describe
+from unflat.io.guard import DECODE_ERRORS, decoding, error_phrase
 from unflat.io.limits import OPTIONS, Limits, check_limit, current_limits
 from unflat.types import Photo
 
@@ -340,7 +340,7 @@ def _read_exif(image: Image.Image, notes: list[str]) -> tuple[int | None, float 
         orientation = _exif_int(exif.get(_TAG_ORIENTATION))
     except DECODE_ERRORS as error:
         notes.append(
-            f"EXIF block unreadable ({describe(error)}): orientation and focal length not used"
+            f"EXIF block unreadable ({error_phrase(error)}): orientation and focal length not used"
         )
         return None, None
     if orientation is not None and orientation not in range(1, 9):
@@ -376,7 +376,7 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
     for warning in caught:
         if issubclass(warning.category, Image.DecompressionBombWarning):
             continue  # our own limits decide what is too large
-        text = describe(Exception(str(warning.message)))
+        text = error_phrase(Exception(str(warning.message)))
         if text not in texts:
             texts.append(text)
     return [f"damaged metadata ignored ({text})" for text in texts[:2]]

@@ -22,7 +22,7 @@ from unflat import __version__
 from unflat.errors import OutputError
 from unflat.io.atomic import write_json
 from unflat.io.gaussians import SUFFIXES, load_gaussians, load_ply_with_metadata, save_gaussians
-from unflat.io.guard import describe
+from unflat.io.guard import error_phrase
 from unflat.io.limits import current_limits
 from unflat.types import Camera, Gaussians
 
@@ -102,7 +102,8 @@ def read_sidecar(scene_path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         record = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        return {}, [f"{sidecar.name} cannot be read ({describe(error)}); its camera is not used"]
+        why = error_phrase(error)
+        return {}, [f"{sidecar.name} cannot be read ({why}); its camera is not used"]
     if not isinstance(record, dict):
         return {}, [f"{sidecar.name} is not a JSON object; its camera is not used"]
     return record, []
