@@ -31,3 +31,11 @@ def test_nothing_is_left_behind_on_failure(tmp_path: Path) -> None:
         write_json(tmp_path / "kept.json", DATA, overwrite=False)
     assert (tmp_path / "kept.json").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]
+
+
+def test_write_json_refuses_nan_and_leaves_no_file(tmp_path):
+    target = tmp_path / "side.json"
+    with pytest.raises(OutputError, match=r"the value\['focal'\]\[1\] is NaN or infinite"):
+        write_json(target, {"ok": 1.5, "focal": [2.0, float("inf")]})
+    assert list(tmp_path.iterdir()) == []
+    assert write_json(target, {"ok": 1.5}).read_text() == '{\n  "ok": 1.5\n}\n'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -96,6 +97,22 @@ def atomic_write(path: str | os.PathLike[str], overwrite: bool = True) -> Iterat
         raise
 
 
+def _non_finite_path(data: object, path: str = "the value") -> str | None:
+    """Where in ``data`` the first NaN or infinity is, as ``the value['a'][2]``; None if nowhere."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else path
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list | tuple):
+        items = list(enumerate(data))
+    else:
+        return None
+    for key, value in items:
+        if (found := _non_finite_path(value, f"{path}[{key!r}]")) is not None:
+            return found
+    return None
+
+
 def write_json(
     path: str | os.PathLike[str],
     data: object,
@@ -109,7 +126,14 @@ def write_json(
     ``json.dumps(data, indent=indent)``, plus a final newline unless ``trailing_newline`` is
     False, encoded as UTF-8 (the text is ASCII anyway: ``json.dumps`` escapes the rest).
     """
-    text = json.dumps(data, indent=indent) + ("\n" if trailing_newline else "")
+    try:
+        text = json.dumps(data, indent=indent, allow_nan=False) + ("\n" if trailing_newline else "")
+    except ValueError:
+        # NaN is not JSON: a sidecar holding it would break every reader of the file.
+        raise OutputError(
+            f"cannot write {path}: {_non_finite_path(data) or 'a value'} is NaN or infinite",
+            "a computation failed silently; this is a bug in unflat, please report it",
+        ) from None
     target = Path(path).expanduser()
     with atomic_write(target, overwrite=overwrite) as temporary:
         temporary.write_text(text, encoding="utf-8")
