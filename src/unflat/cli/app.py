@@ -8,7 +8,8 @@ import typer
 from typer.exceptions import TyperException
 
 from unflat import __version__
-from unflat.errors import UnflatError, format_error
+from unflat.errors import ConfigError, UnflatError, format_error
+from unflat.io.limits import OPTIONS, Limits, use_limits
 
 app = typer.Typer(
     name="unflat",
@@ -26,13 +27,83 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _limit(option: str, help_text: str) -> object:
+    # Listed here for `unflat --help`; run() takes them from anywhere on the command line.
+    return typer.Option(
+        None, option, help=help_text, metavar="N", rich_help_panel="Limits (any command)"
+    )
+
+
+def _short(value: float) -> str:
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+_D = Limits()
+
+
 @app.callback()
 def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    max_pixels: str | None = _limit(
+        "--max-pixels", f"Pixels of one image (default {_short(_D.max_pixels)})."
+    ),
+    max_gaussians: str | None = _limit(
+        "--max-gaussians", f"Gaussians in one scene file (default {_short(_D.max_gaussians)})."
+    ),
+    max_duration: str | None = _limit(
+        "--max-duration", f"Seconds of one video or sound (default {_D.max_seconds:g})."
+    ),
+    max_video_frames: str | None = _limit(
+        "--max-video-frames", f"Frames of one video (default {_short(_D.max_frames)})."
+    ),
+    max_decoded_bytes: str | None = _limit(
+        "--max-decoded-bytes",
+        f"Bytes one decoded image or map may take (default {_D.max_decoded_bytes / 1e9:.1f}G).",
+    ),
 ) -> None:
     """Bring flat media to life: metric depth, 3D scenes, animated portraits and sound."""
+
+
+_BY_OPTION = {option: name for name, option in OPTIONS.items()}
+_SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def split_limits(argv: list[str]) -> tuple[list[str], dict[str, float]]:
+    """``argv`` without the ``--max-...`` limit options, and those limits by ``Limits`` field.
+
+    They may stand anywhere (before or after the command); values take k/M/G suffixes (powers
+    of 1000; bytes too, e.g. 8G).
+    """
+    rest: list[str] = []
+    chosen: dict[str, float] = {}
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--":
+            rest += [argument, *arguments]
+            break
+        option, has_value, value = argument.partition("=")
+        if option not in _BY_OPTION:
+            rest.append(argument)
+            continue
+        if not has_value:
+            value = next(arguments, "")
+        chosen[_BY_OPTION[option]] = _limit_value(option, value)
+    return rest, chosen
+
+
+def _limit_value(option: str, text: str) -> float:
+    scale = _SUFFIXES.get(text[-1:].lower(), 1.0) if text else 1.0
+    number = text[:-1] if scale != 1.0 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise ConfigError(f"{option} takes a number, got {text!r}", f"e.g. {option} 2e7") from None
+    return value if option == "--max-duration" else float(round(value))
 
 
 def fail(error: UnflatError) -> int:
@@ -46,7 +117,9 @@ def run(application: typer.Typer, argv: list[str]) -> int:
     """Run the app; user errors become one line and exit code 2, never a traceback."""
     command = typer.main.get_command(application)
     try:
-        result = command.main(args=argv, prog_name="unflat", standalone_mode=False)
+        argv, limits = split_limits(argv)
+        with use_limits(**limits):
+            result = command.main(args=argv, prog_name="unflat", standalone_mode=False)
     except UnflatError as error:
         return fail(error)
     except typer.Abort:
