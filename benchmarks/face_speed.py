@@ -3,16 +3,23 @@
 Tracking runs on the first frames of a talking-head clip, resized to 512x512 and at its own size;
 rendering animates a portrait (the bundled Mona Lisa, resized to 512x512, at its own 512x640, and
 upscaled to 3840x4800) with the clip's motion, and four shots of it at 512x512 (few-shot
-blending). Medians over ``--repeats`` runs.
+blending). Medians over ``--repeats`` runs. ``--busy`` runs a CPU-bound process beside the
+measurement (a shared machine); ``--quick`` measures 512x512 only.
 
     python benchmarks/face_speed.py --video ../shared/data/faces/videos/talk_1.mp4
+    python benchmarks/face_speed.py --video ../shared/data/faces/videos/talk_1.mp4 --quick --busy
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -27,13 +34,33 @@ def _median_ms(fn, frames: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+@contextlib.contextmanager
+def _beside(busy: bool) -> Iterator[None]:
+    """With ``busy``, a CPU-bound process runs for the whole block (another user's job)."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        time.sleep(0.5 if busy else 0.0)
+        yield
+    finally:
+        if burner is not None:
+            burner.kill()
+            burner.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", required=True)
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--busy", action="store_true", help="a CPU-bound process runs beside")
+    parser.add_argument("--quick", action="store_true", help="512x512 only")
     args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f}; busy neighbour: {args.busy}")
+    with _beside(args.busy):
+        _measure(args)
 
+
+def _measure(args: argparse.Namespace) -> None:
     import torch
 
     from unflat.face.animate import Animator
@@ -49,7 +76,8 @@ def main() -> None:
     small = [cv2.resize(f, (512, 512), interpolation=cv2.INTER_AREA) for f in clip]
     n = len(clip)
     print(f"frames: {n}; torch threads: {torch.get_num_threads()}")
-    for name, frames in (("512x512", small), (f"{clip[0].shape[1]}x{clip[0].shape[0]}", clip)):
+    sizes = (("512x512", small), (f"{clip[0].shape[1]}x{clip[0].shape[0]}", clip))
+    for name, frames in sizes[: 1 if args.quick else 2]:
         ms = _median_ms(lambda fr=frames: track(fr, fps=25.0), n, args.repeats)
         print(f"track  {name:>10}: {ms:6.1f} ms/frame")
 
@@ -60,7 +88,7 @@ def main() -> None:
         "512x640": mona,
         "3840x4800": cv2.resize(mona, (3840, 4800), interpolation=cv2.INTER_CUBIC),
     }
-    for name, image in portraits.items():
+    for name, image in list(portraits.items())[: 1 if args.quick else 3]:
         animator = Animator([image])
         limited = animator.limited(motion)
         targets = [animator.target_landmarks(limited, t) for t in range(len(limited))]
@@ -72,6 +100,8 @@ def main() -> None:
         reps = args.repeats if image.shape[0] <= 1000 else 1
         print(f"render {name:>10}: {_median_ms(render, len(targets), reps):6.1f} ms/frame")
 
+    if args.quick:
+        return
     # few-shot: three extra "shots" (the painting mirrored, and both versions slightly shrunk)
     square = portraits["512x512"]
     mirrored = np.ascontiguousarray(square[:, ::-1])

@@ -1,6 +1,17 @@
-"""Device and dtype choice: cuda > mps > cpu, and the precision names the CLI accepts."""
+"""Device and dtype choice: cuda > mps > cpu, the precision names the CLI accepts, and threads.
+
+Threads: the large models (Depth Pro, SHARP) split each operation across every core. The face
+nets' operations are too small to split: their threads spend more time waiting for one another
+than working, and when another process holds a core each operation waits for the slowest thread
+(measured on 2 cores: face tracking 66 ms per frame with 2 threads, 52 with 1; with a busy
+process beside it 161 against 64). Per-frame face work therefore runs with ``small_work``.
+"""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import torch
 
@@ -62,3 +73,28 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
             "fp16 is not supported on the CPU", "use --precision bf16 or fp32 on the CPU"
         )
     return dtype
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def small_work(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` with one intra-op thread (torch), restoring the caller's count after.
+
+    For per-frame work on small networks; see the module docstring for why and the numbers.
+    Nested calls keep one thread; setting the count costs well under a microsecond.
+    """
+
+    @functools.wraps(function)
+    def single_threaded(*args: P.args, **kwargs: P.kwargs) -> R:
+        before = torch.get_num_threads()
+        if before == 1:
+            return function(*args, **kwargs)
+        torch.set_num_threads(1)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return single_threaded

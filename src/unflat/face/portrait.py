@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from unflat import face_mesh
+from unflat.device import small_work
 from unflat.errors import InputError
 from unflat.face.canonical import reference_face
 from unflat.face.detect import detect
@@ -70,6 +71,7 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
+@small_work
 def prepare_portrait(
     image: np.ndarray, *, face: int | None = None, name: str = "the portrait"
 ) -> Portrait:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from unflat import face_mesh
+from unflat.device import small_work
 from unflat.errors import InputError
 from unflat.face.canonical import reference_face
 from unflat.face.detect import face_models
@@ -71,6 +72,7 @@ class FaceTracker:
         self._last_box: np.ndarray | None = None  # normalised x0, y0, x1, y1
         self._index = 0
 
+    @small_work
     def update(self, frame: np.ndarray, time: float) -> FrameFace:
         """Track the followed face in the next frame."""
         frame = check_image(frame)
