@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -76,6 +77,9 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {error.strerror}", "pass a readable file") from None
     except ValueError as error:
         raise ConfigError(f"{path} is not valid JSON: {error}", "fix the JSON syntax") from None
+    except RecursionError:
+        # Python's JSON parser recurses once per nested list or object.
+        raise ConfigError(f"{path} nests JSON too deeply to read", "fix the JSON") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path} holds a JSON {type(data).__name__}, not an object",
@@ -149,12 +153,24 @@ def _read_scalar(kind: Any, value: object, label: str) -> Any:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{label} must be a number, got {value!r}", hint)
-        return float(value)
+        # NaN, infinity and integers past float's range (1e400 in a file) are no setting.
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{label} must be a finite number, got {_short(value)}", hint)
+        return number
     if kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{label} must be a string, got {value!r}", hint)
         return value
     return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 __all__ = ["FILE_KEYS", "config_dict", "read_config", "read_config_file"]

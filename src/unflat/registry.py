@@ -179,7 +179,7 @@ def build_model(config: dict) -> nn.Module:
             f"use one of {sorted(known)}, e.g. {{'architecture': 'depth_pro'}}",
         )
     name = config["architecture"]
-    if name not in known:
+    if not isinstance(name, str) or name not in known:  # a list there is not hashable
         raise ConfigError(
             f"unknown architecture {name!r}", f"supported architectures: {sorted(known)}"
         )

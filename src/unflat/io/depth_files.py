@@ -372,8 +372,10 @@ def _load_npy(source: Path) -> np.ndarray:
 
 
 def _load_npz(source: Path) -> np.ndarray:
+    # zipfile raises RuntimeError for a member flagged as encrypted, NotImplementedError (a
+    # RuntimeError) for an unknown compression method: both are a damaged archive here.
     with (
-        decoding(source, "depth archive (.npz)", hint=_DAMAGED),
+        decoding(source, "depth archive (.npz)", hint=_DAMAGED, extra=(RuntimeError,)),
         zipfile.ZipFile(source) as archive,
     ):
         arrays = {name.removesuffix(".npy"): name for name in archive.namelist()}
@@ -447,6 +449,12 @@ def _load_with_pillow(source: Path) -> np.ndarray | None:
     """The PNG/TIFF's depth array after checking its header; None when Pillow cannot hold it."""
     try:
         image = Image.open(source)
+    except Image.DecompressionBombError as error:
+        # Pillow refuses a header past twice its own pixel limit before ours is checked.
+        said = re.search(r"\(([0-9]+) pixels\)", str(error))
+        declared = int(said[1]) if said else 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+        check_limit(source, "depth pixels (its header)", declared, "max_pixels")
+        raise InputError(f"{source} is too large to open ({error})", hint=_DAMAGED) from None
     except UnidentifiedImageError:
         with open(source, "rb") as handle:
             if handle.read(8) == b"\x89PNG\r\n\x1a\n":  # Pillow reads every valid PNG

@@ -156,7 +156,9 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
 def _decode_file(source: Path, notes: list[str]) -> _Decoded:
     """Open, check and decode ``source``; every library error becomes ``InputError``."""
     image = _open(source)
-    with image, decoding(source, f"{image.format or 'image'} image", hint=_DAMAGED):
+    # pillow-heif raises RuntimeError for whatever libheif refuses (a damaged or oversized box)
+    libheif = (RuntimeError,) if image.format == "HEIF" else ()
+    with image, decoding(source, f"{image.format or 'image'} image", _DAMAGED, extra=libheif):
         size = image.size
         file_format, mode = image.format, image.mode
         # Before anything that may decode (PNG's getexif loads the image): the tile list that
@@ -217,7 +219,8 @@ def _open(source: Path) -> Image.Image:
     """``Image.open`` (the header only); a damaged header of a known format says so."""
     with decoding(source, "image", hint=_DAMAGED):
         kind = _sniff(source)
-    with decoding(source, kind or "image", hint=_DAMAGED):
+    libheif = (RuntimeError,) if kind == "HEIF image" else ()  # as in _decode_file
+    with decoding(source, kind or "image", hint=_DAMAGED, extra=libheif):
         try:
             return Image.open(source)
         except UnidentifiedImageError:

@@ -1,0 +1,87 @@
+"""Crashes the fuzzing suite found in readers already merged, each as a plain regression test
+(the shrunk input, made here), fixed with the smallest change to the reader."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.fuzz import images
+from tests.fuzz.engine import Mutation, Op, png_chunks, png_file
+
+from unflat.config import read_config, read_config_file
+from unflat.depth.depth_pro import DepthProConfig
+from unflat.errors import ConfigError, InputError
+from unflat.io.depth_files import load_depth, save_depth_png16
+from unflat.io.images import read_photo
+from unflat.registry import build_model
+
+
+def test_heic_whose_stream_libheif_refuses_is_an_input_error(tmp_path: Path) -> None:
+    """pillow-heif raises RuntimeError for every libheif refusal (was: a traceback). The shrunk
+    case: one bit of the HEVC parameter sets, so the coded picture is 64x5722 pixels while the
+    file's boxes say 40x32, which libheif refuses as a security limit when decoding."""
+    try:
+        seed = next(seed for seed in images.seeds(tmp_path) if seed.name == "photo.heic")
+    except StopIteration:
+        pytest.skip("this libheif has no HEIF encoder")
+    path = tmp_path / "photo.heic"
+    path.write_bytes(Mutation(seed, seed.views[0], (Op("flip", at=257, value=0),)).bytes())
+    try:
+        read_photo(path)  # another encoder's bytes may differ there: then the file may read
+    except InputError as error:
+        assert "is not a valid HEIF image" in str(error)
+
+
+def test_npz_member_flagged_as_encrypted_is_an_input_error(tmp_path: Path) -> None:
+    """zipfile raises RuntimeError for an encrypted member (was: a traceback)."""
+    out = io.BytesIO()
+    np.savez(out, depth=np.ones((16, 16), np.float32))
+    data = bytearray(out.getvalue())
+    for offset in (6, data.rfind(b"PK\x01\x02") + 8):  # general purpose flags, both headers
+        data[offset] |= 1
+    path = tmp_path / "depth.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="is not a valid depth archive"):
+        load_depth(path)
+    with zipfile.ZipFile(path) as archive, pytest.raises(RuntimeError):
+        archive.read("depth.npy")  # what the reader met
+
+
+def test_depth_png_past_pillows_own_limit_is_refused_by_ours(tmp_path: Path) -> None:
+    """Pillow raises DecompressionBombError before our header check (was: a traceback)."""
+    save_depth_png16(tmp_path / "good.png", np.ones((16, 16), np.float32))
+    chunks = png_chunks((tmp_path / "good.png").read_bytes())
+    header = bytearray(chunks[0][1])
+    header[0:8] = struct.pack(">II", 32_768, 16_384)  # 537 M pixels, CRC made right again
+    path = tmp_path / "depth.png"
+    path.write_bytes(png_file([(b"IHDR", bytes(header)), *chunks[1:]]))
+    with pytest.raises(InputError, match=r"holds 536,870,912 depth pixels.*--max-pixels"):
+        load_depth(path)
+    assert zlib.crc32(b"IHDR" + bytes(header))  # the file passed PNG's own check
+
+
+def test_config_nested_past_pythons_recursion_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"architecture": "depth_pro", "vit": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ConfigError, match="nests JSON too deeply"):
+        read_config_file(path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 10**400])
+def test_float_config_fields_refuse_nan_infinity_and_overflow(value: object) -> None:
+    """``1e400`` written as an integer made ``float()`` raise OverflowError (a traceback)."""
+    document = json.loads(json.dumps({"vit": {"mlp_ratio": value}}))
+    with pytest.raises(ConfigError, match=r"vit\.mlp_ratio must be a finite number"):
+        read_config(DepthProConfig, document, "depth_pro")
+
+
+def test_an_architecture_that_is_not_a_string_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown architecture"):
+        build_model({"architecture": ["depth_pro"]})  # was: TypeError, unhashable list
