@@ -8,10 +8,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from tests.fuzz.engine import Seed, View, whole, zip_member
 from tests.fuzz.images import png_views
 from tests.fuzz.runner import check_error
-
 from unflat.errors import UnflatError
 from unflat.io.depth_files import load_depth, read_depth, save_depth_png16, write_pfm
 from unflat.io.limits import current_limits

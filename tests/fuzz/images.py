@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from tests.fuzz.engine import Seed, View, png_headers, png_pixels, whole
 
+from tests.fuzz.engine import Seed, View, png_headers, png_pixels, whole
 from unflat.io.images import MIN_SIDE, read_photo
 from unflat.io.limits import current_limits
 

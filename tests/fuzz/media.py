@@ -10,9 +10,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+
 from tests.fuzz.engine import Seed, whole
 from tests.fuzz.images import picture
-
 from unflat.io.audio import read_audio, read_soundtrack
 from unflat.io.limits import current_limits
 from unflat.io.video import probe_video, read_video

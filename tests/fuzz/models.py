@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save as safetensors_bytes
-from tests.conftest import SHARED
-from tests.fuzz.engine import Seed, json_file, safetensors_header, whole, zip_member
 from torch import nn
 
+from tests.conftest import SHARED
+from tests.fuzz.engine import Seed, json_file, safetensors_header, whole, zip_member
 from unflat.config import read_config_file
 from unflat.registry import architectures, build_model
 from unflat.sound.vssflow.config import VSSFlowConfig

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
-from tests.fuzz.engine import Mutation, Seed, mutations
 
+from tests.fuzz.engine import Mutation, Seed, mutations
 from unflat.errors import UnflatError
 from unflat.io.limits import use_limits
 

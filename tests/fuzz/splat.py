@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tests.fuzz.engine import Seed, gzip_view, whole
 
+from tests.fuzz.engine import Seed, gzip_view, whole
 from unflat.io.gaussians import load_gaussians, save_gaussians
 from unflat.io.pointcloud import read_ply_points, save_ply_points
 from unflat.types import Gaussians

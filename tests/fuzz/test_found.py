@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests.fuzz import images
 from tests.fuzz.engine import Mutation, Op, png_chunks, png_file
-
 from unflat.config import read_config, read_config_file
 from unflat.depth.depth_pro import DepthProConfig
 from unflat.errors import ConfigError, InputError

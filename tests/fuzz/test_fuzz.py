@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import find
+
 from tests.fuzz.engine import JsonOp, Mutation, Op, Seed, dump_json, mutations, whole
 from tests.fuzz.harnesses import HARNESSES
 from tests.fuzz.runner import (
@@ -29,7 +30,6 @@ from tests.fuzz.runner import (
     fuzz,
     watchdog,
 )
-
 from unflat.errors import InputError
 
 # Harnesses that still find crashes, and the branch that is expected to fix them.
