@@ -154,3 +154,17 @@ def test_a_lock_that_cannot_be_created_is_an_output_error(tmp_path: Path) -> Non
     with pytest.raises(OutputError, match="cannot create the lock file") as caught:
         lock.__enter__()
     assert "disk space" in caught.value.hint
+
+
+def test_a_filesystem_without_locks_works_unlocked(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    fcntl = pytest.importorskip("fcntl")
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with hold(tmp_path / ".a.unflat-lock", wait=False) as held:
+        assert held
+    assert list(tmp_path.iterdir()) == []

@@ -54,3 +54,14 @@ def use_fake_depth_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         DepthEstimator, "from_options", classmethod(lambda cls, *a, **k: FakeEstimator())
     )
+
+
+def fake_depth_main() -> int:
+    """``unflat`` with :class:`FakeEstimator`, for subprocess tests (``python -c``)."""
+    import sys
+
+    from unflat.cli import main
+    from unflat.depth.predict import DepthEstimator
+
+    DepthEstimator.from_options = classmethod(lambda cls, *a, **k: FakeEstimator())
+    return main(sys.argv[1:])

@@ -14,6 +14,7 @@ file that the operating system releases when its holder dies, so it never goes s
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -43,6 +44,8 @@ STALE_AFTER_S = 24 * 3600
 _TEMPORARY = re.compile(
     r"^\..+\.(?:(?P<host>[0-9a-f]{4})-(?P<pid>\d+)-)?[0-9a-f]{8}\.tmp(\.[^.]*)?$"
 )
+# flock's answers on a filesystem that has no locks
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS})
 # The temporary files this process has open: a process id reused after a kill (pid 1 in a
 # container) must not make a dead writer's file look like one of ours.
 _OWN_TEMPORARIES: set[Path] = set()
@@ -264,6 +267,12 @@ def _lock_descriptor(descriptor: int, wait: bool) -> bool:
             fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             return False
+        except OSError as error:
+            # A filesystem without locks (some network and FUSE mounts): go on unlocked, as
+            # before locks existed, rather than refuse to work there at all.
+            if error.errno in _NO_LOCKS:
+                return True
+            raise
         return True
     import msvcrt  # pragma: no cover - Windows
 
