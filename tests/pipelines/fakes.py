@@ -56,12 +56,25 @@ def use_fake_depth_model(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def fake_depth_main() -> int:
-    """``unflat`` with :class:`FakeEstimator`, for subprocess tests (``python -c``)."""
+def patched_main(*, fake_depth: bool = False, item_s: float = 0.0) -> int:
+    """``unflat`` for subprocess tests (``python -c``): with :class:`FakeEstimator` for Depth
+    Pro, and each batch item ``item_s`` seconds slower (so that two runs overlap)."""
     import sys
+    import time
 
     from unflat.cli import main
     from unflat.depth.predict import DepthEstimator
+    from unflat.pipelines.depth import DepthPipeline
+    from unflat.pipelines.scene import SceneJob
 
-    DepthEstimator.from_options = classmethod(lambda cls, *a, **k: FakeEstimator())
+    if fake_depth:
+        DepthEstimator.from_options = classmethod(lambda cls, *a, **k: FakeEstimator())
+    for job in (DepthPipeline, SceneJob):
+        real = job.process
+
+        def process(self, path, base, real=real) -> None:
+            time.sleep(item_s)
+            real(self, path, base)
+
+        job.process = process
     return main(sys.argv[1:])

@@ -3,7 +3,7 @@ runs on one folder, Ctrl-C, and a full disk during each kind of write.
 
 Kills and concurrent runs are real processes (``python -m unflat``). ``unflat splat --method
 rgbd --depth`` is the cheap batch command (no model); ``unflat depth`` runs with a model that
-answers at once (:func:`tests.pipelines.fakes.fake_depth_main`) and, in the slow test, with the
+answers at once (:func:`tests.pipelines.fakes.patched_main`) and, in the slow test, with the
 tiny reference Depth Pro weights. The full disk is injected: every write to a temporary file of
 one kind fails half-way with ``ENOSPC``, as on a full disk.
 """
@@ -47,10 +47,16 @@ def _env(home: Path) -> dict[str, str]:
 class Batch:
     """One batch command on one album, run as a process as often as needed."""
 
-    def __init__(self, root: Path, args: list[str], fake_model: bool = False) -> None:
+    def __init__(self, root: Path, args: list[str]) -> None:
         self.root, self.args = root, args
-        entry = ["-c", "from tests.pipelines.fakes import fake_depth_main as m; exit(m())"]
-        self.command = [sys.executable, *(entry if fake_model else ["-m", "unflat"])]
+        self.command = [sys.executable, "-m", "unflat"]
+
+    def patched(self, fake_depth: bool = False, item_s: float = 0.0) -> Batch:
+        """The same batch through :func:`tests.pipelines.fakes.patched_main`."""
+        call = f"patched_main({fake_depth=}, {item_s=})"
+        code = f"from tests.pipelines.fakes import patched_main; exit({call})"
+        self.command = [sys.executable, "-c", code]
+        return self
 
     def start(self, out: Path) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -174,7 +180,7 @@ def test_kill_9_at_random_points_then_resume_depth(
         use_fake_depth_model(patch)
         assert main([*args, "-o", str(tmp_path / "reference")]) == 0
     out = tmp_path / "out"
-    batch = Batch(tmp_path, args, fake_model=True)
+    batch = Batch(tmp_path, args).patched(fake_depth=True)
     _kill_and_resume(batch, out, ".json", kills=3, seed=9, item_s=0.03)
     assert _contents(out) == _contents(tmp_path / "reference")
 
@@ -187,10 +193,13 @@ def test_kill_9_then_resume_depth_with_the_tiny_model(tmp_path: Path) -> None:
     batch.run(tmp_path / "reference")
     out = tmp_path / "out"
     finished: dict[str, tuple[int, int]] = {}
-    for wait in (0, 1):  # kill as the first photo is finished, then during the second
+    rng = random.Random(3)
+    for kill in (1, 2):  # after the first photo, then the second, each at a random moment later
         process = batch.start(out)
-        while len(_markers(out, ".json")) < 4 * (wait + 1) and process.poll() is None:
+        while len(_markers(out, ".json")) < 4 * kill and process.poll() is None:
             time.sleep(0.005)
+        time.sleep(rng.uniform(0, 1.0))
+        assert process.poll() is None, "the run ended before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.communicate()
         now = _markers(out, ".json")
@@ -203,6 +212,7 @@ def test_kill_9_then_resume_depth_with_the_tiny_model(tmp_path: Path) -> None:
 
 def test_two_runs_on_one_folder_do_each_item_once(splat_batch, tmp_path: Path) -> None:
     batch, reference = splat_batch
+    batch = Batch(batch.root, batch.args).patched(item_s=0.2)  # so that the runs overlap
     out = tmp_path / "out"
     runs = [batch.start(out), batch.start(out)]
     written = 0
@@ -214,6 +224,7 @@ def test_two_runs_on_one_folder_do_each_item_once(splat_batch, tmp_path: Path) -
         new, skipped, elsewhere, failed = (int(value or 0) for value in counts.groups())
         assert new + skipped + elsewhere == len(PHOTOS) and failed == 0
         written += new
+        print(f"two runs: {new} written, {elsewhere} done by the other, {skipped} already done")
     assert written == len(PHOTOS)  # each item done by exactly one of the runs
     assert _contents(out) == _contents(reference)
 
