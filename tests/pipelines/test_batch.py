@@ -348,3 +348,18 @@ def test_the_summary_is_one_line_per_failure_whatever_the_names(tmp_path: Path) 
     lines = report.summary(out).splitlines()
     assert len(lines) == 2
     assert lines[1] == f"failed: {tmp_path}/in/new\\nline.jpg: bad\\rbytes"
+
+
+def test_ctrl_c_after_the_marker_keeps_the_finished_input(tmp_path: Path) -> None:
+    inputs = _inputs(tmp_path / "in", ["a.jpg", "b.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+
+    class LateInterrupt(MarkerJob):
+        def process(self, path: Path, base: Path) -> None:
+            super().process(path, base)
+            raise KeyboardInterrupt  # as if Ctrl-C came just after the last rename
+
+    with pytest.raises(BatchInterrupted, match="1 of 2 done"):
+        run_batch(inputs, out, LateInterrupt())
+    assert _files(out) == ["a.data", "a.done"]

@@ -245,6 +245,10 @@ class _Runner:
         try:
             self.job.process(path, base)
         except BaseException as error:
+            if not isinstance(error, Exception) and self.job.done(base):
+                # Ctrl-C after the marker was in place: the input is finished, keep it
+                self.report.written.append(path)
+                raise
             # Remove what this attempt wrote (whole files, but not a whole set); files it
             # did not touch, such as an earlier result being redone, stay.
             for file in files:
