@@ -5,6 +5,8 @@ The CLI prints ``UnflatError`` as one line and exits with code 2; anything else 
 
 from __future__ import annotations
 
+import re
+
 
 class UnflatError(Exception):
     """A failure the user can fix; ``hint`` tells them how."""
@@ -42,8 +44,31 @@ class DeviceError(UnflatError):
 
 def format_error(error: UnflatError) -> str:
     """The one line a user sees for ``error``: ``error: what went wrong — what to do``."""
-    # A path or message with a newline in it must not break the one-line promise.
-    line = f"error: {error.message}"
+    line = f"error: {one_line(error.message)}"
     if error.hint:
-        line += f" — {error.hint}"
-    return " ".join(line.splitlines())
+        line += f" — {one_line(error.hint)}"
+    return line
+
+
+# Characters that break a line or hide what follows: C0/C1 controls and DEL, the Unicode line
+# and paragraph separators, and the bidirectional overrides that can make a file name read
+# backwards.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\n``, ``\\x1b``, ``\\u2028``).
+
+    A file name may hold a newline or a terminal escape; printed as is, it would break the
+    one-line promise or rewrite the user's screen. Escaped, the line still names the file.
+    """
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _NAMED:
+        return _NAMED[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -98,3 +98,52 @@ def test_nothing_found_raises_with_each_problem(tmp_path: Path) -> None:
 def test_no_specs_raises() -> None:
     with pytest.raises(InputError, match="no inputs given"):
         collect_inputs([])
+
+
+def _outputs_beside(folder: Path, names: list[str]) -> None:
+    """What `unflat depth` writes for each photo, as a second run would find it."""
+    for name in names:
+        stem = Path(name).stem
+        for suffix in (".depth.npy", ".depth_mm.png", ".preview.jpg", ".json"):
+            (folder / f"{stem}{suffix}").write_bytes(b"x")
+
+
+def test_unflats_own_outputs_are_not_taken_for_photos(tmp_path: Path) -> None:
+    # issue 15 item 7: `unflat depth .` twice took its own previews and depth PNGs for photos
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (folder / name).write_bytes(b"x")
+    _outputs_beside(folder, ["a.jpg", "b.png"])
+    found, problems = collect_inputs([str(folder)], output=folder)
+    assert _names(found, folder) == ["a.jpg", "b.png"]
+    assert problems == [
+        f"{folder}: left out 4 files that unflat wrote (*.depth_mm.png or *.preview.jpg); "
+        "name a file explicitly to use it as a photo"
+    ]
+    # patterns too; a file named explicitly is taken
+    found, _ = collect_inputs([str(folder / "*.jpg")])
+    assert _names(found, folder) == ["a.jpg"]
+    found, problems = collect_inputs([str(folder / "a.preview.jpg")])
+    assert _names(found, folder) == ["a.preview.jpg"] and problems == []
+
+
+def test_the_output_folder_inside_an_input_folder_is_left_out(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    (folder / "depth").mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(b"x")
+    _outputs_beside(folder / "depth", ["a.jpg"])
+    (folder / "depth" / "stray.jpg").write_bytes(b"x")  # a photo someone put there
+    found, problems = collect_inputs([str(folder)], output=folder / "depth")
+    assert _names(found, folder) == ["a.jpg"]
+    assert problems == [
+        f"{folder}: left out 1 images inside the output folder {folder / 'depth'}; "
+        "name them explicitly to use them"
+    ]
+    found, _ = collect_inputs([str(folder / "**" / "*.jpg")], output=folder / "depth")
+    assert _names(found, folder) == ["a.jpg"]
+    # given as the input folder itself, the output folder's photos count
+    found, _ = collect_inputs([str(folder / "depth")], output=folder / "depth")
+    assert _names(found, folder) == ["depth/stray.jpg"]
+    found, _ = collect_inputs([str(folder)], output=tmp_path / "elsewhere")
+    assert _names(found, folder) == ["a.jpg", "depth/stray.jpg"]

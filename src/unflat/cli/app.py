@@ -1,14 +1,25 @@
-"""The root Typer app and the one place that turns ``UnflatError`` into a one-line message."""
+"""The root Typer app and the one place that turns failures into one-line messages.
+
+- ``UnflatError``: ``error: what went wrong — what to do``, exit code 2.
+- Ctrl-C: ``interrupted`` (a batch says how far it got), exit code 130. Typer turns
+  ``KeyboardInterrupt`` into a silent exit 130, so the line is printed here.
+- Any other exception is a bug: one line naming it, with the traceback saved to a file in the
+  cache folder (``UNFLAT_TRACEBACK=1`` shows it instead), exit code 2. Never a traceback from
+  a file's content on the screen.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from pathlib import Path
 
 import typer
 from typer.exceptions import TyperException
 
 from unflat import __version__
-from unflat.errors import ConfigError, UnflatError, format_error
+from unflat.errors import ConfigError, UnflatError, format_error, one_line
 from unflat.io.limits import OPTIONS, Limits, use_limits
 
 app = typer.Typer(
@@ -113,9 +124,38 @@ def fail(error: UnflatError) -> int:
     return error.exit_code
 
 
+class _Interrupt:
+    """Whether the command already said how it was interrupted (a batch's count)."""
+
+    told = False
+
+
+def interrupted(line: str = "interrupted") -> int:
+    """Print ``line`` for Ctrl-C (once per run) and return exit code 130."""
+    print(one_line(line), file=sys.stderr)
+    _Interrupt.told = True
+    return 130
+
+
+def bug(error: Exception) -> int:
+    """Print one line for an unexpected exception, its traceback saved to a file; return 2."""
+    from unflat.pipelines.batch import bug_line, save_traceback
+
+    # the cache folder of unflat.weights.cache_dir, less its "models"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    folder = Path(os.environ.get("UNFLAT_HOME") or Path(cache) / "unflat").expanduser()
+    log = None
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        log = save_traceback(error, None, folder / "traceback.log")
+    print(f"error: {one_line(bug_line(error, log))}", file=sys.stderr)
+    return 2
+
+
 def run(application: typer.Typer, argv: list[str]) -> int:
     """Run the app; user errors become one line and exit code 2, never a traceback."""
     command = typer.main.get_command(application)
+    _Interrupt.told = False
     try:
         argv, limits = split_limits(argv)
         with use_limits(**limits):
@@ -134,6 +174,12 @@ def run(application: typer.Typer, argv: list[str]) -> int:
             print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return int(result) if isinstance(result, int) else 0
+        return interrupted()
+    except Exception as error:
+        if os.environ.get("UNFLAT_TRACEBACK"):
+            raise
+        return bug(error)
+    code = int(result) if isinstance(result, int) else 0
+    if code == 130 and not _Interrupt.told:
+        interrupted()  # typer's exit for Ctrl-C, which prints nothing itself
+    return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -10,17 +11,33 @@ from unflat.pipelines.batch import BatchJob
 
 
 def run_batch_command(inputs: list[str], output: Path, job: BatchJob, stage: str) -> int:
-    """Run ``job`` over the photos named by ``inputs`` into ``output``; print the summary."""
+    """Run ``job`` over the photos named by ``inputs`` into ``output``; print the summary.
+
+    Ctrl-C prints how far the batch got and returns 130; an output folder this call created
+    and left empty (every photo failed, or none was reached) is removed again.
+    """
+    from unflat.cli.app import interrupted
+    from unflat.errors import one_line
     from unflat.io.atomic import ensure_output_dir
     from unflat.io.inputs import collect_inputs
-    from unflat.pipelines.batch import run_batch
+    from unflat.pipelines.batch import BatchInterrupted, run_batch
 
-    paths, problems = collect_inputs(inputs)
+    paths, problems = collect_inputs(inputs, output=output)
     job.check_inputs(paths)
     for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {one_line(problem)}", file=sys.stderr)
+    created = not output.expanduser().exists()
     out_dir = ensure_output_dir(output)
-    with Bar() as bar:
-        report = run_batch(paths, out_dir, job, overwrite=job.overwrite, progress=bar, stage=stage)
+    try:
+        with Bar() as bar:
+            report = run_batch(
+                paths, out_dir, job, overwrite=job.overwrite, progress=bar, stage=stage
+            )
+    except BatchInterrupted as stop:
+        return interrupted(BatchInterrupted.line_for(stop.report))
+    finally:
+        if created:
+            with contextlib.suppress(OSError):  # only when empty: rmdir refuses otherwise
+                out_dir.rmdir()
     print(report.summary(out_dir), file=sys.stderr)
     return report.exit_code

@@ -149,6 +149,10 @@ class DepthPipeline:
     def outputs(self, base: Path) -> DepthOutputs:
         return DepthOutputs(base, ply=self.ply, preview=self.preview)
 
+    def output_files(self, base: Path) -> list[Path]:
+        """Every file written for ``base``, the sidecar (completion marker) last."""
+        return self.outputs(base).all()
+
     def done(self, base: Path) -> bool:
         return self.outputs(base).done()
 

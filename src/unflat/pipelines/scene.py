@@ -37,14 +37,19 @@ _DEPTH_NAMES = (".depth.npy", ".depth_mm.png", ".npy", ".png", ".pfm", ".tif", "
 
 
 def depth_file_for(photo: Path, depth: Path | None) -> Path | None:
-    """The depth file of ``photo``: ``depth`` itself, or its match by name in a folder."""
+    """The depth file of ``photo``: ``depth`` itself, or its match by name in a folder.
+
+    In a folder, ``NAME.jpg.depth.npy`` (how a batch names the outputs of ``NAME.jpg`` when
+    ``NAME.png`` is beside it) comes before ``NAME.depth.npy``.
+    """
     if depth is None or depth.is_file():
         return depth
     if not depth.is_dir():
         raise InputError(f"--depth {depth} does not exist", hint="give a depth file or folder")
-    for suffix in _DEPTH_NAMES:
-        if (depth / f"{photo.stem}{suffix}").is_file():
-            return depth / f"{photo.stem}{suffix}"
+    for name in (photo.name, photo.stem):
+        for suffix in _DEPTH_NAMES:
+            if (depth / f"{name}{suffix}").is_file():
+                return depth / f"{name}{suffix}"
     raise InputError(
         f"no depth map for {photo.name} in {depth}",
         hint=f"name it {photo.stem}.depth.npy (as `unflat depth` does) or {photo.stem}.png (mm)",
@@ -229,6 +234,10 @@ class SceneJob:
 
     def outputs(self, base: Path) -> SceneOutputs:
         return SceneOutputs(base, f".{self.scene_format}", self.videos, f".{self.video_format}")
+
+    def output_files(self, base: Path) -> list[Path]:
+        """Every file written for ``base``, the sidecar (completion marker) last."""
+        return self.outputs(base).all()
 
     def done(self, base: Path) -> bool:
         return self.outputs(base).done()
