@@ -608,7 +608,9 @@ def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], file: Path, a
     problems = []
     for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", reshaped)):
         if keys:
-            shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+            # a key from a damaged file may hold a newline: quoted, it keeps the message one line
+            names = [key if key.isprintable() else repr(key) for key in keys[:3]]
+            shown = ", ".join(names) + (", ..." if len(keys) > 3 else "")
             problems.append(f"{len(keys)} {label} ({shown})")
     if problems:
         raise WeightsError(

@@ -25,7 +25,7 @@ HARNESSES: dict[str, Harness] = {
         ),
         Harness(
             "configs", "read_config_file, read_config", models.config_seeds, models.read_config,
-            ci_examples=600,
+            ci_examples=400,
         ),
         Harness(
             "builds", "build_model (meta device)", models.config_seeds, models.build,

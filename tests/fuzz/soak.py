@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,10 @@ from tests.fuzz.runner import Hang, Stats, fuzz, prepare
 
 CHUNK = 250
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stop(BaseException):  # not an Exception: hypothesis lets it through at once
+    """The soak's time is up (checked before each example, not only between runs)."""
 
 
 @dataclass
@@ -81,8 +86,11 @@ class Soak:
         self.findings: dict[str, Finding] = {}
         self.last: tuple[Mutation, Path] | None = None
         self.folder = Path(tempfile.mkdtemp(prefix=f"unflat-fuzz-{name}-"))
+        self.end = math.inf
 
     def on_example(self, mutation: Mutation, path: Path) -> None:
+        if time.monotonic() > self.end:
+            raise Stop
         self.last = (mutation, path)
         text = f"{self.stats.examples}\t{mutation!r}\t{path}\n"
         self.report.with_suffix(".last").write_text(text)
@@ -111,14 +119,16 @@ class Soak:
 
     def run(self, seconds: float, seed: int) -> None:
         seeds = prepare(self.harness, self.folder)
-        end = time.monotonic() + seconds
+        self.end = time.monotonic() + seconds
         chunk = 0
-        while time.monotonic() < end:
+        while time.monotonic() < self.end:
             try:
                 fuzz(
                     self.harness, self.folder, CHUNK, seed + chunk, self.stats, seeds,
                     self.on_example, self.known,
                 )  # fmt: skip
+            except Stop:
+                break  # on_example stops before the example is counted
             except (Exception, Hang) as error:
                 self.record(error)
             chunk += 1

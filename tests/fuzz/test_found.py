@@ -12,15 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.fuzz import images
 from tests.fuzz.engine import Mutation, Op, png_chunks, png_file
+from tests.fuzz.models import Tiny
 from unflat.config import read_config, read_config_file
 from unflat.depth.depth_pro import DepthProConfig
-from unflat.errors import ConfigError, InputError
+from unflat.errors import ConfigError, InputError, WeightsError
 from unflat.io.depth_files import load_depth, save_depth_png16
 from unflat.io.images import read_photo
 from unflat.registry import build_model
+from unflat.weights import load_model
 
 
 def test_heic_whose_stream_libheif_refuses_is_an_input_error(tmp_path: Path) -> None:
@@ -85,3 +88,19 @@ def test_float_config_fields_refuse_nan_infinity_and_overflow(value: object) -> 
 def test_an_architecture_that_is_not_a_string_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown architecture"):
         build_model({"architecture": ["depth_pro"]})  # was: TypeError, unhashable list
+
+
+def test_a_tensor_name_with_a_newline_keeps_the_weights_error_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One byte of a checkpoint's pickle turned ``steps`` into ``\\nteps``: the mismatch
+    message listed it as it was, on two lines."""
+    monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
+    state = Tiny().state_dict()
+    state["\nteps"] = state.pop("steps")
+    path = tmp_path / "model.pt"
+    torch.save(state, path)
+    with pytest.raises(WeightsError) as caught:
+        load_model(path, builder=lambda config: Tiny(), progress=False)
+    assert "1 unexpected ('\\nteps')" in caught.value.message
+    assert "\n" not in caught.value.message
