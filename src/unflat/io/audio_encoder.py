@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from unflat.io.audio import resample
-from unflat.io.media import decoded_audio, open_audio
+from unflat.io.media import decoded_audio, first_stream, guarded, open_audio
 from unflat.types import Audio
 
 #: The audio codec (FFmpeg encoder name) for each output suffix that can hold sound.
@@ -38,7 +38,8 @@ Sound = Audio | str | os.PathLike[str]
 
 
 def check_sound(sound: Sound) -> None:
-    """Fail early (``InputError``) on a sound file that is missing or has no audio stream."""
+    """Fail early (``InputError``) on a sound file that is missing, damaged or has no audio
+    stream this FFmpeg can decode."""
     if not isinstance(sound, Audio):
         open_audio(Path(sound).expanduser()).close()
 
@@ -81,13 +82,16 @@ class AudioEncoder:
         """Pick the rate and layout for ``source``'s sound; its chunks, decoded lazily."""
         self._input = open_audio(source)
         try:
-            in_stream = self._input.streams.audio[0]
-            channels = in_stream.codec_context.layout.nb_channels
-            self._layout = "mono" if channels == 1 else "stereo"
-            rate = in_stream.codec_context.sample_rate
-            keep = codec != "libopus" and rate in _AAC_RATES
-            self._rate = rate if keep else AUDIO_RATE
-            resampler = av.AudioResampler(format=self._format, layout=self._layout, rate=self._rate)
+            with guarded(source, "sound"):
+                in_stream = first_stream(source, self._input, "audio")
+                channels = in_stream.codec_context.layout.nb_channels
+                self._layout = "mono" if channels == 1 else "stereo"
+                rate = in_stream.codec_context.sample_rate
+                keep = codec != "libopus" and rate in _AAC_RATES
+                self._rate = rate if keep else AUDIO_RATE
+                resampler = av.AudioResampler(
+                    format=self._format, layout=self._layout, rate=self._rate
+                )
             return decoded_audio(self._input, in_stream, resampler)
         except BaseException:
             self.close()
