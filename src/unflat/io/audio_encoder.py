@@ -30,6 +30,10 @@ from unflat.types import Audio
 
 #: The audio codec (FFmpeg encoder name) for each output suffix that can hold sound.
 AUDIO_CODECS = {".mp4": "aac", ".mov": "aac", ".m4v": "aac", ".mkv": "aac", ".webm": "libopus"}
+#: Bit rates (mono, stereo) per codec. FFmpeg's AAC default (about 69 kb/s mono) lets a
+#: waveform limited to -1 dBTP come back at up to 1.09 (clipping); at 128 kb/s it stays under
+#: 0.95, so the -1 dB of headroom that loudness normalisation leaves is enough.
+BIT_RATES = {"aac": (128_000, 192_000), "libopus": (96_000, 128_000)}
 #: The rate an :class:`~unflat.types.Audio` is encoded at, and a file's when AAC cannot keep it.
 AUDIO_RATE = 48000
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
@@ -69,6 +73,8 @@ class AudioEncoder:
         try:
             self.stream = container.add_stream(codec, rate=self._rate, layout=self._layout)
             self.stream.codec_context.format = self._format
+            mono, stereo = BIT_RATES[codec]
+            self.stream.codec_context.bit_rate = mono if self._layout == "mono" else stereo
         except BaseException:
             self.close()
             raise
