@@ -222,7 +222,7 @@ def test_read_errors(tmp_path: Path) -> None:
         read_video(tmp_path / "missing.mp4")
     assert caught.value.hint
     (tmp_path / "text.mp4").write_text("not a video at all")
-    with pytest.raises(InputError, match="not a media file"):
+    with pytest.raises(InputError, match="not a valid video"):
         probe_video(tmp_path / "text.mp4")
     tone = make_tone(tmp_path / "tone.m4a", seconds=0.2)
     with pytest.raises(InputError, match="no video stream"):

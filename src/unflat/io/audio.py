@@ -2,7 +2,9 @@
 
 Samples are ``float32`` in [-1, 1], shape ``[N]`` (mono) — what the sound pipeline works on.
 Reading goes through PyAV (FFmpeg), so the sound of an .mp4, .mov, .webm, .mkv, .wav, .flac,
-.mp3 or .m4a reads the same way, resampled to the rate asked for.
+.mp3 or .m4a reads the same way, resampled to the rate asked for. Opening and decoding go
+through :mod:`unflat.io.media`'s guarded path: a damaged file, sound FFmpeg cannot decode or
+more than the ``max_seconds`` limit is an ``InputError``.
 """
 
 from __future__ import annotations
@@ -16,15 +18,30 @@ import numpy as np
 
 from unflat.errors import InputError
 from unflat.io.atomic import atomic_write
-from unflat.io.media import decoded_audio, open_audio
+from unflat.io.limits import check_limit
+from unflat.io.media import (
+    Budget,
+    declared_seconds,
+    decoded_audio,
+    first_stream,
+    guarded,
+    has_decodable,
+    open_audio,
+)
 from unflat.types import Audio
 
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
-    """The first audio stream of a media file, downmixed to mono at ``sample_rate``."""
-    with open_audio(Path(path).expanduser()) as container:
+    """The first decodable audio stream of a media file, downmixed to mono at ``sample_rate``.
+
+    ``InputError`` if the file cannot be read, or holds (or declares) more than the
+    ``max_seconds`` limit of :mod:`unflat.io.limits`: the whole sound is held in memory.
+    """
+    source = Path(path).expanduser()
+    with open_audio(source) as container:
+        stream = first_stream(source, container, "audio")
+        Budget(source, "audio").check_declared(declared_seconds(container, stream))
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        stream = container.streams.audio[0]
         chunks = [c.reshape(-1) for c in decoded_audio(container, stream, resampler)]
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return Audio(samples.astype(np.float32), sample_rate)
@@ -69,16 +86,18 @@ def read_soundtrack(path: str | os.PathLike[str], sample_rate: int = 16000) -> A
     """
     source = Path(path).expanduser()
     offset = 0.0
-    with open_audio(source) as container:
-        sound = next(container.decode(container.streams.audio[0]), None)
+    with open_audio(source) as container, guarded(source, "sound"):
+        sound = next(container.decode(first_stream(source, container, "audio")), None)
     # a fresh opening for the picture: after a seek, decoders may skip the priming frames that
     # a plain read (read_audio) returns
-    with open_audio(source) as container:
+    with open_audio(source) as container, guarded(source, "video"):
         picture = None
-        if container.streams.video:
-            picture = next(container.decode(container.streams.video[0]), None)
+        if has_decodable(container, "video"):
+            picture = next(container.decode(first_stream(source, container, "video")), None)
     if picture is not None and sound is not None and None not in (picture.time, sound.time):
         offset = float(picture.time) - float(sound.time)
+    # a hostile file can start its sound hours after its picture: no hours of silence for it
+    check_limit(source, "seconds between picture and sound", abs(offset), "max_seconds")
     audio = read_audio(source, sample_rate)
     shift = round(abs(offset) * sample_rate)
     if offset > 0:

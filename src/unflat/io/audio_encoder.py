@@ -25,11 +25,15 @@ import av
 import numpy as np
 
 from unflat.io.audio import resample
-from unflat.io.media import decoded_audio, open_audio
+from unflat.io.media import decoded_audio, first_stream, guarded, open_audio
 from unflat.types import Audio
 
 #: The audio codec (FFmpeg encoder name) for each output suffix that can hold sound.
 AUDIO_CODECS = {".mp4": "aac", ".mov": "aac", ".m4v": "aac", ".mkv": "aac", ".webm": "libopus"}
+#: Bit rates (mono, stereo) per codec. FFmpeg's AAC default (about 69 kb/s mono) lets a
+#: waveform limited to -1 dBTP come back at up to 1.09 (clipping); at 128 kb/s it stays under
+#: 0.95, so the -1 dB of headroom that loudness normalisation leaves is enough.
+BIT_RATES = {"aac": (128_000, 192_000), "libopus": (96_000, 128_000)}
 #: The rate an :class:`~unflat.types.Audio` is encoded at, and a file's when AAC cannot keep it.
 AUDIO_RATE = 48000
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
@@ -38,7 +42,8 @@ Sound = Audio | str | os.PathLike[str]
 
 
 def check_sound(sound: Sound) -> None:
-    """Fail early (``InputError``) on a sound file that is missing or has no audio stream."""
+    """Fail early (``InputError``) on a sound file that is missing, damaged or has no audio
+    stream this FFmpeg can decode."""
     if not isinstance(sound, Audio):
         open_audio(Path(sound).expanduser()).close()
 
@@ -68,6 +73,8 @@ class AudioEncoder:
         try:
             self.stream = container.add_stream(codec, rate=self._rate, layout=self._layout)
             self.stream.codec_context.format = self._format
+            mono, stereo = BIT_RATES[codec]
+            self.stream.codec_context.bit_rate = mono if self._layout == "mono" else stereo
         except BaseException:
             self.close()
             raise
@@ -81,13 +88,16 @@ class AudioEncoder:
         """Pick the rate and layout for ``source``'s sound; its chunks, decoded lazily."""
         self._input = open_audio(source)
         try:
-            in_stream = self._input.streams.audio[0]
-            channels = in_stream.codec_context.layout.nb_channels
-            self._layout = "mono" if channels == 1 else "stereo"
-            rate = in_stream.codec_context.sample_rate
-            keep = codec != "libopus" and rate in _AAC_RATES
-            self._rate = rate if keep else AUDIO_RATE
-            resampler = av.AudioResampler(format=self._format, layout=self._layout, rate=self._rate)
+            with guarded(source, "sound"):
+                in_stream = first_stream(source, self._input, "audio")
+                channels = in_stream.codec_context.layout.nb_channels
+                self._layout = "mono" if channels == 1 else "stereo"
+                rate = in_stream.codec_context.sample_rate
+                keep = codec != "libopus" and rate in _AAC_RATES
+                self._rate = rate if keep else AUDIO_RATE
+                resampler = av.AudioResampler(
+                    format=self._format, layout=self._layout, rate=self._rate
+                )
             return decoded_audio(self._input, in_stream, resampler)
         except BaseException:
             self.close()

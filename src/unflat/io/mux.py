@@ -8,25 +8,26 @@ into ``audio`` first if it should stay.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 
-from unflat.errors import InputError, OutputError
+from unflat.errors import OutputError
 from unflat.io.atomic import atomic_write
 from unflat.io.audio_encoder import AUDIO_CODECS, AudioEncoder
-from unflat.io.media import check_input_file, open_input
+from unflat.io.media import first_stream, guarded, open_input
 from unflat.types import Audio
 
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska", ".webm": "webm"}
 
 
 def has_audio(path: str | os.PathLike[str]) -> bool:
-    """Whether the media file has a sound stream."""
+    """Whether the media file has a sound stream (one this FFmpeg can decode or not)."""
     source = Path(path).expanduser()
-    check_input_file(source, "video")
-    with open_input(source) as container:
+    with open_input(source, "video") as container:
         return bool(container.streams.audio)
 
 
@@ -45,14 +46,13 @@ def mux_audio(
             f"cannot write sound into a {target.suffix or 'suffix-less'} file",
             f"name the output with one of {', '.join(AUDIO_CODECS)}",
         )
-    check_input_file(source, "video")
-    with open_input(source) as container:
-        if not container.streams.video:
-            raise InputError(f"{source} has no video stream", "give a video file")
-        picture = container.streams.video[0]
-        start = _first_frame_time(container, picture)
+    with open_input(source, "video") as container:
+        with guarded(source, "video"):
+            picture = first_stream(source, container, "video")
+            start = _first_frame_time(container, picture)
         with (
             atomic_write(target, overwrite=overwrite) as temporary,
+            _writing(target),
             av.open(str(temporary), "w", format=_FORMATS[target.suffix.lower()]) as out,
         ):
             try:
@@ -63,13 +63,34 @@ def mux_audio(
                     f"use the input's own suffix ({source.suffix})",
                 ) from error
             sound = AudioEncoder(out, codec, audio, start=start)
-            for packet in container.demux(picture):
-                if packet.dts is None:  # the demuxer's final flush packet carries no data
-                    continue
+            for packet in _packets(source, container, picture):
                 packet.stream = copied
                 out.mux(packet)
             sound.finish()
     return target
+
+
+@contextlib.contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """FFmpeg failing to write ``target`` (disk full, no permission) as an ``OutputError``."""
+    try:
+        yield
+    except av.error.FFmpegError as error:
+        raise OutputError(
+            f"could not write {target} ({error.strerror or type(error).__name__})",
+            hint="check free disk space and the permissions of the output folder",
+        ) from error
+
+
+def _packets(
+    source: Path, container: av.container.InputContainer, picture: av.video.stream.VideoStream
+) -> Iterator[av.Packet]:
+    """The picture's packets as stored; a damaged file is an ``InputError``."""
+    with guarded(source, "video"):
+        for packet in container.demux(picture):
+            if packet.dts is None:  # the demuxer's final flush packet carries no data
+                continue
+            yield packet
 
 
 def _first_frame_time(

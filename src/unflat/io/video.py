@@ -31,11 +31,17 @@ Frames are always ``uint8 [H,W,3]`` RGB numpy arrays. Decisions, in one place:
   differs by more than 1 % from the nominal rate, and :attr:`VideoReader.timestamps` has every
   decoded frame's exact time for callers that must stay in sync. A rotation tag (phone videos)
   is applied, so frames are upright like :func:`unflat.io.images.read_photo`'s photos.
+  Opening and decoding go through :mod:`unflat.io.media`: a damaged file, a stream FFmpeg has
+  no decoder for, or a header (or stream) beyond the frame, seconds and pixel limits of
+  :mod:`unflat.io.limits` is an ``InputError``, checked from the header before decoding and
+  again while frames stream. :func:`check_moving` refuses a still image or a one-frame video
+  where motion is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -52,7 +58,15 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from unflat.errors import ConfigError, InputError, OutputError
 from unflat.io.atomic import atomic_write
 from unflat.io.audio_encoder import AUDIO_CODECS, AudioEncoder, Sound, check_sound
-from unflat.io.media import check_input_file, open_input
+from unflat.io.limits import check_limit
+from unflat.io.media import (
+    Budget,
+    declared_seconds,
+    first_stream,
+    guarded,
+    open_input,
+    settled,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif")
 Quality = Literal["high", "medium", "low"]
@@ -383,11 +397,15 @@ def write_video(
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds, from its headers (nothing decoded).
+    """What a video file holds, from its headers and its first two frames.
 
     ``frame_count`` is None when the container does not store it (WebM/Matroska);
     ``duration_s`` is the video stream's duration (else the file's), None if unknown.
     ``width``/``height`` are upright, i.e. swapped for a video tagged as rotated by 90 degrees.
+    ``has_audio`` says the file has a sound stream; ``audio_codec`` is None when it has none
+    that this FFmpeg can decode (see :attr:`audio_decodable`). ``still`` is True for a still
+    image or a video of one frame: nothing in it moves. ``container`` is FFmpeg's name of the
+    file format (``"mov,mp4,m4a,3gp,3g2,mj2"``, ``"png_pipe"`` ...).
     """
 
     path: Path
@@ -402,100 +420,112 @@ class VideoInfo:
     has_audio: bool
     audio_codec: str | None
     audio_sample_rate: int | None
+    still: bool = False
+    container: str = ""
+
+    @property
+    def audio_decodable(self) -> bool:
+        """Whether the file has sound that this FFmpeg can decode."""
+        return self.audio_codec is not None
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the file is a still image format (PNG, JPEG, ...) rather than a video."""
+        return self.container == "image2" or self.container.endswith("_pipe")
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """Read a video's metadata, decoding only its first frame (for the rotation tag and to be
-    sure there is a frame); ``InputError`` with a hint if it is missing, not a video, has no
-    video stream or no frames."""
-    source = Path(path).expanduser()
-    check_input_file(source, "video")
-    container = open_input(source)
-    try:
-        stream = _video_stream(source, container)
-        first = next(_decoded_frames(source, container, stream), None)
-        if first is None:
-            raise _no_frames(source)
-        return _info(source, container, stream, first.rotation)
-    finally:
-        container.close()
+    """Read a video's metadata, decoding at most its first two frames (for the rotation tag,
+    to be sure there is a frame and to tell a still from a video); ``InputError`` with a hint
+    if it is missing, not a video, has no video stream it can decode, no frames, or declares
+    more than the limits (:mod:`unflat.io.limits`) allow."""
+    with VideoReader(path, threads=False) as reader:
+        return reader.info
+
+
+def check_moving(info: VideoInfo, hint: str) -> None:
+    """``InputError`` with ``hint`` if ``info`` is a still image or a one-frame video, where
+    unflat needs motion (one frame would make a 0.04 s result)."""
+    if not info.still:
+        return
+    if info.is_image:
+        raise InputError(f"{info.path} is a still image ({info.codec}), not a video", hint)
+    raise InputError(f"{info.path} has a single frame: nothing in it moves", hint)
 
 
 def _video_stream(
     source: Path, container: av.container.InputContainer
 ) -> av.video.stream.VideoStream:
-    if not container.streams.video:
-        raise InputError(
-            f"{source} has no video stream",
-            hint="give a video file (an audio-only file or a still image will not do)",
-        )
-    stream = container.streams.video[0]
-    if not stream.codec_context.width or not stream.codec_context.height:
+    """The first decodable video stream, after checking what its header declares."""
+    stream = first_stream(source, container, "video")
+    context = stream.codec_context
+    if not context.width or not context.height:
         raise InputError(f"{source} has a video stream without a size", hint="the file is broken")
+    check_limit(source, "pixels per frame", context.width * context.height, "max_pixels")
+    frames = int(stream.frames) if stream.frames and stream.frames > 0 else None
+    Budget(source, "video").check_declared(declared_seconds(container, stream), frames)
     return stream
 
 
 def _decoded_frames(
     source: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> Iterator[av.VideoFrame]:
-    count = 0
-    try:
+    """The stream's frames, stopped with ``InputError`` past the frame and seconds limits."""
+    budget = Budget(source, "video")
+    with guarded(source, "video"), settled(stream):
         for frame in container.decode(stream):
-            count += 1
+            budget.spend(time=frame.time)
             yield frame
-    except av.error.FFmpegError as error:
-        raise InputError(
-            f"cannot decode {source} after {count} frames: {error}",
-            hint="the file may be truncated or damaged",
-        ) from error
 
 
 def _no_frames(source: Path) -> InputError:
     return InputError(f"{source} has no frames", hint="the video is empty or was cut off")
 
 
+def _frame_rate(
+    source: Path, stream: av.video.stream.VideoStream, count: int | None, seconds: float | None
+) -> tuple[float, bool]:
+    """The average frame rate and whether it is variable (module docstring)."""
+    nominal = stream.base_rate or stream.guessed_rate
+    candidates = [count / seconds if count and seconds else None, stream.average_rate, nominal]
+    rates = [float(r) for r in candidates if r is not None and 0 < float(r) < math.inf]
+    if not rates:
+        raise InputError(f"{source} does not say its frame rate", hint="re-encode the video")
+    fps = rates[0]
+    variable = bool(nominal) and abs(fps - float(nominal)) > _VFR_TOLERANCE * float(nominal)
+    return fps, variable
+
+
 def _info(
     source: Path,
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
-    rotation: int | None,
+    head: list[av.VideoFrame],
 ) -> VideoInfo:
     context = stream.codec_context
     frame_count = int(stream.frames) if stream.frames and stream.frames > 0 else None
-    duration_s = None
-    if stream.duration is not None and stream.time_base is not None:
-        duration_s = float(stream.duration * stream.time_base)
-    elif container.duration is not None:
-        duration_s = container.duration / av.time_base
-    nominal = stream.base_rate or stream.guessed_rate
-    average = stream.average_rate
-    if frame_count and duration_s:
-        fps = frame_count / duration_s
-    elif average:
-        fps = float(average)
-    elif nominal:
-        fps = float(nominal)
-    else:
-        raise InputError(f"{source} does not say its frame rate", hint="re-encode the video")
-    variable = bool(nominal) and abs(fps - float(nominal)) > _VFR_TOLERANCE * float(nominal)
-    rotation = _quarter_turns(rotation or 0) * 90
+    duration_s = declared_seconds(container, stream)
+    fps, variable = _frame_rate(source, stream, frame_count, duration_s)
+    rotation = _quarter_turns(head[0].rotation or 0) * 90
     width, height = context.width, context.height
     if rotation % 180:
         width, height = height, width
-    audio = container.streams.audio[0] if container.streams.audio else None
+    audio = next((s for s in container.streams.audio if s.codec_context is not None), None)
     return VideoInfo(
         path=source,
         width=int(width),
         height=int(height),
-        fps=float(fps),
+        fps=fps,
         frame_count=frame_count,
         duration_s=duration_s,
         codec=context.name,
         variable_frame_rate=variable,
         rotation=rotation,
-        has_audio=audio is not None,
+        has_audio=bool(container.streams.audio),
         audio_codec=None if audio is None else audio.codec_context.name,
         audio_sample_rate=None if audio is None else int(audio.codec_context.sample_rate),
+        still=len(head) < 2,
+        container=container.format.name,
     )
 
 
@@ -507,29 +537,33 @@ def _quarter_turns(degrees: float) -> int:
 class VideoReader:
     """Decoded frames of a video (iterate for ``uint8 [H,W,3]`` RGB), plus its :class:`VideoInfo`.
 
-    Opened by :func:`read_video`, which already decodes the first frame so that a file without
-    frames fails there. ``timestamps`` lists the time in seconds of each frame decoded so far.
-    Iterate once; close it (or use ``with``) to free the decoder.
+    Opened by :func:`read_video`, which already decodes the first two frames so that a file
+    without frames fails there. Frames are decoded one at a time as they are iterated (nothing
+    is held beyond the next frame), and decoding stops with ``InputError`` past the limits of
+    :mod:`unflat.io.limits`. ``timestamps`` lists the time in seconds of each frame decoded so
+    far. Iterate once; close it (or use ``with``) to free the decoder. ``threads=False`` decodes
+    on one thread (quicker to start, for a look at the first frames).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: bool = True) -> None:
         source = Path(path).expanduser()
-        check_input_file(source, "video")
-        self._container = open_input(source)
+        self._container = open_input(source, "video")
         try:
-            stream = _video_stream(source, self._container)
-            stream.thread_type = "AUTO"  # frame threads: several times faster for H.264
-            self._decoded = _decoded_frames(source, self._container, stream)
-            first = next(self._decoded, None)
-            if first is None:
-                raise _no_frames(source)
-            self.info = _info(source, self._container, stream, first.rotation)
+            with guarded(source, "video"):
+                stream = _video_stream(source, self._container)
+                if threads:
+                    stream.thread_type = "AUTO"  # frame threads: several times faster for H.264
+                self._decoded = _decoded_frames(source, self._container, stream)
+                head = list(itertools.islice(self._decoded, 2))
+                if not head:
+                    raise _no_frames(source)
+                self.info = _info(source, self._container, stream, head)
         except BaseException:
             self._container.close()
             raise
         self.timestamps: list[float] = []
         self._start: float | None = None
-        self._first: av.VideoFrame | None = first
+        self._head: list[av.VideoFrame] = head
         self._started = False
 
     path = property(lambda self: self.info.path)
@@ -548,7 +582,8 @@ class VideoReader:
             self._start = seconds
         # times start at 0 whatever the container's first timestamp was
         self.timestamps.append(seconds - self._start)
-        rgb = frame.to_ndarray(format="rgb24")
+        with guarded(self.info.path, "video"):
+            rgb = frame.to_ndarray(format="rgb24")
         turns = _quarter_turns(frame.rotation) if frame.rotation else 0
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
@@ -556,14 +591,13 @@ class VideoReader:
         if self._started:
             raise ValueError("a VideoReader can be iterated only once; call read_video again")
         self._started = True
-        first, self._first = self._first, None
-        if first is not None:
-            yield self._rgb(first)
-        for frame in self._decoded:
+        head, self._head = self._head, []
+        for frame in itertools.chain(head, self._decoded):
             yield self._rgb(frame)
 
     def read_all(self) -> np.ndarray:
-        """All (remaining) frames as one ``uint8 [N,H,W,3]`` array."""
+        """All (remaining) frames as one ``uint8 [N,H,W,3]`` array (bounded by the limits;
+        prefer iterating, which holds one frame at a time)."""
         return np.stack(list(self))
 
     def close(self) -> None:
@@ -579,5 +613,6 @@ class VideoReader:
 
 def read_video(path: str | os.PathLike[str]) -> VideoReader:
     """Open a video for reading; ``InputError`` (with a hint) if it is missing, not a video,
-    has no video stream or no frames. See :class:`VideoReader`."""
+    has no video stream it can decode, no frames, or declares more than the limits allow.
+    See :class:`VideoReader`."""
     return VideoReader(path)

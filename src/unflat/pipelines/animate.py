@@ -13,7 +13,7 @@ from unflat.face.animate import animate
 from unflat.face.presets import generate, syllable_times
 from unflat.face.track import track
 from unflat.io.images import read_photo
-from unflat.io.video import VideoWriter, probe_video, read_video
+from unflat.io.video import VideoInfo, VideoWriter, check_moving, probe_video, read_video
 from unflat.progress import Progress, note
 
 DEFAULT_MOTION = "idle+talk"
@@ -23,6 +23,14 @@ DEFAULT_SECONDS = 6.0
 def bundled_portrait() -> Path:
     """The public-domain Mona Lisa that ships with unflat."""
     return Path(str(resources.files("unflat") / "assets" / "portraits" / "mona_lisa.jpg"))
+
+
+def probe_driver(driver: Path) -> VideoInfo:
+    """The driving video's facts; ``InputError`` for a still image or a one-frame video."""
+    info = probe_video(driver)
+    check_moving(info, "a driver must be a video of a moving face; for a still portrait use a "
+                 "preset motion instead (--motion idle+talk)")  # fmt: skip
+    return info
 
 
 def _video_frames(path: Path) -> Iterator[np.ndarray]:
@@ -71,7 +79,7 @@ class AnimatePipeline:
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
         """Frames of the portrait following the face in the video ``driver``."""
-        info = probe_video(driver)
+        info = probe_driver(driver)
         limit = None if max_seconds is None else int(np.ceil(max_seconds * info.fps)) + 1
         face_track = track(driver, face=driver_face, neutral=neutral, max_frames=limit,
                            progress=progress)  # fmt: skip
@@ -122,14 +130,16 @@ class AnimatePipeline:
         self.images  # noqa: B018 - a bad portrait is reported before the driver is opened
         audio = None
         if driver is not None:
-            info = probe_video(driver)
+            info = probe_driver(driver)
             rate = fps or info.fps
             if info.variable_frame_rate:
                 note(
                     f"{driver.name} has a variable frame rate; resampled to {rate:g} fps "
                     "by timestamp"
                 )
-            audio = driver if info.has_audio else None
+            if info.has_audio and not info.audio_decodable:
+                note(f"{driver.name}'s sound is in a format FFmpeg cannot decode; left out")
+            audio = driver if info.audio_decodable else None
             frames = self.drive(driver, fps=rate, progress=progress, **options)  # type: ignore[arg-type]
         else:
             rate = fps or 25.0

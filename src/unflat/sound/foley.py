@@ -24,10 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from unflat.errors import ConfigError
+from unflat.io.video import check_moving, probe_video
 from unflat.progress import Progress
 from unflat.sound.motion import VideoMotion, VisualOnsets, analyze_motion, motion_onsets
 from unflat.types import Audio
 
+#: What to do when given a still image (or a one-frame video) instead of a video.
+STILL_HINT = "sound effects follow motion: give a video of at least two frames"
 #: Highest absolute sample value of the output.
 PEAK = 0.9
 #: Loudest impact (peak amplitude of one impact at full strength) and the weakest one's share.
@@ -179,8 +182,8 @@ def foley(
 ) -> FoleyResult:
     """Sound effects for a video (module docstring); ``progress`` counts frames.
 
-    ``InputError`` if the file cannot be read as a video; a video where nothing moves gets
-    silence (all zeros) of its length.
+    ``InputError`` if the file cannot be read as a video, or is a still image or a one-frame
+    video; a video where nothing moves gets silence (all zeros) of its length.
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 8000:
         raise ConfigError(
@@ -188,6 +191,8 @@ def foley(
             hint="use an integer rate of at least 8000 Hz, e.g. 22050 or 44100",
         )
     started = time.perf_counter()
+    # a photo would give 0.04 s of silence: refuse it before any work
+    check_moving(probe_video(video_path), STILL_HINT)
     motion = analyze_motion(video_path, progress=progress)
     onsets = motion_onsets(motion)
     audio = synthesize(motion, onsets, sample_rate, seed)

@@ -15,7 +15,7 @@ from typing import Literal
 from unflat.errors import InputError, OutputError
 from unflat.io.audio import read_soundtrack, write_wav
 from unflat.io.mux import mux_audio
-from unflat.io.video import VideoInfo, probe_video
+from unflat.io.video import VideoInfo, check_moving, probe_video
 from unflat.sound.loudness import normalise_loudness
 from unflat.sound.mix import mix_ducked
 from unflat.types import Audio
@@ -29,6 +29,7 @@ def check_outputs(
 ) -> VideoInfo:  # fmt: skip
     """The video's facts, after refusing what would fail only after the long work."""
     info = probe_video(source)
+    check_moving(info, "give a video: a still image or a single frame has nothing to follow")
     for path in (target, wav):
         if path is not None and Path(path).exists() and not overwrite:
             raise OutputError(f"{path} already exists", "pass --overwrite to replace it")
@@ -38,6 +39,12 @@ def check_outputs(
         raise InputError(
             f"{source.name} already has sound",
             "pass --replace to drop it, or --mix to keep it under the new sound",
+        )
+    if info.has_audio and existing == "mix" and not info.audio_decodable:
+        raise InputError(
+            f"{source.name} has sound in a format this FFmpeg build cannot decode, so it cannot "
+            "be mixed",
+            "pass --replace to drop it, or convert it first (ffmpeg -i IN -c:v copy -c:a aac OUT)",
         )
     return info
 
