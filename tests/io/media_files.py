@@ -130,3 +130,23 @@ def still_image(folder: Path, name: str = "photo.png") -> Path:
 def sound_only(folder: Path, seconds: float = 0.5) -> Path:
     """An .m4a with AAC sound and no picture."""
     return write_media(folder / "sound.m4a", frames=0, sound=tone(seconds))
+
+
+def cover_art(folder: Path) -> Path:
+    """An .m4a with AAC sound and a JPEG cover (a video stream marked as attached picture)."""
+    path = folder / "song.m4a"
+    with av.open(str(path), "w", format="mp4") as container:
+        sound = container.add_stream("aac", rate=44100, layout="mono")
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(moving_frames(1)[0], format="rgb24")
+        picture = picture.reformat(format="yuvj420p")
+        picture.pts = 0
+        for packet in [*cover.encode(picture), *cover.encode(None)]:
+            container.mux(packet)
+        frame = av.AudioFrame.from_ndarray(tone(0.5)[None], format="fltp", layout="mono")
+        frame.rate, frame.pts = 44100, 0
+        for packet in [*sound.encode(frame), *sound.encode(None)]:
+            container.mux(packet)
+    return path

@@ -13,6 +13,7 @@ import pytest
 from tests.io.media_files import (
     FPS,
     HOUR,
+    cover_art,
     latin1_tags,
     moving_frames,
     one_frame,
@@ -171,8 +172,9 @@ def test_still_images_and_single_frames_are_told_apart_from_videos(tmp_path: Pat
     check_moving(probe_video(write_media(tmp_path / "two.mp4", frames=2)), hint)  # no error
 
 
-def test_a_sound_file_is_no_video(tmp_path: Path) -> None:
-    path = sound_only(tmp_path)
+@pytest.mark.parametrize("make", [sound_only, cover_art])
+def test_a_sound_file_is_no_video_even_with_cover_art(tmp_path: Path, make) -> None:
+    path = make(tmp_path)
     for read in (probe_video, read_video):
         with pytest.raises(InputError, match="has no video stream") as caught:
             read(path)

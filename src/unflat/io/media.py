@@ -104,7 +104,9 @@ def open_input(source: Path, kind: str = "media file") -> av.container.InputCont
 def _streams(container: av.container.InputContainer, kind: Kind) -> list[av.stream.Stream]:
     if kind == "audio":
         return list(container.streams.audio)
-    return [s for s in container.streams.video if not int(s.disposition) & _ATTACHED_PICTURE]
+    # (PyAV before 13 has no disposition: no stream counts as cover art there)
+    video = container.streams.video
+    return [s for s in video if not int(getattr(s, "disposition", 0)) & _ATTACHED_PICTURE]
 
 
 def first_stream(

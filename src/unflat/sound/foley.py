@@ -54,6 +54,8 @@ BED_SMOOTH_S = 0.15
 #: Bed synthesis frames (samples at 22.05 kHz, scaled with the rate): sine-windowed,
 #: half-overlapping frames of independent noise keep the power constant between frame centres.
 BED_FRAME_22K = 1024
+#: Bed frames synthesised at a time (about 95 s at any rate; 34 MB of spectra at 22.05 kHz).
+BED_BLOCK = 4096
 
 
 @dataclass
@@ -135,18 +137,23 @@ def _bed(
     cutoff = low * (high / low) ** level  # opens with the motion
     # brown below 100 Hz would rumble the speakers: start the slope there
     tilt = 1.0 / np.sqrt(np.maximum(freqs, 100.0) / 100.0)
-    shape = tilt[None, :] / np.sqrt(1.0 + (freqs[None, :] / cutoff[:, None]) ** 4)
-    shape[:, 0] = 0.0  # no DC
-    # per-frame RMS of unit-variance complex noise through shape, so level is the RMS asked
-    rms = 2.0 * np.sqrt((shape**2).sum(axis=1)) / frame
-    amplitude = BED_LEVEL * level * flutter / np.maximum(rms, 1e-12)
-    spectra = rng.standard_normal(shape.shape) + 1j * rng.standard_normal(shape.shape)
-    grains = np.fft.irfft(spectra * shape * amplitude[:, None], n=frame, axis=1)
-    grains *= np.sin(np.pi * (np.arange(frame) + 0.5) / frame)[None, :]
+    window = np.sin(np.pi * (np.arange(frame) + 0.5) / frame)
     out = np.zeros((len(centres) + 1) * hop + frame)
-    for k in range(len(centres)):
-        if level[k] > 0:
-            out[k * hop : k * hop + frame] += grains[k]
+    # in blocks of frames, so an hour of video needs tens of MB here, not gigabytes; a clip
+    # of one block draws its noise exactly as one pass over all frames would
+    for first in range(0, len(centres), BED_BLOCK):
+        rows = slice(first, min(first + BED_BLOCK, len(centres)))
+        shape = tilt[None, :] / np.sqrt(1.0 + (freqs[None, :] / cutoff[rows, None]) ** 4)
+        shape[:, 0] = 0.0  # no DC
+        # per-frame RMS of unit-variance complex noise through shape, so level is the RMS asked
+        rms = 2.0 * np.sqrt((shape**2).sum(axis=1)) / frame
+        amplitude = BED_LEVEL * level[rows] * flutter[rows] / np.maximum(rms, 1e-12)
+        spectra = rng.standard_normal(shape.shape) + 1j * rng.standard_normal(shape.shape)
+        grains = np.fft.irfft(spectra * shape * amplitude[:, None], n=frame, axis=1)
+        grains *= window[None, :]
+        for k in range(rows.start, rows.stop):
+            if level[k] > 0:
+                out[k * hop : k * hop + frame] += grains[k - first]
     # frame k is centred at sample k*hop + frame/2: shift so centres land on their times
     return out[frame // 2 : frame // 2 + length]
 
