@@ -107,7 +107,7 @@ def test_a_header_declaring_ten_hours_is_refused_before_decoding(
     for read in (probe_video, read_video):
         with pytest.raises(InputError, match="36000 seconds of video; the limit is 3,600") as e:
             read(path)
-        assert "--max-seconds" in _one_line(e.value)
+        assert "--max-duration" in _one_line(e.value)
     monkeypatch.undo()
     with use_limits(max_seconds=11 * HOUR), read_video(path) as reader:
         assert len(reader.read_all()) == 3  # allowed when asked for
@@ -121,7 +121,7 @@ def test_a_stream_that_runs_past_the_limit_stops_there(tmp_path: Path) -> None:
     with read_video(path) as reader, pytest.raises(InputError, match="or more seconds") as e:
         for frame in reader:
             seen.append(frame)
-    assert len(seen) == 2 and "--max-seconds" in _one_line(e.value)  # 0 h and 1 h: the limit
+    assert len(seen) == 2 and "--max-duration" in _one_line(e.value)  # 0 h and 1 h: the limit
     refused = pytest.raises(InputError, match="4 or more frames of video; the limit is 3")
     with use_limits(max_frames=3, max_seconds=10 * HOUR), read_video(path) as reader, refused:
         reader.read_all()

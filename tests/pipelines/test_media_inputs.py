@@ -73,7 +73,7 @@ def test_foley_refuses_stills_and_single_frames(tmp_path: Path) -> None:
 def test_foley_refuses_a_ten_hour_header_before_reading_frames(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         FoleyPipeline()(ten_hours(tmp_path), tmp_path / "out.mp4")
-    _refused(caught.value, "36000 seconds of video", "--max-seconds")
+    _refused(caught.value, "36000 seconds of video", "--max-duration")
     assert not (tmp_path / "out.mp4").exists()
 
 
