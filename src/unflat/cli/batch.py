@@ -30,6 +30,8 @@ def run_batch_command(inputs: list[str], output: Path, job: BatchJob, stage: str
     out_dir = ensure_output_dir(output)
     try:
         with Bar() as bar:
+            if hasattr(job, "progress"):
+                job.progress = bar  # the stages inside one input, below the batch's own bar
             report = run_batch(
                 paths, out_dir, job, overwrite=job.overwrite, progress=bar, stage=stage
             )

@@ -76,6 +76,9 @@ class BatchJob(Protocol):
         """True when every output of ``base`` is complete (its completion marker exists)."""
         ...
 
+    # A job may also have a ``progress: Progress | None`` attribute: the CLI sets it so the
+    # stages inside one input (a model's prediction, each video) get bars of their own.
+
     def process(self, path: Path, base: Path) -> None:
         """Read ``path``, run the pipeline, write the outputs of ``base`` (marker last)."""
         ...

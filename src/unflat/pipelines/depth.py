@@ -14,6 +14,7 @@ from unflat.io.atomic import write_json
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
 from unflat.io.pointcloud import depth_to_points, save_ply_points
+from unflat.progress import Progress, report
 from unflat.types import DepthMap, Photo
 
 
@@ -120,6 +121,8 @@ class DepthPipeline:
         self.focal_px, self.ply, self.preview = focal_px, ply, preview
         self.overwrite = overwrite
         self._estimator: DepthEstimator | None = None
+        # The stage inside one photo (loading, then Depth Pro); the batch's caller sets it.
+        self.progress: Progress | None = None
 
     @classmethod
     def from_options(cls, **options: object) -> DepthPipeline:
@@ -159,5 +162,8 @@ class DepthPipeline:
     def process(self, path: Path, base: Path) -> None:
         """Depth of the photo at ``path``, written beside ``base``."""
         photo = read_photo(path)
+        stage = f"{path.name}: depth"
+        report(self.progress, stage, 0, 1)
         result = self(photo)
+        report(self.progress, stage, 1, 1)
         write_depth_outputs(self.outputs(base), photo, result, self.estimator.weights_sha256)

@@ -23,7 +23,7 @@ from unflat.errors import ConfigError, InputError, WeightsError
 from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
-from unflat.progress import note
+from unflat.progress import Progress, note, report
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
 from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth
@@ -223,6 +223,8 @@ class SceneJob:
         self.path_options.total_frames  # noqa: B018 - validates fps/seconds before any work
         self.pipeline, self.depth, self.axes, self.videos = pipeline, depth, axes, tuple(videos)
         self.scene_format, self.video_format, self.overwrite = scene_format, video_format, overwrite
+        # Stages inside one photo (the scene, each video); the batch runner's caller sets it.
+        self.progress: Progress | None = None
 
     def check_inputs(self, paths: list[Path]) -> None:
         """One depth file cannot serve several photos."""
@@ -245,12 +247,17 @@ class SceneJob:
     def process(self, path: Path, base: Path) -> None:
         """The scene of the photo at ``path`` and its files beside ``base``."""
         photo = read_photo(path)
+        stage = f"{path.name}: 3D scene"
+        report(self.progress, stage, 0, 1)
         scene = self.pipeline(photo, depth_file_for(path, self.depth))
         files = self.outputs(base)
         save_gaussians(files.scene, scene.gaussians, axes=self.axes)
+        report(self.progress, stage, 1, 1)
         for name in self.videos:
             options = VideoOptions(path=name, path_options=self.path_options, eps2d=scene.eps2d)
-            write_path_video(files.video(name), scene.gaussians, scene.camera, options)
+            video = files.video(name)
+            bar = _renamed(self.progress, f"{path.name}: {video.name}")
+            write_path_video(video, scene.gaussians, scene.camera, options, progress=bar)
         sharp = scene.method == "sharp"
         record = scene.metadata() | {
             "source": str(path),
@@ -260,3 +267,10 @@ class SceneJob:
             "weights_sha256": self.pipeline.weights_sha256 if sharp else None,
         }
         write_sidecar(files.sidecar, record)
+
+
+def _renamed(progress: Progress | None, stage: str) -> Progress | None:
+    """``progress`` with every report under ``stage`` (one bar per video, named by its file)."""
+    if progress is None:
+        return None
+    return lambda _stage, done, total: progress(stage, done, total)
