@@ -23,6 +23,10 @@ IRIS_CENTRES = (IRISES[0][0], IRISES[1][0])
 # Inner-lip midpoints (upper, lower) and the mouth's inner corners.
 MOUTH_INNER = (13, 14)
 MOUTH_CORNERS = (78, 308)
+# Lips count as closed up to this inner-lip gap, in outer-eye-corner distances. That distance is
+# about 9 cm on an adult (8.9 reference units on MediaPipe's canonical face), so 0.03 is under
+# 3 mm: lips that touch, read through the mesh's own imprecision at the lip line.
+LIPS_CLOSED = 0.03
 # Outer eye corners: the unit of length.
 EYE_OUTER = (33, 263)
 # Per eye (subject's right, then left): corners (outer, inner) and three upper/lower lid pairs.
@@ -94,6 +98,14 @@ def face_unit(points: np.ndarray) -> np.ndarray:
 def mouth_opening(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap over the eye-corner distance: 0 closed, about 0.3-0.5 wide open."""
     return _dist(points, *MOUTH_INNER) / face_unit(points)
+
+
+def lip_gap(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap *down the face* over the eye-corner distance: like :func:`mouth_opening`,
+    but signed (below 0 when the lip midpoints cross) and blind to sideways offsets of the lips,
+    so lips can be opened or closed to a given value along the jaw's path."""
+    upper, lower = MOUTH_INNER
+    return (points[..., lower, 1] - points[..., upper, 1]) / face_unit(points)
 
 
 def mouth_width(points: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from unflat.face import detect
 from unflat.face.animate import Animator, output_indices
 from unflat.face.metrics import akd
 from unflat.face.motion import Motion
+from unflat.face_mesh import face_unit, lip_gap
 from unflat.geometry.rotations import euler_to_rotation
 from unflat.image_quality import psnr
 from unflat.io.images import read_photo
@@ -64,6 +65,40 @@ def test_warped_face_lands_where_the_motion_puts_it(angles: tuple[float, float, 
     assert akd(found.landmarks[:468], target[:468]) < 0.04
     # and the head really moved: the target is far from the rest landmarks
     assert akd(a.primary.landmarks[:468], target[:468]) > 0.012
+
+
+def test_a_driver_mouth_shape_opens_and_closes_the_portrait_mouth() -> None:
+    a = animator()
+    closed = float(lip_gap(a.primary.canonical))
+    motion = Motion.still(1, 25.0)
+    motion.mouth_open = np.zeros(1, np.float32)  # the driver's lips closed
+    assert np.abs(a.target_landmarks(motion, 0) - a.primary.landmarks).max() < 0.5
+    motion.mouth_open[0] = 0.2  # as far apart as a fifth of the eye-corner distance
+    assert lip_gap(a.target_canonical(motion, 0)) == pytest.approx(closed + 0.2, abs=1e-3)
+    # a rest frame caught mid-word makes the lower lip's offset push up through the upper lip
+    # when the driver closes; the shape closes the lips instead
+    motion.expression[0, 14, 1] = -0.8
+    motion.mouth_open[0] = 0.0
+    assert lip_gap(a.target_canonical(motion, 0)) == pytest.approx(closed, abs=1e-3)
+    motion.mouth_open = None  # presets: the offsets alone
+    assert lip_gap(a.target_canonical(motion, 0)) < closed - 0.05
+
+
+def test_lip_opening_counts_from_the_clip_s_closed_lips() -> None:
+    from unflat.face.canonical import reference_face
+    from unflat.face.motion import lip_opening
+
+    def faces(gaps: list[float]) -> np.ndarray:
+        out = np.repeat(reference_face()[None].astype(np.float64), len(gaps), axis=0)
+        unit = float(face_unit(out[0]))
+        out[:, 14, 1] = out[:, 13, 1] + np.asarray(gaps) * unit
+        return out
+
+    closes = lip_opening(faces([0.01] * 3 + [0.1, 0.2]))
+    assert closes == pytest.approx([0, 0, 0, 0.09, 0.19], abs=1e-5)
+    # a clip that never closes: its most closed frame is not taken as closed
+    never = lip_opening(faces([0.08] * 3 + [0.1]))
+    assert never == pytest.approx([0.05, 0.05, 0.05, 0.07], abs=1e-5)
 
 
 def test_pose_limits_clamp_extreme_motion() -> None:
@@ -186,7 +221,7 @@ def test_cli_animates_the_bundled_portrait_with_a_preset(tmp_path: Path) -> None
     assert main(["animate", "--motion", "idle", "--seconds", "1", "-o", str(out)]) == 2
 
 
-def test_cli_carries_the_driver_sound(tmp_path: Path) -> None:
+def test_cli_carries_the_driver_sound(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from unflat.io.video import probe_video
 
     driver = shared_path("data", "faces", "videos", "talk_1.mp4")
@@ -194,6 +229,21 @@ def test_cli_carries_the_driver_sound(tmp_path: Path) -> None:
     assert main(["animate", "--driver", str(driver), "--max-seconds", "1", "-o", str(out)]) == 0
     info = probe_video(out)
     assert info.has_audio and info.frame_count == round(probe_video(driver).fps)
+    # the rest frame was chosen, and said so on one line
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "rest face" in ln]
+    assert line.startswith("note: talk_1.mp4: frame ") and "--neutral N" in line
+
+
+def test_cli_neutral_overrides_the_choice(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    driver = shared_path("data", "faces", "videos", "talk_1.mp4")
+    out = tmp_path / "talk.mp4"
+    args = ["animate", "--driver", str(driver), "--max-seconds", "0.4", "-o", str(out)]
+    assert main([*args, "--neutral", "5"]) == 0
+    assert "rest face" not in capsys.readouterr().err
+    out.unlink()
+    assert main([*args, "--neutral", "first"]) == 2
+    assert "neither a frame number nor 'auto'" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli_bad_driver_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -13,8 +13,11 @@ from tests.conftest import shared_path
 from unflat.cli import main
 from unflat.errors import InputError
 from unflat.face.evaluate import (
+    CrossOptions,
     contact_sheet,
     cross_reenactment,
+    mid_word_start,
+    mouth_correlation,
     self_reenactment,
     sheet_picks,
     shot_frames,
@@ -62,6 +65,32 @@ def test_cross_reenactment_follows_motion_and_keeps_identity() -> None:
     assert row.identity_neutral < 0.01  # at rest the output is the portrait
     # the rigid shape stays the painting's, far from the driver's own
     assert row.identity_rigid < 0.8 * row.identity_rigid_driver
+
+
+def test_mouth_correlation_and_the_mid_word_cut() -> None:
+    driver = np.array([0.0, 0.1, 0.3, 0.1, 0.0])
+    assert mouth_correlation(driver, 2 * driver + 1) == pytest.approx(1.0)
+    assert mouth_correlation(driver, -driver) == pytest.approx(-1.0)
+    assert math.isnan(mouth_correlation(driver, np.ones(5)))
+    # the widest point of the first syllable that opens past OPEN_MOUTH (0.06)
+    assert mid_word_start(np.array([0.01, 0.05, 0.07, 0.12, 0.2, 0.1, 0.3])) == 4
+    assert mid_word_start(np.full(4, 0.02)) == 0
+
+
+def test_a_driver_that_starts_mid_word_moves_the_mouth_with_it(tmp_path: Path) -> None:
+    portrait = shared_path("data", "faces", "portraits", "s12.jpg")
+    driver = shared_path("data", "faces", "videos", "talk_2.mp4")
+    options = CrossOptions(mid_word=True, videos=tmp_path)
+    row, _ = cross_reenactment(portrait, driver, max_frames=40, options=options)
+    start = int(row.driver.split("@")[1])
+    assert row.driver.startswith("talk_2@") and row.frames == 40
+    assert row.mouth_corr > 0.5  # the portrait's mouth opens and closes with the driver's
+    assert row.neutral > 0  # not the first frame, which is mid-word
+    assert row.identity_neutral < 0.02  # at the rest frame the output is nearly the portrait
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"s12_talk_2@{start}.mp4",
+        f"s12_talk_2@{start}_driver.mp4",
+    ]
 
 
 def test_cli_reenact_writes_rows_and_refuses_to_overwrite(tmp_path: Path) -> None:

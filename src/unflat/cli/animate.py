@@ -35,7 +35,14 @@ Seconds = Annotated[
 Seed = Annotated[int, typer.Option("--seed", help="Random seed of --motion.")]
 Fps = Annotated[float | None, typer.Option("--fps", help="Output frame rate (default: driver's).")]
 MaxSeconds = Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")]
-Neutral = Annotated[int, typer.Option("--neutral", help="Driver frame that counts as rest.")]
+Neutral = Annotated[
+    str,
+    typer.Option(
+        "--neutral",
+        help="Driver frame that counts as rest (a number), or auto: the frame most at rest "
+        "(mouth closed, eyes open, facing the camera), which a note names.",
+    ),
+]
 Face = Annotated[int | None, typer.Option("--face", help="Which face of the portrait (0 largest).")]
 DriverFace = Annotated[
     int | None,
@@ -55,7 +62,7 @@ def animate_command(
     seed: Seed = 0,
     fps: Fps = None,
     max_seconds: MaxSeconds = None,
-    neutral: Neutral = 0,
+    neutral: Neutral = "auto",
     face: Face = None,
     driver_face: DriverFace = None,
     overwrite: Overwrite = False,

@@ -231,34 +231,48 @@ def cross_command(
         ..., "--driver", "-d", help="Driving videos of other people (repeat the option)."
     ),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Use the first N."),
+    neutral: str = typer.Option("auto", "--neutral", help="The drivers' rest frame, or auto."),
+    offsets: bool = typer.Option(False, "--offsets", help="Mouth as a change from rest (old)."),
+    mid_word: bool = typer.Option(
+        False, "--mid-word", help="Cut each driver to start at its first open-mouthed syllable."
+    ),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the rows as JSON."),
     sheets: Path | None = typer.Option(
         None, "--sheets", help="Write contact sheets (driver over output) into this folder."
     ),
+    videos: Path | None = typer.Option(None, "--videos", help="Write outputs, drivers here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
 ) -> None:
     """Cross-reenactment: every portrait driven by every video; motion followed, identity kept.
 
     AKD compares the output's landmarks with the driver's motion retargeted to the portrait;
-    identity is the landmark shape distance to the portrait (see docs/faces.md).
+    identity is the landmark shape distance to the portrait; mouth is the correlation of the
+    driver's and the output's mouth opening (see docs/faces.md).
     """
-    from rich.table import Table
-
-    from unflat.face.evaluate import cross_reenactment
+    from unflat.face.evaluate import CrossOptions, cross_reenactment
 
     _check_report(json_path, overwrite)
+    options = CrossOptions(neutral, shapes=not offsets, mid_word=mid_word, videos=videos)
     rows, images = [], {}
     with Bar() as bar:
         for portrait, driver in ((p, d) for p in portraits for d in drivers):
-            row, sheet = cross_reenactment(portrait, driver, max_frames=max_frames, progress=bar)
+            row, sheet = cross_reenactment(portrait, driver, max_frames=max_frames, progress=bar,
+                                           options=options)  # fmt: skip
             rows.append(row)
             images[f"{row.portrait}_{row.driver}"] = sheet
-    table = Table("portrait", "driver", "frames", "AKD", "identity, neutral",
-                  "identity, rigid", "driver's shape")  # fmt: skip
+    _print_wide(_cross_table(rows))
+    _write_face_report([r.as_dict() for r in rows], json_path, images, sheets)
+
+
+def _cross_table(rows: list) -> object:
+    from rich.table import Table
+
+    table = Table("portrait", "driver", "frames", "rest frame", "AKD", "identity, neutral",
+                  "identity, rigid", "driver's shape", "mouth corr.")  # fmt: skip
     for r in rows:
         table.add_row(
-            r.portrait, r.driver, str(r.frames), f"{r.akd:.4f}", f"{r.identity_neutral:.4f}",
-            f"{r.identity_rigid:.4f}", f"{r.identity_rigid_driver:.4f}",
+            r.portrait, r.driver, str(r.frames), str(r.neutral), f"{r.akd:.4f}",
+            f"{r.identity_neutral:.4f}", f"{r.identity_rigid:.4f}",
+            f"{r.identity_rigid_driver:.4f}", f"{r.mouth_corr:.3f}",
         )  # fmt: skip
-    _print_wide(table)
-    _write_face_report([r.as_dict() for r in rows], json_path, images, sheets)
+    return table

@@ -5,7 +5,9 @@ Per output frame:
 1. **Retarget**: the motion's head rotation, shift and scale are applied on top of the portrait's
    own pose, its expression offsets on top of the portrait's own neutral shape (eye lids and irises
    are set from the eye-opening and gaze channels instead, so a driver with narrower eyes cannot
-   make the lids cross); angles are clamped to limits a single photo can plausibly be warped to.
+   make the lids cross; a driver's mouth opening is a shape, so the lips part as far beyond
+   closed as the driver's, in units of each face's eye-corner distance); angles are clamped to
+   limits a single photo can plausibly be warped to.
 2. **Warp** at the portrait's resolution: piecewise-affine over the 898 mesh triangles inside the
    face, and over rings around it whose vertices follow the head fully near the crown and less
    towards the neck, then fixed points further out and on the border: hair moves with the head,
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from unflat import face_mesh as measures
 from unflat.face.canonical import pose_weights, reference_face, triangles
+from unflat.face.expressions import jaw_open
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
 from unflat.face.mouth import lip_colour, mouth_interior
@@ -56,7 +60,7 @@ FACE_OVAL = (
 # vertices take at the crown and at the chin; the last ring is fixed.
 _RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))
 # Mouth opening (inner-lip gap over eye-corner distance) that counts as an open mouth.
-_OPEN_MOUTH = 0.06
+OPEN_MOUTH = 0.06
 _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
 _MAX_GAZE = 0.22
 # How much of each expression measure counts as much as 10 degrees of head rotation.
@@ -160,6 +164,32 @@ def _set_lids(canonical: np.ndarray, eye_open: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=1)
+def _jaw_per_gap() -> np.ndarray:
+    """``[478,3]`` the jaw's opening movement (:func:`~unflat.face.expressions.jaw_open`) per unit
+    of inner-lip gap it makes (reference units): lower lip, chin and cheeks together."""
+    offsets = jaw_open(0.25).astype(np.float64)  # a talking opening, where the hinge is linear
+    upper, lower = measures.MOUTH_INNER
+    return offsets / (offsets[lower, 1] - offsets[upper, 1])
+
+
+def _set_mouth(canonical: np.ndarray, gap: float) -> np.ndarray:
+    """Open or close the mouth of pose-free landmarks by moving the jaw, to an inner-lip gap
+    (:func:`~unflat.face_mesh.lip_gap`) of ``gap`` eye-corner distances."""
+    upper, lower = measures.MOUTH_INNER
+    unit = float(measures.face_unit(canonical))
+    now = float(canonical[lower, 1] - canonical[upper, 1])
+    return canonical + (gap * unit - now) * _jaw_per_gap()
+
+
+def closed_lip_gap(canonical: np.ndarray) -> float:
+    """The lip gap (:func:`~unflat.face_mesh.lip_gap`) of a portrait's mouth when closed: its own
+    if it is closed (the mesh reads touching lips of different faces as 0 to 2 mm apart), else
+    0, lips that just meet."""
+    gap = float(measures.lip_gap(canonical))
+    return gap if gap <= measures.LIPS_CLOSED else 0.0
+
+
 def _set_gaze(canonical: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     out = canonical.copy()
     for e, (corner_a, corner_b) in enumerate(measures.EYE_CORNERS):
@@ -194,6 +224,7 @@ class Animator:
         ids, weights = pose_weights()
         self._pose_ids, self._pose_w = ids, weights
         self._unit = float(measures.face_unit(self.primary.landmarks))
+        self._closed_lips = closed_lip_gap(self.primary.canonical)
         self._eye_ids = np.concatenate([np.array(i[:_HALO_END]) for i in EYE_CONTOUR_INDICES])
         self._lips = lip_colour(self.primary.image, self.primary.landmarks)
         # the head's rigid centre, in the canonical frame and in the portrait
@@ -215,6 +246,8 @@ class Animator:
         expression[self._eye_ids] = 0.0  # lids come from eye_open, irises from gaze
         expression[468:] = 0.0
         canonical = self.primary.canonical + expression
+        if motion.mouth_open is not None:  # a shape: as far beyond the portrait's closed lips
+            canonical = _set_mouth(canonical, self._closed_lips + float(motion.mouth_open[t]))
         canonical = _set_lids(canonical, motion.eye_open[t])
         return _set_gaze(canonical, motion.gaze[t])
 
@@ -382,14 +415,14 @@ class Animator:
     ) -> np.ndarray:
         """Fill an opening mouth that the shot in use (``shot``) holds closed."""
         opening = float(measures.mouth_opening(target))
-        if opening < _OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
+        if opening < OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
             return frame
         lip = target[list(measures.INNER_LIP), :2]
         interior, mask, (x0, y0, x1, y1) = mouth_interior(
             frame, lip, self._lips, driver_frame, driver_landmarks
         )
         # fade in with the opening so a mouth just parting does not pop
-        strength = float(np.clip((opening - _OPEN_MOUTH) / 0.05, 0, 1))
+        strength = float(np.clip((opening - OPEN_MOUTH) / 0.05, 0, 1))
         mask = mask[..., None] * strength
         region = frame[y0:y1, x0:x1]
         region[:] = mask * interior + (1 - mask) * region

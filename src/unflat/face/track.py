@@ -30,6 +30,7 @@ from unflat.face.canonical import reference_face
 from unflat.face.detect import face_models
 from unflat.face.detector import Detection, check_image
 from unflat.face.landmarks import MESH_SCALE, face_roi
+from unflat.face.neutral import pick_rest_frame
 from unflat.face.pose import fit_similarity, frontalise
 from unflat.face.roi import enlarge_square, roi_from_points
 from unflat.face.smoothing import smooth_sequence
@@ -177,7 +178,7 @@ def track(
     *,
     fps: float | None = None,
     face: int | None = None,
-    neutral: int = 0,
+    neutral: int | str = "auto",
     max_frames: int | None = None,
     smooth: bool = True,
     device: str = "cpu",
@@ -188,7 +189,9 @@ def track(
 
     ``face`` picks among several faces (0 = largest in the first frame that has one); by default
     the largest face whose mesh the landmark model accepts. ``neutral`` is the frame whose
-    expression counts as rest. ``progress`` hears of each frame as stage ``tracking the face``.
+    expression counts as rest: a frame index, or ``"auto"`` for the frame most at rest (mouth
+    closed, eyes open, facing the camera, still: :func:`~unflat.face.neutral.pick_rest_frame`).
+    ``progress`` hears of each frame as stage ``tracking the face``.
 
     ``irises=False`` skips the iris model, about three times faster on a CPU. The landmarks are
     still ``[T,478,3]`` and every mesh point outside the eyes (mouth, lips, jaw, nose, face
@@ -223,10 +226,11 @@ def build_track(
     fps: float,
     size: tuple[int, int],
     *,
-    neutral: int = 0,
+    neutral: int | str = "auto",
     smooth: bool = True,
 ) -> FaceTrack:
-    """Bridge gaps, smooth, and derive pose, expression and measures."""
+    """Bridge gaps, smooth, and derive pose, expression and measures; ``neutral`` as in
+    :func:`track`."""
     if not results:
         raise InputError("the video has no frames", "check the file plays in a video player")
     detected = np.array([r.landmarks is not None for r in results])
@@ -243,12 +247,39 @@ def build_track(
     landmarks = bridge_gaps(landmarks, detected, times)
     if smooth and len(results) > 1:
         landmarks = smooth_sequence(landmarks, times)
-    if not 0 <= neutral < len(results):
+    chosen = parse_neutral(neutral)
+    if chosen is not None and chosen >= len(results):
         raise InputError(
-            f"the neutral frame {neutral} is outside the video's {len(results)} frames",
-            f"give a frame index from 0 to {len(results) - 1}",
+            f"the neutral frame {chosen} is outside the video's {len(results)} frames",
+            f"give a frame index from 0 to {len(results) - 1}, or 'auto'",
         )
-    return describe(landmarks, detected, times, fps, size, neutral)
+    described = describe(landmarks, detected, times, fps, size, chosen or 0)
+    if chosen is None:
+        described.neutral = pick_rest_frame(described).index
+    return described
+
+
+def parse_neutral(neutral: int | str) -> int | None:
+    """``neutral`` as a frame index, or None for ``"auto"``.
+
+    A number in a string (``"5"``, as typed after ``--neutral``) is a frame index; anything else
+    that is not ``"auto"``, and a negative index, is an :class:`InputError`.
+    """
+    if isinstance(neutral, str):
+        if neutral.strip().lower() == "auto":
+            return None
+        try:
+            neutral = int(neutral)
+        except ValueError:
+            raise InputError(
+                f"--neutral {neutral!r} is neither a frame number nor 'auto'",
+                "give a frame index, or 'auto' to let unflat pick the rest face",
+            ) from None
+    if neutral < 0:
+        raise InputError(
+            f"the neutral frame {neutral} is negative", "give a frame index from 0, or 'auto'"
+        )
+    return int(neutral)
 
 
 def bridge_gaps(values: np.ndarray, valid: np.ndarray, times: np.ndarray) -> np.ndarray:

@@ -10,11 +10,13 @@ import numpy as np
 
 from unflat.errors import InputError, OutputError
 from unflat.face.animate import animate
+from unflat.face.neutral import describe_frame
 from unflat.face.presets import generate, syllable_times
-from unflat.face.track import track
+from unflat.face.track import parse_neutral, track
 from unflat.io.images import read_photo
 from unflat.io.video import VideoInfo, VideoWriter, check_moving, probe_video, read_video
 from unflat.progress import Progress, note
+from unflat.types import FaceTrack
 
 DEFAULT_MOTION = "idle+talk"
 DEFAULT_SECONDS = 6.0
@@ -31,6 +33,15 @@ def probe_driver(driver: Path) -> VideoInfo:
     check_moving(info, "a driver must be a video of a moving face; for a still portrait use a "
                  "preset motion instead (--motion idle+talk)")  # fmt: skip
     return info
+
+
+def rest_frame_note(name: str, face_track: FaceTrack) -> str:
+    """The line that says which frame of the driver ``name`` was taken as the rest face."""
+    rest = describe_frame(face_track, face_track.neutral)
+    return (
+        f"{name}: frame {rest.index} ({rest.time:.2f} s) taken as the rest face "
+        f"({rest.describe()}); --neutral N to choose another"
+    )
 
 
 def _video_frames(path: Path) -> Iterator[np.ndarray]:
@@ -74,15 +85,22 @@ class AnimatePipeline:
         *,
         fps: float | None = None,
         max_seconds: float | None = None,
-        neutral: int = 0,
+        neutral: int | str = "auto",
         driver_face: int | None = None,
         progress: Progress | None = None,
     ) -> Iterator[np.ndarray]:
-        """Frames of the portrait following the face in the video ``driver``."""
+        """Frames of the portrait following the face in the video ``driver``.
+
+        ``neutral`` is the driver's frame that counts as rest, or ``"auto"``: the frame most at
+        rest, which a ``note:`` line names.
+        """
+        chosen = parse_neutral(neutral)
         info = probe_driver(driver)
         limit = None if max_seconds is None else int(np.ceil(max_seconds * info.fps)) + 1
         face_track = track(driver, face=driver_face, neutral=neutral, max_frames=limit,
                            progress=progress)  # fmt: skip
+        if chosen is None:
+            note(rest_frame_note(driver.name, face_track))
         frames = _video_frames(driver)
         yield from animate(self.images, face_track, frames=frames, fps=fps,
                            max_seconds=max_seconds, face=self.face, progress=progress)  # fmt: skip
