@@ -10,16 +10,19 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 
 from tests.fuzz import images
 from tests.fuzz.engine import Mutation, Op, png_chunks, png_file
+from tests.fuzz.media import write_media
 from tests.fuzz.models import Tiny
 from unflat.config import read_config, read_config_file
 from unflat.depth.depth_pro import DepthProConfig
 from unflat.errors import ConfigError, InputError, WeightsError
+from unflat.io.audio import read_audio
 from unflat.io.depth_files import load_depth, save_depth_png16
 from unflat.io.images import read_photo
 from unflat.registry import build_model
@@ -104,3 +107,31 @@ def test_a_tensor_name_with_a_newline_keeps_the_weights_error_one_line(
         load_model(path, builder=lambda config: Tiny(), progress=False)
     assert "1 unexpected ('\\nteps')" in caught.value.message
     assert "\n" not in caught.value.message
+
+
+def test_a_float_wav_with_nan_samples_is_an_input_error(tmp_path: Path) -> None:
+    """Found after the media fixes merged: a float WAV's NaN came out as samples (and went
+    into mixes); one inserted byte shifts the data so that a NaN pattern lines up."""
+    samples = np.zeros((1, 1600), np.float32)
+    samples[0, 800] = np.nan
+    path = tmp_path / "float.wav"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_f32le", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.rate = 16000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(InputError, match=r"NaN or infinite samples \(the first at 0\.050 s\)"):
+        read_audio(path)
+
+
+def test_a_wav_claiming_a_huge_sample_rate_is_refused_before_resampling(tmp_path: Path) -> None:
+    """Found after the media fixes merged: one flipped bit (bit 7 of byte 26) made a stereo
+    WAV's rate 8,432,708 Hz, and resampling it to 16 kHz took 68 MB; 100,000,007 Hz took
+    0.8 GB and 7 s and gave no samples at all."""
+    data = bytearray(write_media(tmp_path / "stereo.wav", audio="pcm_s16le", channels=2))
+    data[24:32] = struct.pack("<II", 100_000_007, 400_000_028)  # rate, bytes a second
+    path = tmp_path / "damaged.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"plays 100,000,007 samples a second"):
+        read_audio(path)

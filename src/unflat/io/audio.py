@@ -44,6 +44,14 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> Audio:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks = [c.reshape(-1) for c in decoded_audio(container, stream, resampler)]
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    # A float WAV stores NaN and infinity as readily as numbers; mixed in, they ruin the output.
+    broken = np.flatnonzero(~np.isfinite(samples))
+    if broken.size:
+        raise InputError(
+            f"{source}'s sound has NaN or infinite samples (the first at "
+            f"{broken[0] / sample_rate:.3f} s)",
+            hint="the file is damaged, or was written by a broken tool; export the sound again",
+        )
     return Audio(samples.astype(np.float32), sample_rate)
 
 

@@ -48,6 +48,10 @@ _CONVERT_HINT = {
 }
 #: FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a still picture (cover art), not a video.
 _ATTACHED_PICTURE = 0x400
+#: Highest sample rate read (Hz): what studio interfaces record (DSD is decoded at 352.8 kHz).
+#: A header that claims more is damaged, and resampling from it would build a filter bank of
+#: hundreds of megabytes (100 MHz: 0.8 GB and 7 s, for a 70 KB WAV).
+MAX_SAMPLE_RATE = 768_000
 
 
 class _LibraryError(ValueError):
@@ -203,6 +207,12 @@ def decoded_audio(
     budget = Budget(source, "audio")
     with guarded(source, "sound"), settled(stream):
         for frame in container.decode(stream):
+            if not 0 < frame.sample_rate <= MAX_SAMPLE_RATE:
+                raise InputError(
+                    f"{source}'s sound says it plays {frame.sample_rate:,} samples a second; "
+                    f"sound is recorded at up to {MAX_SAMPLE_RATE:,}",
+                    hint="its header is damaged; export the sound again",
+                )
             budget.spend(length=frame.samples / max(frame.sample_rate, 1))
             frame.pts = None  # the resampler would otherwise insist on continuous timestamps
             chunks = [resampled.to_ndarray() for resampled in resampler.resample(frame)]
