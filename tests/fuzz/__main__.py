@@ -103,6 +103,8 @@ def soak(name: str, seconds: float, seed: int, out: Path) -> Outcome:
         if done.returncode == 0:
             break
         _crash(outcome, report, done.returncode, out, attempt)
+        for folder in out.glob(f"work-{name}-*"):  # the dead process's files, once kept
+            shutil.rmtree(folder, ignore_errors=True)
         seed += 100_003  # other examples, not the same crash again
     return outcome
 

@@ -85,7 +85,8 @@ class Soak:
         self.stats = Stats()
         self.findings: dict[str, Finding] = {}
         self.last: tuple[Mutation, Path] | None = None
-        self.folder = Path(tempfile.mkdtemp(prefix=f"unflat-fuzz-{name}-"))
+        # beside the report, so that a crashed soak leaves nothing elsewhere
+        self.folder = Path(tempfile.mkdtemp(prefix=f"work-{name}-", dir=report.parent))
         self.end = math.inf
 
     def on_example(self, mutation: Mutation, path: Path) -> None:
