@@ -34,10 +34,8 @@ from unflat.errors import InputError
 
 # Harnesses that still find crashes, and the branch that is expected to fix them.
 XFAIL: dict[str, str] = {
-    "configs": "no branch yet: the validate() of DepthProConfig, SharpConfig and VSSFlowConfig "
-    "divides by a size that may be zero (ZeroDivisionError)",
-    "builds": "no branch yet: model configs accept zero, negative and huge sizes, which fail "
-    "in build_model (torch errors, a ViT of 2**63 blocks that never finishes)",
+    "builds": "open: ViT sizes are now refused by ViTConfig.validate, but other widths of the "
+    "model configs (e.g. a negative decoder_features) still reach torch as a RuntimeError",
 }
 
 

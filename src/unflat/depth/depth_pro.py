@@ -61,6 +61,7 @@ class DepthProConfig:
         return {"architecture": "depth_pro", **asdict(self)}
 
     def validate(self) -> None:
+        self.vit.validate()
         if len(self.hook_block_ids) != 2 or not all(
             0 <= i < self.vit.depth for i in self.hook_block_ids
         ):

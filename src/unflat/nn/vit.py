@@ -44,6 +44,28 @@ class ViTConfig:
         """Build from a config dict; ``init_values`` is accepted as timm's name for layerscale."""
         return read_config(cls, values, "vit", aliases=VIT_ALIASES)
 
+    def validate(self) -> None:
+        """Refuse shapes no ViT can have, before they reach torch as a division by zero or a
+        negative dimension. The bounds are far beyond any published ViT (ViT-G: width 1664,
+        48 blocks), so only damaged configs meet them."""
+        from unflat.errors import ConfigError
+
+        bounds = {"embed_dim": 65536, "depth": 1024, "num_heads": 1024, "patch_size": 1024}
+        bounds |= {"img_size": 65536, "in_chans": 1024}
+        for name, most in bounds.items():
+            value = getattr(self, name)
+            if not 1 <= value <= most:
+                raise ConfigError(f"vit.{name} is {value}; it must lie in 1..{most}", "e.g. 16")
+        if not 0 < self.mlp_ratio <= 64:
+            raise ConfigError(
+                f"vit.mlp_ratio is {self.mlp_ratio}; it must lie in (0, 64]", "e.g. 4"
+            )
+        if self.embed_dim % self.num_heads:
+            raise ConfigError(
+                f"vit.embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}",
+                "e.g. embed_dim 1024 with 16 heads",
+            )
+
     @property
     def grid_size(self) -> int:
         return self.img_size // self.patch_size

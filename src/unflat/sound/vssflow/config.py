@@ -105,6 +105,14 @@ class VSSFlowConfig:
     def validate(self) -> None:
         """Raise ``ConfigError`` for values no model can be built from."""
         problems: list[str] = []
+        # Sizes first: a zero would only surface as a division by zero below.
+        for name, most in (("dim", 65536), ("depth", 1024), ("heads", 1024), ("n_mels", 4096)):
+            if not 1 <= getattr(self, name) <= most:
+                raise ConfigError(
+                    f"invalid VSSFlow config: {name} is {getattr(self, name)}; it must lie in "
+                    f"1..{most}",
+                    "start from VSSFlowConfig.full() / VSSFlowConfig.tiny()",
+                )
         if self.dim % self.heads:
             problems.append(f"dim {self.dim} is not divisible by heads {self.heads}")
         if self.kv_heads <= 0 or self.heads % self.kv_heads:

@@ -201,6 +201,7 @@ class SharpConfig:
         """Raise ``ConfigError`` for shapes or options the network cannot be built or run with."""
         p = self.params
         vit = self.vit
+        vit.validate()
         if vit.img_size % vit.patch_size or (vit.img_size // vit.patch_size) % 8:
             raise ConfigError(
                 f"the ViT img_size ({vit.img_size}) must be a multiple of 8 patches of "
