@@ -1,0 +1,92 @@
+"""Where a photo's metric depth comes from, for every job that needs one.
+
+One precedence, so ``unflat run``, ``refocus``, ``measure`` and video depth agree:
+
+1. a depth file the user gave (``--depth FILE``), read in its units (``--depth-units``);
+2. Depth Pro, when its weights are installed (or ``weights`` names a file);
+3. otherwise no depth: a ``WeightsError`` saying how to get some.
+
+The focal length follows :meth:`Photo.known_focal` (the user's, else EXIF), else the depth
+file's sidecar, else Depth Pro's estimate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unflat.depth.predict import DepthEstimator
+from unflat.errors import InputError, WeightsError
+from unflat.io.depth_files import parse_depth_units, read_depth
+from unflat.progress import note
+from unflat.splat.scene import depth_sidecar_focal, fit_depth
+from unflat.types import DepthMap, Photo
+
+
+class DepthSource:
+    """Gives photos their metric depth; Depth Pro loads on first use and is kept."""
+
+    def __init__(
+        self,
+        *,
+        weights: str | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        focal_px: float | None = None,
+        depth_units: str | float = "auto",
+    ) -> None:
+        self.weights, self.device, self.precision = weights, device, precision
+        self.focal_px = focal_px
+        self.depth_units = parse_depth_units(depth_units)
+        self._estimator: DepthEstimator | None = None
+
+    @property
+    def has_depth_pro(self) -> bool:
+        """Whether Depth Pro can run here (weights given or already downloaded)."""
+        from unflat.weights import is_cached
+
+        return self.weights is not None or is_cached("depth-pro")
+
+    @property
+    def estimator(self) -> DepthEstimator:
+        """The loaded Depth Pro model (loaded on first use)."""
+        if self._estimator is None:
+            self._estimator = DepthEstimator.from_options(
+                self.weights, "depth-pro", self.device, self.precision
+            )
+        return self._estimator
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """The sha256 of the Depth Pro weights used, once loaded."""
+        return None if self._estimator is None else self._estimator.weights_sha256
+
+    def __call__(self, photo: Photo, depth_path: Path | None = None) -> DepthMap:
+        """The metric depth of ``photo``: from ``depth_path`` when given, else estimated."""
+        if depth_path is not None:
+            return self.from_file(photo, depth_path)
+        if self.has_depth_pro:
+            return self.estimator.predict(photo, f_px=self.focal_px)
+        raise WeightsError(
+            f"no depth for {photo.source or 'the photo'}: Depth Pro weights are not installed",
+            hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
+            "`unflat models fetch depth-pro`",
+        )
+
+    def from_file(self, photo: Photo, depth_path: Path) -> DepthMap:
+        """The depth map in ``depth_path``, at the photo's size, with a focal length."""
+        read = read_depth(depth_path, self.depth_units)
+        if read.assumed:
+            note(f"{depth_path.name}: {read.assumed}; pass --depth-units to say otherwise")
+        metres = fit_depth(read.metres, photo.width, photo.height, str(depth_path))
+        focal, source = photo.known_focal(self.focal_px)
+        if focal is None:
+            focal, source = depth_sidecar_focal(depth_path), "depth"
+        if focal is None and self.has_depth_pro:
+            focal, source = float(self.estimator.predict(photo).focal_px), "depth-pro"
+        if focal is None:
+            raise InputError(
+                f"no focal length for {photo.source or 'the photo'}: no EXIF and no sidecar "
+                f"beside {depth_path.name}",
+                hint="give --focal-px (e.g. 0.8 x the image width for a phone's main camera)",
+            )
+        return DepthMap(metres, float(focal), focal_source=source or "user", model=None)
