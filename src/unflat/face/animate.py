@@ -83,6 +83,21 @@ def _expression_key(canonical: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class Warp:
+    """How a frame was made from the portrait: inside ``region`` (x0, y0, x1, y1) each pixel
+    shows the portrait's pixel at (``map_x``, ``map_y``) (float32, whole-image coordinates)
+    with weight ``alpha`` over the background plate; outside it the frame is the portrait.
+
+    Anything aligned with the portrait (its depth map) can follow the frame the same way.
+    """
+
+    region: tuple[int, int, int, int]
+    map_x: np.ndarray
+    map_y: np.ndarray
+    alpha: np.ndarray
+
+
+@dataclass
 class _Rig:
     """The primary portrait's warp rig: ring vertices, their weights, triangles, plate."""
 
@@ -276,6 +291,18 @@ class Animator:
         driver_landmarks: np.ndarray | None = None,
     ) -> np.ndarray:
         """One output frame with the portrait's landmarks moved to ``target`` [478,3]."""
+        return self.render_warped(
+            target, driver_frame=driver_frame, driver_landmarks=driver_landmarks
+        )[0]
+
+    def render_warped(
+        self,
+        target: np.ndarray,
+        *,
+        driver_frame: np.ndarray | None = None,
+        driver_landmarks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, Warp]:
+        """:meth:`render`, with the :class:`Warp` that made the frame from the portrait."""
         shot = self.primary
         rig = self.rig
         src_face = shot.landmarks[:468, :2]
@@ -301,7 +328,8 @@ class Animator:
             self._blend_shots(frame, target, weights)
         best = self.shots[weights[0][0]]
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
-        return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+        warp = Warp(rig.region, map_x, map_y, alpha[..., 0])
+        return np.clip(frame + 0.5, 0, 255).astype(np.uint8), warp
 
     def _shift_irises(
         self,
@@ -465,6 +493,21 @@ def animate(
     it short. ``progress`` hears ``("animating", done, total)``.
     """
     animator = Animator(portraits, face=face)
+    for frame, _ in animate_warped(animator, driver, frames=frames, fps=fps,
+                                   max_seconds=max_seconds, progress=progress):  # fmt: skip
+        yield frame
+
+
+def animate_warped(
+    animator: Animator,
+    driver: FaceTrack | Motion,
+    *,
+    frames: Iterable[np.ndarray] | None = None,
+    fps: float | None = None,
+    max_seconds: float | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[np.ndarray, Warp]]:
+    """:func:`animate` with a prepared ``animator``, yielding each frame with its :class:`Warp`."""
     if isinstance(driver, Motion):
         motion, landmarks, frames = driver, None, None
         times = np.arange(len(driver)) / driver.fps
@@ -481,7 +524,7 @@ def animate(
                 frame_cache = next(numbered)
             driver_frame = frame_cache[1]
         target = animator.target_landmarks(motion, int(t))
-        yield animator.render(
+        yield animator.render_warped(
             target,
             driver_frame=driver_frame,
             driver_landmarks=None if landmarks is None else landmarks[t],
