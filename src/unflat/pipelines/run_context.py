@@ -19,6 +19,20 @@ DEFAULT_SECONDS = 6.0
 DEFAULT_MAX_SIZE = 768
 
 
+def face_model_hashes() -> dict[str, str]:
+    """The bundled face networks the video stage runs, with their files' sha256."""
+    from importlib import resources
+
+    from unflat.pipelines.run_record import file_sha256
+
+    folder = resources.files("unflat") / "assets" / "face"
+    return {
+        entry.name.removesuffix(".safetensors"): file_sha256(Path(str(entry)))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".safetensors")
+    }
+
+
 @dataclass
 class RunSettings:
     """The options of ``unflat run`` (same names)."""

@@ -38,6 +38,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def key_digest(key: dict[str, Any]) -> str:
+    """A short fingerprint of a stage's key (later stages name it in their own keys)."""
+    text = json.dumps(_plain(key), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _reset_peak() -> bool:
     # Linux lets a process reset its peak resident size; elsewhere the peak is the process's.
     try:
@@ -99,7 +105,7 @@ class RunRecord:
         if self._changed:
             return None
         stage = self.previous.get("stages", {}).get(name)
-        if not isinstance(stage, dict) or stage.get("key") != _plain(key):
+        if not isinstance(stage, dict) or stage.get("key") != key_digest(key):
             return None
         files = stage.get("files", [])
         if not all((self.folder / str(f)).is_file() for f in files):
@@ -115,7 +121,8 @@ class RunRecord:
         measured = _reset_peak()
         start = time.perf_counter()
         yield info
-        info["key"] = _plain(key)
+        info["settings"] = _plain(key)
+        info["key"] = key_digest(key)
         info["seconds"] = round(time.perf_counter() - start, 3)
         info["peak_memory_mb"] = round(_peak_mb(), 1)
         if not measured:

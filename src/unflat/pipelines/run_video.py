@@ -13,7 +13,7 @@ from unflat.face.animate import Animator
 from unflat.face.motion import Motion
 from unflat.io.video import VideoWriter, read_video
 from unflat.pipelines import living
-from unflat.pipelines.run_context import RunContext
+from unflat.pipelines.run_context import RunContext, face_model_hashes
 from unflat.pipelines.run_record import run_stage
 from unflat.pipelines.run_sound import clip_seconds
 from unflat.sound.visemes import openings_from_audio, openings_from_phones
@@ -46,7 +46,7 @@ def video_stage(stages: RunContext) -> None:
                                      driver_frames=driver_frames)  # fmt: skip
         _write(stages, (rendered for _, rendered in _tee(pairs, stages)), frames)
         info.update(files=[stages.files.face.name, stages.files.video.name], frames=frames,
-                    face=True, face_depth_m=round(focus, 3),
+                    face=True, face_depth_m=round(focus, 3), models=face_model_hashes(),
                     drive=_drive_name(stages))  # fmt: skip
 
     run_stage(stages.record, "video", key, work)
