@@ -138,3 +138,31 @@ def test_cli_refuses_files_it_did_not_write(tmp_path: Path, depth_file: Path,
     assert "not from an earlier `unflat run`" in capsys.readouterr().err
     assert (tmp_path / "mona_lisa.mp4").read_bytes() == b"precious"
     assert bundled_portrait().is_file()
+
+
+def _tone_speech(path: Path, seconds: float, speaking: bool) -> None:
+    from unflat.io.audio import write_wav
+    from unflat.types import Audio
+
+    rate = 16000
+    t = np.arange(round(seconds * rate)) / rate
+    noise = 1e-4 * np.random.default_rng(0).standard_normal(len(t))
+    envelope = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 2 if speaking else 0 * t
+    samples = 0.3 * envelope * np.sin(2 * np.pi * 600 * t) + noise
+    write_wav(path, Audio(samples.astype(np.float32), rate))
+
+
+def test_a_recording_drives_the_mouth_and_silence_is_refused(
+    tmp_path: Path, depth_file: Path
+) -> None:
+    speech, hum = tmp_path / "speech.wav", tmp_path / "hum.wav"
+    _tone_speech(speech, 1.2, speaking=True)
+    _tone_speech(hum, 1.2, speaking=False)
+    result = RunPipeline(_settings(tmp_path / "a", depth_file, text=None, audio=speech))()
+    record = result.stages
+    assert record["sound"]["kind"] == "recording" and record["video"]["drive"] == "recording"
+    assert record["video"]["frames"] == 30
+    with pytest.raises(InputError, match=r"hum\.wav has no speech"):
+        RunPipeline(_settings(tmp_path / "b", depth_file, text=None, audio=hum))()
+    assert not (tmp_path / "b" / "mona_lisa.mp4").exists()
+    assert "depth" in json.loads((tmp_path / "b" / "run.json").read_text())["stages"]

@@ -16,6 +16,7 @@ from unflat.pipelines.run_context import DEFAULT_SECONDS, RunContext
 from unflat.pipelines.run_record import run_stage
 from unflat.progress import note
 from unflat.sound.tts.speech import Phone
+from unflat.sound.visemes import check_speech
 from unflat.types import Audio
 
 SAMPLE_RATE = 24000
@@ -82,6 +83,8 @@ def _speech(stages: RunContext, text: str | None) -> tuple[Audio | None, list[Ph
         return audio, speech.phones
     if s.audio is not None:
         audio = resample(read_audio(s.audio, SAMPLE_RATE), SAMPLE_RATE)
+        if not s.no_face:  # refused now, not after the scene is built
+            check_speech(audio, s.audio.name)
         if s.seconds is not None:
             audio = Audio(audio.samples[: round(s.seconds * SAMPLE_RATE)], SAMPLE_RATE)
         stages.audio = audio

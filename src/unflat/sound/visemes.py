@@ -19,7 +19,7 @@ import numpy as np
 
 from unflat.errors import InputError
 from unflat.sound.tts.speech import Phone
-from unflat.sound.voice_activity import FRAME_S, band_energy_db, voice_activity
+from unflat.sound.voice_activity import FRAME_S, VoiceActivity, band_energy_db, voice_activity
 from unflat.types import Audio
 
 # Viseme openings by the phone's first sound character (eSpeak mnemonics and IPA).
@@ -59,7 +59,26 @@ def openings_from_phones(phones: Sequence[Phone], fps: float, frames: int) -> np
     for phone in phones:
         start, end = round(phone.start * _RATE), max(round(phone.end * _RATE), 1)
         fine[start:end] = phone_opening(phone)
-    return _to_frames(_smooth(fine), fps, frames)
+    openings = _to_frames(_smooth(fine), fps, frames)
+    # the lips must meet for /p b m/: smoothing and frame averaging would leave them ajar
+    for phone in phones:
+        if phone.is_bilabial:
+            index = int((phone.start + phone.end) / 2 * fps)
+            if 0 <= index < frames:
+                openings[index] = 0.0
+    return openings
+
+
+def check_speech(audio: Audio, source: str) -> VoiceActivity:
+    """The voice activity of ``audio``; ``InputError`` when it holds no speech."""
+    activity = voice_activity(audio)
+    if not activity.spans:
+        raise InputError(
+            f"{source} has no speech in it (nothing rises 15 dB above its noise floor in the "
+            "speech band)",
+            hint="give a recording of someone speaking, or --text to synthesise speech",
+        )
+    return activity
 
 
 def openings_from_audio(audio: Audio, fps: float, frames: int, *, source: str) -> np.ndarray:
@@ -67,13 +86,7 @@ def openings_from_audio(audio: Audio, fps: float, frames: int, *, source: str) -
 
     Raises ``InputError`` when ``audio`` holds no speech (nothing for a mouth to follow).
     """
-    activity = voice_activity(audio)
-    if not activity.spans:
-        raise InputError(
-            f"{source} has no speech in it (its loudest sound is less than 15 dB above its "
-            "noise floor)",
-            hint="give a recording of someone speaking, or --text to synthesise speech",
-        )
+    activity = check_speech(audio, source)
     times, energy = band_energy_db(audio)
     centres = times + FRAME_S / 2
     speaking = np.zeros(len(times), dtype=bool)
