@@ -166,3 +166,17 @@ def test_a_recording_drives_the_mouth_and_silence_is_refused(
         RunPipeline(_settings(tmp_path / "b", depth_file, text=None, audio=hum))()
     assert not (tmp_path / "b" / "mona_lisa.mp4").exists()
     assert "depth" in json.loads((tmp_path / "b" / "run.json").read_text())["stages"]
+
+
+def test_a_driver_video_moves_the_face_and_lends_its_sound(
+    tmp_path: Path, depth_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import shared_path
+
+    driver = shared_path("data", "faces", "videos", "talk_2.mp4")
+    settings = _settings(tmp_path, depth_file, text=None, driver=driver, seconds=1.0)
+    result = RunPipeline(settings)()
+    assert result.stages["sound"]["kind"] == "driver"
+    assert result.stages["video"]["drive"] == "driver" and result.stages["video"]["frames"] == 25
+    assert probe_video(result.video).audio_decodable
+    assert "taken as the rest face" in capsys.readouterr().err

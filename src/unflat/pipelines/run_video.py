@@ -13,9 +13,11 @@ from unflat.face.animate import Animator
 from unflat.face.motion import Motion
 from unflat.io.video import VideoWriter, read_video
 from unflat.pipelines import living
+from unflat.pipelines.animate import rest_frame_note
 from unflat.pipelines.run_context import RunContext, face_model_hashes
 from unflat.pipelines.run_record import run_stage
 from unflat.pipelines.run_sound import clip_seconds
+from unflat.progress import note
 from unflat.sound.visemes import openings_from_audio, openings_from_phones
 from unflat.types import FaceTrack
 
@@ -82,6 +84,7 @@ def _driver(
     s = stages.settings
     if s.driver is not None:
         face_track = track(s.driver, max_frames=frames + 1, progress=stages.progress)
+        note(rest_frame_note(s.driver.name, face_track))
         return face_track, _video_frames(s.driver)
     openings = None
     if stages.phones is not None:
