@@ -16,6 +16,8 @@ _LAZY = {
     "DubPipeline": "unflat.pipelines.dub",
     "FoleyPipeline": "unflat.pipelines.foley",
     "RenderPipeline": "unflat.pipelines.render",
+    "RunPipeline": "unflat.pipelines.run",
+    "RunSettings": "unflat.pipelines.run",
     "ScenePipeline": "unflat.pipelines.scene",
     "read_photo": "unflat.io.images",
 }
@@ -48,6 +50,8 @@ __all__ = [
     "Gaussians",
     "Photo",
     "RenderPipeline",
+    "RunPipeline",
+    "RunSettings",
     "ScenePipeline",
     "UnflatError",
     "__version__",

@@ -20,6 +20,8 @@ _LAZY = {
     "DubPipeline": "unflat.pipelines.dub",
     "FoleyPipeline": "unflat.pipelines.foley",
     "RenderPipeline": "unflat.pipelines.render",
+    "RunPipeline": "unflat.pipelines.run",
+    "RunSettings": "unflat.pipelines.run",
     "SceneJob": "unflat.pipelines.scene",
     "ScenePipeline": "unflat.pipelines.scene",
     "run_batch": "unflat.pipelines.batch",
