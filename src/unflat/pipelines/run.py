@@ -107,6 +107,6 @@ class RunPipeline:
         scene_stage(context)
         sound_stage(context)
         video_stage(context)
-        if s.check_sync and not s.no_face and (s.speech_text is not None or s.audio is not None):
+        if s.check_sync and not s.no_face and context.audio is not None:
             sync_stage(context)
         return RunResult(files.video, record.path, record.data["stages"])
