@@ -108,9 +108,21 @@ def test_render_writes_a_spatial_photo_of_the_scene_camera(tmp_path: Path, capsy
     capsys.readouterr()
     assert main(["render", scene, "--stereo", "spatial", "-o", str(tmp_path / "s.mp4")]) == 2
     assert main(["render", scene, "-o", str(tmp_path / "v.heic")]) == 2
+    small = [
+        "render",
+        scene,
+        "--stereo",
+        "spatial",
+        "--width",
+        "48",
+        "-o",
+        str(tmp_path / "t.heic"),
+    ]
+    assert main(small) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert "writes a HEIC photo" in lines[0] and "--stereo spatial" in lines[1]
-    assert not (tmp_path / "s.mp4").exists() and not (tmp_path / "v.heic").exists()
+    assert "--width 48 is too small for a spatial photo" in lines[2]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in", "out"]
 
 
 def test_convert_between_formats_keeps_the_scene(tmp_path: Path) -> None:

@@ -43,6 +43,16 @@ class RenderPipeline:
         options.check()
         options.path_options.total_frames  # noqa: B018 - validates the length before loading
         self.options, self.focal_px, self.eps2d, self.device = options, focal_px, eps2d, device
+        if self.spatial:
+            from unflat.io.spatial_photo import MIN_SIDE
+
+            for name in ("width", "height"):
+                side = getattr(options, name)
+                if side is not None and side < MIN_SIDE:
+                    raise ConfigError(
+                        f"--{name} {side} is too small for a spatial photo",
+                        hint=f"give at least {MIN_SIDE} pixels per side",
+                    )
 
     @classmethod
     def from_options(cls, options: VideoOptions, **settings: object) -> RenderPipeline:
