@@ -13,6 +13,7 @@ from PIL import Image
 from unflat.cli import main
 from unflat.io.depth_files import save_depth_npy
 from unflat.io.gaussians import load_gaussians, save_ply
+from unflat.io.spatial_photo import read_spatial_photo
 from unflat.io.video import probe_video, read_video
 from unflat.types import Gaussians
 
@@ -78,6 +79,50 @@ def test_render_reads_the_camera_from_the_sidecar(tmp_path: Path) -> None:
     args = ["render", str(out / "room.ply"), "--frames", "2", "--stereo", "sbs", "-o", str(sbs)]
     assert main(args) == 0
     assert probe_video(sbs).width == 160
+
+
+def test_render_writes_a_spatial_photo_of_the_scene_camera(tmp_path: Path, capsys) -> None:
+    photo, depth = photo_and_depth(tmp_path / "in")
+    out = tmp_path / "out"
+    assert (
+        main(["splat", str(photo), "--depth", str(depth), "--focal-px", "70", "-o", str(out)]) == 0
+    )
+    scene = str(out / "room.ply")
+    assert main(["render", scene, "--stereo", "spatial", "--width", "160"]) == 0
+    pair = read_spatial_photo(out / "room.spatial.heic")
+    assert pair.left.shape == pair.right.shape == (120, 160, 3)
+    focal = 70 * 160 / 80
+    assert pair.focal_px == pytest.approx((focal, focal), abs=1e-4)
+    assert pair.principal_point == pytest.approx((80.0, 60.0), abs=1e-4)
+    assert pair.baseline_m == pytest.approx(0.063, abs=1e-6)
+    # the nearest content (the box, 1.5 m) sits at the screen plane: f * b / (z * W)
+    assert pair.disparity_adjustment == pytest.approx(focal * 0.063 / (1.5 * 160), abs=1e-4)
+    # and it lies f * b / z = 5.9 px further right in the left view than in the right one
+    # (its sharp edges land on whole pixels: 1 px of tolerance on the difference)
+    centres = []
+    for view in (pair.left.astype(int), pair.right.astype(int)):
+        yellow = (view[..., 0] > 190) & (view[..., 1] > 170) & (view[..., 2] < 100)
+        centres.append(np.nonzero(yellow)[1].mean())
+    assert centres[0] - centres[1] == pytest.approx(focal * 0.063 / 1.5, abs=1.0)
+    # the wrong kind of output for the request: one line, nothing written
+    capsys.readouterr()
+    assert main(["render", scene, "--stereo", "spatial", "-o", str(tmp_path / "s.mp4")]) == 2
+    assert main(["render", scene, "-o", str(tmp_path / "v.heic")]) == 2
+    small = [
+        "render",
+        scene,
+        "--stereo",
+        "spatial",
+        "--width",
+        "48",
+        "-o",
+        str(tmp_path / "t.heic"),
+    ]
+    assert main(small) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "writes a HEIC photo" in lines[0] and "--stereo spatial" in lines[1]
+    assert "--width 48 is too small for a spatial photo" in lines[2]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in", "out"]
 
 
 def test_convert_between_formats_keeps_the_scene(tmp_path: Path) -> None:

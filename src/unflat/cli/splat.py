@@ -33,6 +33,7 @@ class AxesChoice(str, Enum):
 class Stereo(str, Enum):
     sbs = "sbs"
     anaglyph = "anaglyph"
+    spatial = "spatial"
 
 
 PATH_HELP = "swipe, shake, rotate, rotate_forward, dolly_zoom, orbit or ken_burns."
@@ -136,7 +137,10 @@ def splat(
 RenderOutput = Annotated[
     Path | None,
     typer.Option(
-        "-o", "--output", help="Video file: .mp4, .webm or .gif (default SCENE.PATH.mp4)."
+        "-o",
+        "--output",
+        help="Video file: .mp4, .webm or .gif (default SCENE.PATH.mp4); .heic for --stereo "
+        "spatial (default SCENE.spatial.heic).",
     ),
 ]
 Trajectory = Annotated[str, typer.Option("--trajectory", "-t", help=PATH_HELP)]
@@ -149,7 +153,12 @@ Amplitude = Annotated[
     typer.Option("--amplitude", help="Sideways reach in metres (default: from the scene's depth)."),
 ]
 StereoOption = Annotated[
-    Stereo | None, typer.Option("--stereo", help="sbs (side by side) or anaglyph (red-cyan).")
+    Stereo | None,
+    typer.Option(
+        "--stereo",
+        help="sbs (side by side), anaglyph (red-cyan), or spatial: one Apple spatial photo "
+        "(HEIC, for Vision Pro) from the scene's own camera instead of a video.",
+    ),
 ]
 Baseline = Annotated[float, typer.Option("--baseline", help="Stereo eye distance in metres.")]
 SourceFocal = Annotated[
@@ -164,7 +173,7 @@ Eps2d = Annotated[
     ),
 ]
 Backend = Annotated[str, typer.Option("--backend", help="Renderer: auto, cpu, torch, gsplat.")]
-ReplaceVideo = Annotated[bool, typer.Option("--overwrite", help="Replace an existing video.")]
+ReplaceVideo = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 
 
 @app.command("render")
@@ -186,7 +195,8 @@ def render_command(
     device: Device = "auto",
     overwrite: ReplaceVideo = False,
 ) -> int:
-    """Render a camera-motion video of a Gaussian scene (MP4, WebM or GIF; stereo optional).
+    """Render a camera-motion video of a Gaussian scene (MP4, WebM or GIF; stereo optional),
+    or with --stereo spatial an Apple spatial photo (HEIC) from the scene's own camera.
 
     Distances are in metres; the default amplitudes follow SHARP (the nearest content moves by
     8% of the image diagonal). The source camera comes from NAME.scene.json (written by

@@ -3,6 +3,9 @@
 :func:`stereo_pair` shifts a camera by ``∓baseline/2`` along its own x axis (parallel axes, no
 toe-in, so there is no vertical disparity). :func:`comfortable_baseline` follows the
 photographers' 1/30 rule (baseline = nearest depth / 30) capped at the human eye distance.
+With parallel axes everything lies in front of the screen plane; :func:`window_disparity` is
+the shift (a fraction of the width) that puts a chosen depth at the screen plane instead, the
+"disparity adjustment" of Apple's spatial photos.
 :func:`anaglyph` makes red-cyan images, by default with Dubois' least-squares matrices (less
 ghosting and truer colours than the simple "red from the left, green and blue from the right"
 method, which ``method="color"`` gives), applied in linear light as Dubois derived them.
@@ -53,6 +56,15 @@ def comfortable_baseline(depth: DepthRange) -> float:
     """A baseline (metres) that keeps the nearest content comfortable: ``near / 30``, at most
     the eye distance."""
     return float(min(EYE_DISTANCE_M, depth.near / 30.0))
+
+
+def window_disparity(focal_px: float, width: int, baseline_m: float, depth_m: float) -> float:
+    """The disparity of a point ``depth_m`` away between two parallel cameras ``baseline_m``
+    apart, as a fraction of the image width: ``focal * baseline / (depth * width)``. Shifting
+    the views by it puts that depth at the screen plane and everything farther behind it."""
+    if not (depth_m > 0 and width > 0):
+        raise ValueError(f"depth {depth_m} m and width {width} px must be positive")
+    return focal_px * baseline_m / (depth_m * width)
 
 
 def _check_pair(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 :func:`render_frames` yields sRGB ``uint8`` frames (mono, side-by-side stereo or anaglyph) for
 a camera path around the scene's source camera; :func:`write_path_video` encodes them with
 :mod:`unflat.io.video` (``.mp4`` H.264, ``.webm`` VP9 or ``.gif``), atomically.
+:func:`render_stereo_still` renders the two views of a spatial photo (the source camera itself).
 
 Output size: the source camera's size by default, capped at :data:`DEFAULT_MAX_SIDE` on the
 longer side; ``width``/``height`` set it (one of them keeps the aspect ratio). Requests above
@@ -39,7 +40,9 @@ from unflat.types import Camera, Gaussians
 
 DEFAULT_MAX_SIDE = 1920
 MAX_SIDE = 4096
-STEREO_MODES = ("sbs", "anaglyph")
+STEREO_MODES = ("sbs", "anaglyph", "spatial")
+#: Stereo modes that make one still photo, not a video.
+STILL_STEREO_MODES = ("spatial",)
 
 
 @dataclass
@@ -48,9 +51,11 @@ class VideoOptions:
 
     ``path`` is one of :data:`~unflat.splat.trajectories.TRAJECTORIES`; ``path_options`` its
     timing and amplitudes (SHARP's defaults: 60 frames, amplitudes from the depth range).
-    ``stereo`` is ``None``, ``"sbs"`` (left | right, each at full size) or ``"anaglyph"``
-    (red-cyan glasses), with eyes ``baseline_m`` apart. ``eps2d`` is the renderer's low-pass
-    (0.3 px for 3DGS-style scenes; SHARP's own scenes are rendered with 0).
+    ``stereo`` is ``None``, ``"sbs"`` (left | right, each at full size), ``"anaglyph"``
+    (red-cyan glasses) or ``"spatial"`` (a still pair from the source camera, for an Apple
+    spatial photo: :func:`render_stereo_still`), with eyes ``baseline_m`` apart. ``eps2d`` is
+    the renderer's low-pass (0.3 px for 3DGS-style scenes; SHARP's own scenes are rendered with
+    0).
     """
 
     path: str = "rotate_forward"
@@ -71,7 +76,8 @@ class VideoOptions:
             )
         if self.stereo is not None and self.stereo not in STEREO_MODES:
             raise ConfigError(
-                f"unknown stereo mode {self.stereo!r}", hint="use sbs (side by side) or anaglyph"
+                f"unknown stereo mode {self.stereo!r}",
+                hint="use sbs (side by side), anaglyph or spatial (an Apple spatial photo)",
             )
         if not (math.isfinite(self.baseline_m) and self.baseline_m > 0):
             raise ConfigError(f"baseline {self.baseline_m} m must be positive", hint="e.g. 0.063")
@@ -137,6 +143,11 @@ def render_frames(
     gaussians: Gaussians, cameras: list[Camera], options: VideoOptions
 ) -> Iterator[np.ndarray]:
     """Yield one ``uint8 [H,W,3]`` frame per camera (``[H,2W,3]`` side by side)."""
+    if options.stereo in STILL_STEREO_MODES:
+        raise ConfigError(
+            f"--stereo {options.stereo} makes a still photo, not a video",
+            hint="write it to NAME.heic (unflat render SCENE --stereo spatial -o NAME.heic)",
+        )
     check_gaussians(gaussians)  # once: the scene is the same in every frame
     for camera in cameras:
         if options.stereo is None:
@@ -170,3 +181,20 @@ def write_path_video(
         for frame in frames:
             writer.write(frame)
     return writer.path
+
+
+def render_stereo_still(
+    gaussians: Gaussians,
+    source: Camera,
+    options: VideoOptions,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray, Camera]:
+    """The left and right views of the source camera itself (no path), eyes
+    ``options.baseline_m`` apart, at the output size; and that camera (the eyes share its
+    intrinsics). ``progress`` hears ``("render", eyes done, 2)``."""
+    options.check()
+    camera = output_camera(source, options.width, options.height)
+    check_gaussians(gaussians)
+    eyes = counted(stereo_pair(camera, options.baseline_m), progress, "render", 2)
+    left, right = (_frame(gaussians, eye, options) for eye in eyes)
+    return left, right, camera
