@@ -144,7 +144,7 @@ def test_without_depth_or_weights_the_user_is_told_what_to_do(tmp_path: Path, ca
     photo, _ = photo_and_depth(tmp_path / "in")
     assert main(["splat", str(photo), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "neither SHARP nor Depth Pro weights are installed" in err
+    assert "Depth Pro weights are not installed, and it shows no face" in err
     assert "--depth FILE" in err and "Traceback" not in err
     assert not list((tmp_path / "out").glob("*"))
 

@@ -1,4 +1,9 @@
-"""``unflat depth``: photos to metric depth maps, previews and point clouds on disk."""
+"""``unflat depth``: photos to metric depth maps, previews and point clouds on disk.
+
+Depth Pro's when its weights are given or installed; without them, a photo with a face gets the
+portrait depth of :class:`~unflat.pipelines.depth_source.DepthSource` (recorded as model
+``portrait-mesh``), and any other photo Depth Pro's error saying how to fetch it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ import numpy as np
 
 from unflat import __version__
 from unflat.depth.predict import DepthEstimator
-from unflat.errors import ConfigError
+from unflat.errors import ConfigError, WeightsError
 from unflat.io.atomic import write_json
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
 from unflat.io.pointcloud import depth_to_points, save_ply_points
+from unflat.pipelines.depth_source import DepthSource
 from unflat.progress import Progress, report
 from unflat.types import DepthMap, Photo
 
@@ -138,10 +144,26 @@ class DepthPipeline:
             )
         return self._estimator
 
+    @property
+    def weights_sha256(self) -> str | None:
+        """The sha256 of the Depth Pro weights used, once loaded (None for portrait depth)."""
+        return None if self._estimator is None else self._estimator.weights_sha256
+
+    def _without_weights(self) -> bool:
+        """True when Depth Pro cannot run: no weights given and none downloaded."""
+        from unflat.weights import is_cached
+
+        return self.weights is None and self.model == "depth-pro" and not is_cached(self.model)
+
     def __call__(self, photo: Photo | str | Path) -> DepthMap:
         """Metric depth of one photo (a :class:`Photo` or a file)."""
         if not isinstance(photo, Photo):
             photo = read_photo(photo)
+        if self._estimator is None and self._without_weights():
+            try:
+                return DepthSource(focal_px=self.focal_px).portrait(photo)
+            except WeightsError:
+                pass  # no face: Depth Pro's own error (below) says how to fetch its weights
         return self.estimator.predict(photo, f_px=self.focal_px)
 
     # --- files, as a batch job --------------------------------------------------------------
@@ -166,4 +188,4 @@ class DepthPipeline:
         report(self.progress, stage, 0, 1)
         result = self(photo)
         report(self.progress, stage, 1, 1)
-        write_depth_outputs(self.outputs(base), photo, result, self.estimator.weights_sha256)
+        write_depth_outputs(self.outputs(base), photo, result, self.weights_sha256)

@@ -4,10 +4,13 @@ One precedence, so ``unflat run``, ``refocus``, ``measure`` and video depth agre
 
 1. a depth file the user gave (``--depth FILE``), read in its units (``--depth-units``);
 2. Depth Pro, when its weights are installed (or ``weights`` names a file);
-3. otherwise no depth: a ``WeightsError`` saying how to get some.
+3. a portrait depth built from the face mesh, the person mask and a background plane
+   (:func:`unflat.face.relief.portrait_depth`), when the photo shows a face;
+4. otherwise no depth: a ``WeightsError`` saying how to get some.
 
 The focal length follows :meth:`Photo.known_focal` (the user's, else EXIF), else the depth
-file's sidecar, else Depth Pro's estimate.
+file's sidecar, else Depth Pro's estimate; a portrait depth without one assumes a 50 mm
+equivalent lens (``focal_source="default"``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from unflat.depth.predict import DepthEstimator
 from unflat.errors import InputError, WeightsError
+from unflat.face.relief import NoFaceError, portrait_depth
 from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.progress import note
 from unflat.splat.scene import depth_sidecar_focal, fit_depth
@@ -66,11 +70,27 @@ class DepthSource:
             return self.from_file(photo, depth_path)
         if self.has_depth_pro:
             return self.estimator.predict(photo, f_px=self.focal_px)
-        raise WeightsError(
-            f"no depth for {photo.source or 'the photo'}: Depth Pro weights are not installed",
-            hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
-            "`unflat models fetch depth-pro`",
+        return self.portrait(photo)
+
+    def portrait(self, photo: Photo) -> DepthMap:
+        """The portrait depth of ``photo`` (no weights needed); a ``WeightsError`` without a
+        face, since then only a depth file or Depth Pro can give one."""
+        focal, source = photo.known_focal(self.focal_px)
+        try:
+            depth = portrait_depth(photo.rgb, focal_px=focal, focal_source=source or "user")
+        except NoFaceError:
+            raise WeightsError(
+                f"no depth for {photo.source or 'the photo'}: Depth Pro weights are not "
+                "installed, and it shows no face for a portrait depth",
+                hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
+                "`unflat models fetch depth-pro`",
+            ) from None
+        name = Path(photo.source).name if photo.source else "the photo"
+        note(
+            f"{name}: depth is a portrait estimate from the face mesh; for better depth, "
+            "`unflat models fetch depth-pro`"
         )
+        return depth
 
     def from_file(self, photo: Photo, depth_path: Path) -> DepthMap:
         """The depth map in ``depth_path``, at the photo's size, with a focal length."""

@@ -4,11 +4,12 @@
 
 - geometry: a depth file given (a metric depth map from ``unflat depth``, a phone or any tool)
   -> :func:`~unflat.splat.rgbd.from_rgbd`; else SHARP when asked for or already downloaded;
-  else Depth Pro's depth (when downloaded) -> ``from_rgbd``; else a clear error saying how to
-  get either;
+  else Depth Pro's depth (when downloaded) -> ``from_rgbd``; else, for a photo with a face,
+  the portrait depth of :class:`~unflat.pipelines.depth_source.DepthSource` -> ``from_rgbd``;
+  else a clear error saying how to get depth;
 - focal length: :meth:`Photo.known_focal` (the user's, else EXIF), else the depth file's
-  sidecar (``NAME.json`` written by ``unflat depth``), else Depth Pro's estimate; else an error
-  asking for ``--focal-px``.
+  sidecar (``NAME.json`` written by ``unflat depth``), else Depth Pro's estimate, else the
+  portrait depth's default lens; else an error asking for ``--focal-px``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 import torch
 
 from unflat.depth.predict import DepthEstimator
-from unflat.errors import ConfigError, InputError, WeightsError
+from unflat.errors import ConfigError, InputError
 from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
+from unflat.pipelines.depth_source import DepthSource
 from unflat.progress import Progress, note, report
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
@@ -145,19 +147,19 @@ class ScenePipeline:
         if self._use_sharp(depth is not None):
             return self._sharp_scene(photo, start)
         depth_source = str(depth_path) if depth_path is not None else None
+        fallback_source = "depth"
         if depth is None:
-            if not self._can_estimate_depth():
-                raise WeightsError(
-                    f"no depth for {photo.source or 'the photo'}: neither SHARP nor Depth Pro "
-                    "weights are installed",
-                    hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
-                    "weights: `unflat models fetch sharp` or `unflat models fetch depth-pro`",
-                )
-            estimate = self._estimator().predict(photo, f_px=photo.known_focal(self.focal_px)[0])
-            depth, depth_source = estimate.depth, "depth-pro"
+            if self._can_estimate_depth():
+                known = photo.known_focal(self.focal_px)[0]
+                estimate = self._estimator().predict(photo, f_px=known)
+                depth_source = "depth-pro"
+            else:  # no weights at all: a portrait depth, or DepthSource's WeightsError
+                estimate = DepthSource(focal_px=self.focal_px).portrait(photo)
+                depth_source, fallback_source = estimate.model, estimate.focal_source
+            depth = estimate.depth
             if photo.known_focal(self.focal_px)[0] is None:
                 sidecar_focal = estimate.focal_px
-        focal, focal_source = self._focal(photo, sidecar_focal)
+        focal, focal_source = self._focal(photo, sidecar_focal, fallback_source)
         rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
         height, width = rgb.shape[:2]
         camera = Camera.pinhole(width, height, focal * scale)
@@ -181,13 +183,15 @@ class ScenePipeline:
         seconds = time.perf_counter() - start
         return Scene(gaussians.to("cpu"), camera, "sharp", focal, focal_source, seconds=seconds)
 
-    def _focal(self, photo: Photo, fallback: float | None) -> tuple[float, str]:
+    def _focal(
+        self, photo: Photo, fallback: float | None, fallback_source: str = "depth"
+    ) -> tuple[float, str]:
         """The focal length in pixels of ``photo`` and where it came from."""
         focal, source = photo.known_focal(self.focal_px)
         if focal is not None and source is not None:
             return focal, source
         if fallback is not None:
-            return float(fallback), "depth"
+            return float(fallback), fallback_source
         if self._can_estimate_depth():
             return float(self._estimator().predict(photo).focal_px), "depth-pro"
         raise InputError(
