@@ -180,3 +180,17 @@ def test_a_driver_video_moves_the_face_and_lends_its_sound(
     assert result.stages["video"]["drive"] == "driver" and result.stages["video"]["frames"] == 25
     assert probe_video(result.video).audio_decodable
     assert "taken as the rest face" in capsys.readouterr().err
+
+
+def test_the_readme_command_runs_with_nothing_but_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no weights anywhere (a fresh install): the portrait's depth comes from the face mesh
+    monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNFLAT_OFFLINE", "1")
+    out = tmp_path / "out"
+    code = main(["run", "-o", str(out), "--max-size", str(SIZE), "--text", "Hello there."])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    assert record["stages"]["depth"]["model"] == "portrait-mesh"
+    assert (out / "mona_lisa.mp4").is_file() and probe_video(out / "mona_lisa.mp4").has_audio
