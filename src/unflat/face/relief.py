@@ -74,6 +74,10 @@ BACKGROUND_GAP_M = 0.5
 #: Segmentation probability above which a pixel belongs to the person (above MediaPipe's
 #: usual 0.5: on paintings, textured backgrounds hover about 0.5 in specks).
 PERSON_THRESHOLD = 0.65
+#: The person mask grows by this fraction of the image's long side (a pixel at 512): the hair's
+#: fringe, which the mask leaves out, then moves with the person instead of being smeared into
+#: the background that a moving camera uncovers behind it.
+PERSON_GROWTH = 1 / 512
 
 
 @dataclass
@@ -176,7 +180,7 @@ def _rounded_body(person: np.ndarray, near_m: float, rounding_px: float) -> np.n
     return (near_m + BODY_ROUNDING_M * (1.0 - bulge)).astype(np.float32)
 
 
-def _face_edge_outwards(face_depth: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def face_edge_outwards(face_depth: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every pixel's nearest face pixel's depth, and its distance to it in pixels."""
     distance, labels = cv2.distanceTransformWithLabels(
         (~face).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
@@ -184,6 +188,23 @@ def _face_edge_outwards(face_depth: np.ndarray, face: np.ndarray) -> tuple[np.nd
     # DIST_LABEL_PIXEL numbers the zero (face) pixels 1, 2, ... in raster order.
     face_values = face_depth.ravel()[np.flatnonzero(face.ravel())]
     return face_values[labels - 1], distance
+
+
+def wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of ``sigma`` pixels, done on a smaller copy when ``sigma`` is wide (a
+    direct 100-pixel blur of a 6-megapixel image takes seconds; this, a few milliseconds)."""
+    factor = sigma / _BLUR_SIGMA
+    if factor <= 1.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape[:2]
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma * small_size[0] / width)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+# The widest blur done at full size, in pixels.
+_BLUR_SIGMA = 4.0
 
 
 def person_surface(
@@ -196,14 +217,14 @@ def person_surface(
     """Depth of the person everywhere (meaningful inside ``person``): the face where the mesh
     covers it, else the rounded body surface, eased from the face edge's depth next to it."""
     body = _rounded_body(person, near_m, BODY_ROUNDING_M * pixels_per_m)
-    edge, distance = _face_edge_outwards(face_depth, face)
+    edge, distance = face_edge_outwards(face_depth, face)
     ease = np.clip(distance / max(FACE_TO_BODY_M * pixels_per_m, 1e-6), 0.0, 1.0)
     ease = ease * ease * (3.0 - 2.0 * ease)  # smoothstep: no kink where it meets the body
     surface = (1.0 - ease) * edge + ease * body
     # The face edge's depth varies along it, and carried straight out it draws rays through
     # the hair: smooth them more the farther they run, and not at all at the face's edge.
     blend_px = FACE_TO_BODY_M * pixels_per_m
-    smooth = cv2.GaussianBlur(surface.astype(np.float32), (0, 0), max(1.0, blend_px / 4))
+    smooth = wide_blur(surface.astype(np.float32), max(1.0, blend_px / 4))
     reach = np.clip(distance / max(blend_px / 2, 1e-6), 0.0, 1.0)
     surface = (1.0 - reach) * surface + reach * smooth
     return np.where(face, face_depth, surface).astype(np.float32)
@@ -277,6 +298,8 @@ def portrait_relief(
     face_depth = rasterise_mesh(points, depths, triangles(), (height, width))
     face_mask = np.isfinite(face_depth)
     person = _the_person(segment_person(image) > PERSON_THRESHOLD, face_mask, faces)
+    grow = max(1, round(PERSON_GROWTH * max(height, width)))
+    person = cv2.dilate(person.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
     eyes_m = focal_px * metres_per_px
     ears_m = float(np.mean(depths[list(EAR_POINTS)]))
     pixels_per_m = 1.0 / metres_per_px
