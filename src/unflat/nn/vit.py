@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unflat.config import read_config
+from unflat.config import check_range, read_config
 
 # timm builds these ViTs with LayerNorm(eps=1e-6); the released weights were trained with it.
 LAYER_NORM_EPS = 1e-6
@@ -53,13 +53,10 @@ class ViTConfig:
         bounds = {"embed_dim": 65536, "depth": 1024, "num_heads": 1024, "patch_size": 1024}
         bounds |= {"img_size": 65536, "in_chans": 1024}
         for name, most in bounds.items():
-            value = getattr(self, name)
-            if not 1 <= value <= most:
-                raise ConfigError(f"vit.{name} is {value}; it must lie in 1..{most}", "e.g. 16")
-        if not 0 < self.mlp_ratio <= 64:
-            raise ConfigError(
-                f"vit.mlp_ratio is {self.mlp_ratio}; it must lie in (0, 64]", "e.g. 4"
-            )
+            check_range(f"vit.{name}", getattr(self, name), 1, most, "e.g. 16")
+        # 0 (no head) or a class count: ImageNet-22k's 21841 is the largest in use.
+        check_range("vit.num_classes", self.num_classes, 0, 1_000_000, "e.g. 0 (no head)")
+        check_range("vit.mlp_ratio", self.mlp_ratio, 0, 64, "e.g. 4", open_low=True)
         if self.embed_dim % self.num_heads:
             raise ConfigError(
                 f"vit.embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}",
