@@ -155,6 +155,13 @@ class DepthPro(nn.Module):
     def img_size(self) -> int:
         return self.encoder.img_size
 
+    def block_passes(self) -> int:
+        """Images the ViT blocks take in a forward of one image: the encoder's two ViTs, and
+        the field-of-view head's own (see ``unflat.nn.vit.block_progress``)."""
+        fov = getattr(self, "fov", None)
+        fov_blocks = len(fov.encoder[0].blocks) if hasattr(fov, "encoder") else 0
+        return self.encoder.block_passes() + fov_blocks
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Canonical inverse depth ``[B,1,S,S]`` and FOV in degrees ``[B,1,1,1]`` (or None)."""
         size = self.img_size

@@ -9,7 +9,8 @@ state dicts load with ``strict=True``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unflat.config import check_range, read_config
+from unflat.progress import Progress, report
 
 # timm builds these ViTs with LayerNorm(eps=1e-6); the released weights were trained with it.
 LAYER_NORM_EPS = 1e-6
@@ -208,3 +210,35 @@ def tokens_to_grid(tokens: torch.Tensor, height: int, width: int, prefix: int = 
     """Drop the ``prefix`` (cls) tokens and fold ``[B, N, C]`` into a ``[B, C, H, W]`` map."""
     batch, _, channels = tokens.shape
     return tokens[:, prefix:].reshape(batch, height, width, channels).permute(0, 3, 1, 2)
+
+
+@contextlib.contextmanager
+def block_progress(model: nn.Module, progress: Progress | None, stage: str) -> Iterator[None]:
+    """Report ``model``'s forward passes inside the block under ``stage``, as its ViT blocks
+    finish: one step per image (window) a block has taken, ``model.block_passes()`` of them in
+    a forward of one image, and one more when the forward returns (the rest of the network).
+
+    Forward hooks that only count, so the numbers computed are untouched. A model without
+    ``block_passes`` shows one step for its whole forward.
+    """
+    if progress is None:
+        yield
+        return
+    passes = getattr(model, "block_passes", None)
+    total = (passes() if callable(passes) else 0) + 1
+    done = 0
+    report(progress, stage, done, total)
+
+    def finished(block: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal done
+        done = min(done + int(inputs[0].shape[0]), total - 1)
+        report(progress, stage, done, total)
+
+    blocks = [module for module in model.modules() if isinstance(module, Block)]
+    hooks = [block.register_forward_hook(finished) for block in blocks]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+    report(progress, stage, total, total)

@@ -14,7 +14,7 @@ from unflat.io.atomic import write_json
 from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse_depth_preview
 from unflat.io.images import read_photo
 from unflat.io.pointcloud import depth_to_points, save_ply_points
-from unflat.progress import Progress, report
+from unflat.progress import Progress, prefixed
 from unflat.types import DepthMap, Photo
 
 
@@ -138,11 +138,12 @@ class DepthPipeline:
             )
         return self._estimator
 
-    def __call__(self, photo: Photo | str | Path) -> DepthMap:
-        """Metric depth of one photo (a :class:`Photo` or a file)."""
+    def __call__(self, photo: Photo | str | Path, progress: Progress | None = None) -> DepthMap:
+        """Metric depth of one photo (a :class:`Photo` or a file); ``progress`` hears the
+        network's forward pass (stage ``"Depth Pro"``)."""
         if not isinstance(photo, Photo):
             photo = read_photo(photo)
-        return self.estimator.predict(photo, f_px=self.focal_px)
+        return self.estimator.predict(photo, f_px=self.focal_px, progress=progress)
 
     # --- files, as a batch job --------------------------------------------------------------
 
@@ -162,8 +163,5 @@ class DepthPipeline:
     def process(self, path: Path, base: Path) -> None:
         """Depth of the photo at ``path``, written beside ``base``."""
         photo = read_photo(path)
-        stage = f"{path.name}: depth"
-        report(self.progress, stage, 0, 1)
-        result = self(photo)
-        report(self.progress, stage, 1, 1)
+        result = self(photo, progress=prefixed(self.progress, f"{path.name}: "))
         write_depth_outputs(self.outputs(base), photo, result, self.estimator.weights_sha256)

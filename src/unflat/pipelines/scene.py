@@ -23,7 +23,7 @@ from unflat.errors import ConfigError, InputError, WeightsError
 from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
-from unflat.progress import Progress, note, report
+from unflat.progress import Progress, note, prefixed, report
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
 from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth
@@ -131,8 +131,11 @@ class ScenePipeline:
 
     # --- the scene -----------------------------------------------------------------------
 
-    def __call__(self, photo: Photo, depth_path: Path | None = None) -> Scene:
-        """The scene of ``photo``, from the depth file ``depth_path`` when given."""
+    def __call__(
+        self, photo: Photo, depth_path: Path | None = None, progress: Progress | None = None
+    ) -> Scene:
+        """The scene of ``photo``, from the depth file ``depth_path`` when given; ``progress``
+        hears the network's forward pass (stage ``"SHARP"`` or ``"Depth Pro"``)."""
         start = time.perf_counter()
         depth = None
         sidecar_focal = None
@@ -143,7 +146,7 @@ class ScenePipeline:
             depth = fit_depth(read.metres, photo.width, photo.height, str(depth_path))
             sidecar_focal = depth_sidecar_focal(depth_path)
         if self._use_sharp(depth is not None):
-            return self._sharp_scene(photo, start)
+            return self._sharp_scene(photo, start, progress)
         depth_source = str(depth_path) if depth_path is not None else None
         if depth is None:
             if not self._can_estimate_depth():
@@ -153,11 +156,12 @@ class ScenePipeline:
                     hint="give --depth FILE (a metric depth map, e.g. from a phone), or fetch "
                     "weights: `unflat models fetch sharp` or `unflat models fetch depth-pro`",
                 )
-            estimate = self._estimator().predict(photo, f_px=photo.known_focal(self.focal_px)[0])
+            focal = photo.known_focal(self.focal_px)[0]
+            estimate = self._estimator().predict(photo, f_px=focal, progress=progress)
             depth, depth_source = estimate.depth, "depth-pro"
-            if photo.known_focal(self.focal_px)[0] is None:
+            if focal is None:
                 sidecar_focal = estimate.focal_px
-        focal, focal_source = self._focal(photo, sidecar_focal)
+        focal, focal_source = self._focal(photo, sidecar_focal, progress)
         rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
         height, width = rgb.shape[:2]
         camera = Camera.pinhole(width, height, focal * scale)
@@ -172,16 +176,18 @@ class ScenePipeline:
             seconds=time.perf_counter() - start,
         )
 
-    def _sharp_scene(self, photo: Photo, start: float) -> Scene:
+    def _sharp_scene(self, photo: Photo, start: float, progress: Progress | None) -> Scene:
         from unflat.splat.predict import predict_gaussians
 
-        focal, focal_source = self._focal(photo, None)
-        gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal)
+        focal, focal_source = self._focal(photo, None, progress)
+        gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal, progress)
         camera = Camera.pinhole(photo.width, photo.height, focal)
         seconds = time.perf_counter() - start
         return Scene(gaussians.to("cpu"), camera, "sharp", focal, focal_source, seconds=seconds)
 
-    def _focal(self, photo: Photo, fallback: float | None) -> tuple[float, str]:
+    def _focal(
+        self, photo: Photo, fallback: float | None, progress: Progress | None = None
+    ) -> tuple[float, str]:
         """The focal length in pixels of ``photo`` and where it came from."""
         focal, source = photo.known_focal(self.focal_px)
         if focal is not None and source is not None:
@@ -189,7 +195,8 @@ class ScenePipeline:
         if fallback is not None:
             return float(fallback), "depth"
         if self._can_estimate_depth():
-            return float(self._estimator().predict(photo).focal_px), "depth-pro"
+            estimate = self._estimator().predict(photo, progress=progress)
+            return float(estimate.focal_px), "depth-pro"
         raise InputError(
             f"no focal length for {photo.source or 'the photo'}: no EXIF, and Depth Pro weights "
             "are not installed to estimate it",
@@ -249,7 +256,9 @@ class SceneJob:
         photo = read_photo(path)
         stage = f"{path.name}: 3D scene"
         report(self.progress, stage, 0, 1)
-        scene = self.pipeline(photo, depth_file_for(path, self.depth))
+        # the network's own bar beside this one: photo.png: SHARP (or: Depth Pro)
+        network = prefixed(self.progress, f"{path.name}: ")
+        scene = self.pipeline(photo, depth_file_for(path, self.depth), network)
         files = self.outputs(base)
         save_gaussians(files.scene, scene.gaussians, axes=self.axes)
         report(self.progress, stage, 1, 1)
