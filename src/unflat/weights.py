@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,13 +276,17 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     try:
-        try:
-            # mmap keeps a multi-gigabyte checkpoint out of RAM until each tensor is used.
-            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:
-            if "mmap" not in str(error):
-                raise
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns on stderr about a pickle protocol other than its own default, then
+            # reads the file (or refuses it: our error says so) all the same.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            try:
+                # mmap keeps a multi-gigabyte checkpoint out of RAM until each tensor is used.
+                loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as error:
+                if "mmap" not in str(error):
+                    raise
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise _unreadable_checkpoint(path, error) from None
 
