@@ -25,9 +25,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            # torch warns on stderr about a pickle protocol other than its own default, then
-            # reads the file (or refuses it: our error says so) all the same.
-            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            # torch warns on stderr about what it meets in the file (a pickle protocol other than
+            # its default, objects a damaged pickle defines oddly), then reads the file or refuses
+            # it all the same: our error says what is wrong.
+            warnings.simplefilter("ignore")
             try:
                 # mmap keeps a multi-gigabyte checkpoint out of RAM until each tensor is used.
                 loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
