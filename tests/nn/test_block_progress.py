@@ -26,8 +26,8 @@ DEPTH_PRO = {
     "encoder_feature_dims": [8, 16, 32, 32], "decoder_features": 16, "last_dims": [8, 1],
 }  # fmt: skip
 SHARP = {  # as tests/splat/test_sharp.py's small variant: 512 px
-    "architecture": "sharp", "vit": VIT | {"img_size": 128, "patch_size": 16}, "monodepth_encoder_dims": [8, 16, 32, 32],
-    "monodepth_hook_ids": [0, 1, 1, 1],
+    "architecture": "sharp", "vit": VIT | {"img_size": 128, "patch_size": 16},
+    "monodepth_encoder_dims": [8, 16, 32, 32], "monodepth_hook_ids": [0, 1, 1, 1],
     "params": {
         "monodepth": {"dims_decoder": [16, 16, 16, 16, 16]},
         "gaussian_decoder": {"dims_decoder": [24, 16, 16, 8, 8], "norm_num_groups": 4},
