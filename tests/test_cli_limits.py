@@ -9,6 +9,7 @@ from unflat.cli import main
 from unflat.cli.app import split_limits
 from unflat.errors import ConfigError
 from unflat.io.gaussians import save_splat
+from unflat.io.limits import OPTIONS
 from unflat.types import Gaussians
 
 
@@ -44,3 +45,25 @@ def test_a_scene_over_the_limit_is_refused_until_the_limit_is_raised(tmp_path, c
     assert not target.exists()
     assert main(["--max-gaussians", "50", "convert", str(scene), str(target)]) == 0
     assert target.is_file()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["depth"], ["splat"], ["render"], ["convert"], ["animate"], ["foley"], ["dub"],
+     ["eval"], ["eval", "depth"], ["models", "fetch"]],
+)  # fmt: skip
+def test_every_command_help_names_the_limit_options(command: list[str], capsys) -> None:
+    """They are parsed before the command (split_limits), so each command's own help would not
+    list them: it ends with a line that does."""
+    assert main([*command, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())  # rich wraps the line
+    assert "Limits, anywhere on the command line: --max-pixels N (default 150M)," in shown
+    for option in OPTIONS.values():
+        assert f"{option} " in shown, option
+    assert "See unflat --help." in shown
+
+
+def test_the_root_help_keeps_its_own_panel(capsys) -> None:
+    assert main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "Limits (any command)" in shown and "See unflat --help" not in shown

@@ -4,11 +4,14 @@ sha256 a Hugging Face hub publishes for a file (a loopback server answering as t
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pytest
 
 from unflat.download import download, file_sha256, hub_digest, is_hub_url, offline
 from unflat.errors import WeightsError
+from unflat.io.guard import error_phrase
 
 PAYLOAD = os.urandom(3 * (1 << 20) + 12345)  # more than one 1 MiB read, not a multiple of it
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -335,3 +339,23 @@ def test_download_through_the_hub_redirect(server: _Server, tmp_path: Path) -> N
     dest = tmp_path / "model.pt"
     result = download([server.base + HUB_FILE], dest, None, PAYLOAD_SHA, progress=False, timeout=5)
     assert dest.read_bytes() == PAYLOAD and result.sha256 == PAYLOAD_SHA
+
+
+@pytest.mark.parametrize(
+    ("error", "phrase"),
+    [
+        (urllib.error.HTTPError("u", 404, "Not Found", Message(), None), "HTTP 404 Not Found"),
+        (urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")),
+         "[Errno 111] Connection refused"),
+        (urllib.error.URLError(TimeoutError("timed out")), "timed out"),
+        (urllib.error.URLError("unknown url type: ftp2"), "unknown url type: ftp2"),
+        (TimeoutError(), "timed out"),
+        (http.client.RemoteDisconnected("Remote end closed connection without response"),
+         "Remote end closed connection without response"),
+        (ValueError("first line\nsecond line"), "first line"),
+        (OSError(), "OSError"),
+    ],
+)  # fmt: skip
+def test_a_failed_request_is_one_short_phrase(error: BaseException, phrase: str) -> None:
+    """The download's reasons come from the one phrase maker the readers use (io.guard)."""
+    assert error_phrase(error) == phrase

@@ -18,6 +18,7 @@ from torch import nn
 
 from unflat import registry, weights
 from unflat.errors import WeightsError
+from unflat.weights import checkpoints, fetching, integrity
 
 FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "depth_pro_tiny_a"
 TINY_CONFIG = {"architecture": "tiny_mlp", "hidden": 4}
@@ -182,9 +183,9 @@ def test_fetch_downloads_converts_once_and_shows_the_licence_once(
         raise AssertionError("converted twice")
 
     real_reader = weights.read_checkpoint
-    monkeypatch.setattr(weights, "read_checkpoint", no_conversion)
+    monkeypatch.setattr(fetching, "read_checkpoint", no_conversion)
     assert weights.fetch("tiny", progress=False) == path
-    monkeypatch.setattr(weights, "read_checkpoint", real_reader)
+    monkeypatch.setattr(fetching, "read_checkpoint", real_reader)
     weights.fetch("tiny", progress=False, force=True)
     assert "licence" not in capsys.readouterr().err.lower(), "the licence is shown only once"
 
@@ -238,7 +239,7 @@ def test_read_checkpoint_unwraps_model_and_ddp_prefix(tmp_path: Path) -> None:
 
 def test_shared_storage_tensors_are_saved(tmp_path: Path) -> None:
     tied = torch.randn(3, 3)
-    weights._save_safetensors({"a": tied, "b": tied, "c": tied[0]}, tmp_path / "m.safetensors")
+    checkpoints.save_safetensors({"a": tied, "b": tied, "c": tied[0]}, tmp_path / "m.safetensors")
     loaded = load_file(tmp_path / "m.safetensors")
     assert torch.equal(loaded["b"], tied) and torch.equal(loaded["c"], tied[0])
 
@@ -371,11 +372,11 @@ def test_weights_id_is_the_sha256_and_is_cached(
     assert len(list((weights.cache_dir() / "hashes").glob("*.json"))) == 1
 
     real = weights.file_sha256
-    monkeypatch.setattr(weights, "file_sha256", lambda path: pytest.fail("hashed twice"))
+    monkeypatch.setattr(integrity, "file_sha256", lambda path: pytest.fail("hashed twice"))
     assert weights.weights_id(file) == digest
     save_file(tiny_state(torch.float32), str(file))
     os.utime(file, ns=(1, 1))  # a different mtime and size: the sidecar is stale
-    monkeypatch.setattr(weights, "file_sha256", real)
+    monkeypatch.setattr(integrity, "file_sha256", real)
     assert weights.weights_id(file) == real(file) != digest
 
 

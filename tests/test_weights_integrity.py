@@ -26,6 +26,7 @@ from safetensors.torch import save_file
 from tests.test_weights import _cli, _register_tiny, tiny_builder, tiny_state
 from unflat import weights
 from unflat.errors import WeightsError
+from unflat.weights import integrity
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A private cache, a fresh per-process hash memo, and no network beyond 127.0.0.1."""
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("UNFLAT_OFFLINE", raising=False)
-    monkeypatch.setattr(weights, "_DIGESTS", {})
+    monkeypatch.setattr(integrity, "_DIGESTS", {})
     real = socket.create_connection
 
     def guarded(address, *args, **kwargs):
@@ -247,7 +248,7 @@ def test_a_flipped_byte_in_the_cache_is_caught_and_force_repairs_it(
     monkeypatch: pytest.MonkeyPatch, fetched: Path, capsys: pytest.CaptureFixture
 ) -> None:
     _flip_last_byte(fetched)
-    monkeypatch.setattr(weights, "_DIGESTS", {})  # a new process
+    monkeypatch.setattr(integrity, "_DIGESTS", {})  # a new process
     with pytest.raises(WeightsError) as caught:
         weights.load_model("tiny", builder=tiny_builder, progress=False)
     assert caught.value.message == (
@@ -270,10 +271,10 @@ def test_the_cache_is_hashed_once_per_process_and_again_when_it_changes(
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(weights, "file_sha256", counting)
+    monkeypatch.setattr(integrity, "file_sha256", counting)
     weights.load_model("tiny", builder=tiny_builder, progress=False)
     assert calls == [], "fetch hashed it when it made it"
-    monkeypatch.setattr(weights, "_DIGESTS", {})  # a new process
+    monkeypatch.setattr(integrity, "_DIGESTS", {})  # a new process
     for _ in range(3):
         weights.load_model("tiny", builder=tiny_builder, progress=False)
         assert weights.weights_id("tiny") == _source()["safetensors"]["sha256"]
@@ -288,7 +289,7 @@ def test_a_size_change_is_caught_without_hashing(
 ) -> None:
     with fetched.open("ab") as handle:
         handle.write(b"\0")
-    monkeypatch.setattr(weights, "file_sha256", lambda path: pytest.fail("hashed"))
+    monkeypatch.setattr(integrity, "file_sha256", lambda path: pytest.fail("hashed"))
     with pytest.raises(WeightsError, match=r"is damaged: it has \d+ bytes, but \d+ were recorded"):
         weights.fetch("tiny", progress=False)
 
@@ -320,7 +321,7 @@ def test_a_converted_checkpoint_is_checked_and_older_conversions_go(
     weights.load_model(checkpoint, default_architecture="tiny", builder=tiny_builder)
     (converted,) = (weights.cache_dir() / "converted").glob("*/model.safetensors")
     _flip_last_byte(converted)
-    monkeypatch.setattr(weights, "_DIGESTS", {})
+    monkeypatch.setattr(integrity, "_DIGESTS", {})
     with pytest.raises(WeightsError, match="is damaged") as caught:
         weights.load_model(checkpoint, default_architecture="tiny", builder=tiny_builder)
     assert caught.value.hint == (
@@ -349,9 +350,9 @@ def test_weights_id_of_a_users_file_writes_nothing_beside_it(
     (entry,) = (weights.cache_dir() / "hashes").iterdir()
     assert json.loads(entry.read_text())["path"] == str(file.resolve())
 
-    monkeypatch.setattr(weights, "_DIGESTS", {})  # a new process reads the cached hash
+    monkeypatch.setattr(integrity, "_DIGESTS", {})  # a new process reads the cached hash
     real = weights.file_sha256
-    monkeypatch.setattr(weights, "file_sha256", lambda path: pytest.fail("hashed twice"))
+    monkeypatch.setattr(integrity, "file_sha256", lambda path: pytest.fail("hashed twice"))
     assert weights.weights_id(file) == digest
 
     # Same size, mtime put back: still noticed (the ctime cannot be put back).
@@ -359,8 +360,8 @@ def test_weights_id_of_a_users_file_writes_nothing_beside_it(
     save_file({k: v + 1 for k, v in tiny_state().items()}, str(file))
     os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert file.stat().st_size == stat.st_size
-    monkeypatch.setattr(weights, "_DIGESTS", {})
-    monkeypatch.setattr(weights, "file_sha256", real)
+    monkeypatch.setattr(integrity, "_DIGESTS", {})
+    monkeypatch.setattr(integrity, "file_sha256", real)
     assert weights.weights_id(file) == real(file) != digest
     assert len(list((weights.cache_dir() / "hashes").iterdir())) == 1, "one entry per path"
 

@@ -15,6 +15,7 @@ import math
 import os
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,6 +96,31 @@ def config_dict(config: object, architecture: str | None = None) -> dict[str, An
     return {"architecture": architecture, **data} if architecture else data
 
 
+def check_range(
+    label: str,
+    value: float | Sequence[float],
+    low: float,
+    high: float,
+    hint: str,
+    *,
+    open_low: bool = False,
+) -> None:
+    """``ConfigError`` naming ``label`` and the allowed range unless ``value`` (each value of a
+    list) lies in ``low..high`` (above ``low`` when ``open_low``). For the sizes a model is built
+    from: a zero, negative or astronomical width must be refused before it reaches torch as a
+    division by zero, a negative dimension or an allocation that never ends."""
+    values = list(value) if isinstance(value, Sequence) else [value]
+    if all((low < item if open_low else low <= item) and item <= high for item in values):
+        return
+    if isinstance(low, int) and isinstance(high, int) and not open_low:
+        allowed = f"{low}..{high}"
+    else:
+        allowed = f"{'(' if open_low else '['}{low}, {high}]"
+    subject = "each value" if isinstance(value, Sequence) else "it"
+    shown = _short(values if isinstance(value, Sequence) else value)
+    raise ConfigError(f"{label} is {shown}; {subject} must lie in {allowed}", hint)
+
+
 def _hint(kind: type) -> str:
     names = [field.name for field in dataclasses.fields(kind)]  # type: ignore[arg-type]
     return f"known keys: {names}"
@@ -173,4 +199,4 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-__all__ = ["FILE_KEYS", "config_dict", "read_config", "read_config_file"]
+__all__ = ["FILE_KEYS", "check_range", "config_dict", "read_config", "read_config_file"]

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from unflat import __version__
 from unflat.errors import WeightsError
+from unflat.io.guard import error_phrase
 
 CONNECT_TIMEOUT_S = 15.0
 CHUNK_BYTES = 1 << 20
@@ -109,7 +110,7 @@ def download(
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             # HTTPError is a URLError; socket timeouts and resets are OSErrors. The .part stays so
             # the next attempt (this mirror or a later run) resumes where this one stopped.
-            reasons.append(f"{url}: {_describe(error)}")
+            reasons.append(f"{url}: {error_phrase(error)}")
             hint = manual_hint(urls, dest)
             continue
         size = part.stat().st_size
@@ -211,16 +212,6 @@ def _head_without_redirect(url: str, timeout: float) -> Message:
 
 class _CorruptDownload(Exception):
     """The bytes arrived but are not the expected file."""
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    return str(error) or type(error).__name__
 
 
 def _fetch_to_part(

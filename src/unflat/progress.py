@@ -33,6 +33,14 @@ def counted(
         report(progress, stage, done, total)
 
 
+def prefixed(progress: Progress | None, prefix: str) -> Progress | None:
+    """``progress`` with ``prefix`` before every stage's name: a batch names the photo, e.g.
+    ``photo.jpg: Depth Pro``, when the work inside reports as ``Depth Pro``."""
+    if progress is None:
+        return None
+    return lambda stage, done, total: progress(prefix + stage, done, total)
+
+
 def note(message: str) -> None:
     """Tell the user something they should know about the result (one line on stderr)."""
     import sys

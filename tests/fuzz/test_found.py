@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -135,3 +136,92 @@ def test_a_wav_claiming_a_huge_sample_rate_is_refused_before_resampling(tmp_path
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"plays 100,000,007 samples a second"):
         read_audio(path)
+
+
+def _config(base: dict, path: str, value: object) -> dict:
+    """``base`` with the field at the dotted ``path`` (``name[index]`` for a list slot) set."""
+    config = json.loads(json.dumps(base))
+    *parents, last = path.split(".")
+    node = config
+    for name in parents:
+        node = node.setdefault(name, {})
+    if last.endswith("]"):
+        name, index = last[:-1].split("[")
+        node[name][int(index)] = value
+    else:
+        node[last] = value
+    return config
+
+
+# (architecture's base config, field, damaged value, the range the error names). The first four
+# are the shrunk crashes of the ``builds`` harness: a negative width (torch's RuntimeError), an
+# odd time embedding (a torch check), 2**31 alignment steps (a build that never ended), 2**63 (an
+# integer torch cannot unpack); the others are their neighbours.
+DAMAGED_SIZES = [
+    ("depth_pro", "encoder_feature_dims[0]", -1, "1..65536"),
+    ("vssflow", "time_freq_dim", -1, "2..65536"),
+    ("sharp", "params.depth_alignment.steps", 2**31, "1..16"),
+    ("depth_pro", "encoder_feature_dims[0]", 2**63, "1..65536"),
+    ("depth_pro", "decoder_features", 0, "8..65536"),
+    ("depth_pro", "decoder_features", -32, "8..65536"),
+    ("depth_pro", "last_dims[1]", 0, "1..65536"),
+    ("depth_pro", "vit.num_classes", -1, "0..1000000"),
+    ("sharp", "monodepth_encoder_dims[3]", 2**40, "1..65536"),
+    ("sharp", "params.monodepth.dims_decoder[0]", 1, "2..65536"),
+    ("sharp", "params.gaussian_decoder.dims_decoder[4]", -8, "2..65536"),
+    ("sharp", "params.gaussian_decoder.dim_out", 0, "1..65536"),
+    ("sharp", "params.initializer.num_layers", 10**6, "1..64"),
+    ("sharp", "params.depth_alignment.base_width", 2**20, "1..65536"),
+    ("vssflow", "phoneme_vocab_size", 0, "1..1000000"),
+    ("vssflow", "ff_mult", -2, "1..64"),
+    ("vssflow", "n_fft", 2**62, "4..65536"),
+    ("vssflow", "griffin_lim_iters", 0, "1..10000"),
+    ("vssflow", "clip_seconds", 0.0, "(0, 3600.0]"),
+]
+
+
+@pytest.mark.parametrize(("architecture", "field", "value", "allowed"), DAMAGED_SIZES)
+def test_a_damaged_model_size_is_a_config_error_naming_field_and_range(
+    architecture: str, field: str, value: object, allowed: str
+) -> None:
+    from tests.fuzz.models import TINY_DEPTH_PRO
+    from unflat.sound.vssflow.config import VSSFlowConfig
+    from unflat.splat.sharp.config import SharpConfig
+
+    base = {
+        "depth_pro": TINY_DEPTH_PRO,
+        "vssflow": VSSFlowConfig.tiny().to_dict(),
+        "sharp": SharpConfig().to_dict(),  # full size: refused before anything is built
+    }[architecture]
+    with pytest.raises(ConfigError) as caught, torch.device("meta"):
+        build_model(_config(base, field, value))
+    name = field.split("[")[0]
+    assert caught.value.message.startswith(f"{name} is ") and allowed in caught.value.message
+    assert caught.value.hint and "\n" not in caught.value.message
+
+
+def test_sizes_at_the_bounds_still_build() -> None:
+    """The smallest widths the rules allow build (on the meta device)."""
+    from tests.fuzz.models import TINY_DEPTH_PRO
+
+    config = _config(TINY_DEPTH_PRO, "decoder_features", 8)
+    config = _config(config, "last_dims", [1, 1])
+    with torch.device("meta"):
+        assert build_model(config).config.decoder_features == 8
+
+
+def test_a_checkpoint_of_another_pickle_protocol_reads_without_torchs_warning(
+    tmp_path: Path,
+) -> None:
+    """torch warned on stderr (the ``weights`` harness's noise: a damaged protocol byte) about a
+    protocol other than its default; the checkpoint reads all the same."""
+    from unflat.weights import read_checkpoint
+
+    path = tmp_path / "model.pt"
+    state = Tiny().state_dict()
+    torch.save(state, path, pickle_protocol=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read = read_checkpoint(path)
+    assert read.keys() == state.keys()
+    assert all(torch.equal(read[key], state[key]) for key in state)

@@ -33,10 +33,7 @@ from tests.fuzz.runner import (
 from unflat.errors import InputError
 
 # Harnesses that still find crashes, and the branch that is expected to fix them.
-XFAIL: dict[str, str] = {
-    "builds": "open: ViT sizes are now refused by ViTConfig.validate, but other widths of the "
-    "model configs (e.g. a negative decoder_features) still reach torch as a RuntimeError",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _marked(name: str) -> object:

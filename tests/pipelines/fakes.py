@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unflat.progress import Progress, report
 from unflat.types import DepthMap, Photo
 
 
@@ -43,7 +44,10 @@ class FakeEstimator:
 
     weights_sha256 = "0" * 64
 
-    def predict(self, photo: Photo, f_px: float | None = None) -> DepthMap:
+    def predict(
+        self, photo: Photo, f_px: float | None = None, progress: Progress | None = None
+    ) -> DepthMap:
+        report(progress, "Depth Pro", 1, 1)
         y, x = np.mgrid[0 : photo.height, 0 : photo.width]
         depth = (1.0 + (x + y) / (photo.width + photo.height)).astype(np.float32)
         focal = f_px or 0.8 * photo.width

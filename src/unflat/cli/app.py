@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import typer
 from typer.exceptions import TyperException
 
@@ -152,9 +153,34 @@ def bug(error: Exception) -> int:
     return 2
 
 
+def limits_epilog() -> str:
+    """The line each command's ``--help`` ends with: the limit options it takes too (they are
+    parsed before the command, so they are listed in full only by ``unflat --help``)."""
+    defaults = {
+        "max_pixels": ("N", _short(_D.max_pixels)),
+        "max_gaussians": ("N", _short(_D.max_gaussians)),
+        "max_seconds": ("S", f"{_D.max_seconds:g} s"),
+        "max_frames": ("N", _short(_D.max_frames)),
+        "max_decoded_bytes": ("N", f"{_D.max_decoded_bytes / 1e9:.1f}G"),
+    }
+    listed = ", ".join(
+        f"{OPTIONS[name]} {value} (default {default})"
+        for name, (value, default) in defaults.items()
+    )
+    return f"Limits, anywhere on the command line: {listed}. See unflat --help."
+
+
+def _mention_limits(group: click.Command) -> None:
+    """Give every command below ``group`` (not the root, which lists them) the limits epilog."""
+    for command in getattr(group, "commands", {}).values():
+        command.epilog = command.epilog or limits_epilog()
+        _mention_limits(command)
+
+
 def run(application: typer.Typer, argv: list[str]) -> int:
     """Run the app; user errors become one line and exit code 2, never a traceback."""
     command = typer.main.get_command(application)
+    _mention_limits(command)
     _Interrupt.told = False
     try:
         argv, limits = split_limits(argv)

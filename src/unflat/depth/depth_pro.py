@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unflat.config import read_config
+from unflat.config import check_range, read_config
 from unflat.errors import ConfigError
 from unflat.nn.depth_pro_encoder import DepthProEncoder, inverse_depth_head
 from unflat.nn.dpt import MultiresConvDecoder
@@ -36,6 +36,8 @@ from unflat.registry import (
 # Inverse depth is clamped to this range before inversion, as the published infer() does:
 # depths between 0.1 mm and 10 km.
 INVERSE_DEPTH_RANGE = (1e-4, 1e4)
+# The widest feature map a config may ask for (the ViT's own bound on its width).
+MAX_WIDTH = 65536
 
 
 @dataclass
@@ -82,6 +84,19 @@ class DepthProConfig:
             )
         if len(self.last_dims) != 2:
             raise ConfigError("last_dims must have 2 values", "e.g. [32, 1]")
+        self._validate_widths()
+
+    def _validate_widths(self) -> None:
+        """Widths a network can have. The upper bound (as the ViT's) is far past any model
+        (the released one: 1024), so only a damaged config meets it."""
+        check_range(
+            "encoder_feature_dims", self.encoder_feature_dims, 1, MAX_WIDTH,
+            "e.g. [256, 512, 1024, 1024]",
+        )  # fmt: skip
+        # The inverse-depth head halves the decoder width, the field-of-view head divides it by 8.
+        fewest = 8 if self.use_fov_head else 2
+        check_range("decoder_features", self.decoder_features, fewest, MAX_WIDTH, "e.g. 256")
+        check_range("last_dims", self.last_dims, 1, MAX_WIDTH, "e.g. [32, 1]")
 
 
 class FOVNetwork(nn.Module):
@@ -139,6 +154,13 @@ class DepthPro(nn.Module):
     @property
     def img_size(self) -> int:
         return self.encoder.img_size
+
+    def block_passes(self) -> int:
+        """Images the ViT blocks take in a forward of one image: the encoder's two ViTs, and
+        the field-of-view head's own (see ``unflat.nn.vit.block_progress``)."""
+        fov = getattr(self, "fov", None)
+        fov_blocks = len(fov.encoder[0].blocks) if hasattr(fov, "encoder") else 0
+        return self.encoder.block_passes() + fov_blocks
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Canonical inverse depth ``[B,1,S,S]`` and FOV in degrees ``[B,1,1,1]`` (or None)."""

@@ -11,7 +11,8 @@ from torch import nn
 
 from unflat.device import check_precision, pick_device
 from unflat.nn.inference import apply_precision
-from unflat.nn.vit import VisionTransformer
+from unflat.nn.vit import VisionTransformer, block_progress
+from unflat.progress import Progress
 from unflat.types import DepthMap, Photo
 from unflat.weights import check_finite
 
@@ -60,17 +61,20 @@ class DepthEstimator:
         name = model if weights is None else str(weights)
         return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
 
-    def predict(self, photo: Photo, f_px: float | None = None) -> DepthMap:
+    def predict(
+        self, photo: Photo, f_px: float | None = None, progress: Progress | None = None
+    ) -> DepthMap:
         """Metric depth of ``photo``.
 
         The focal length comes from ``f_px`` when given, else from the photo's EXIF, else from
-        the network's field-of-view head.
+        the network's field-of-view head. ``progress`` hears the network's forward pass, block
+        by block, under the stage ``"Depth Pro"``.
         """
         focal, source = photo.known_focal(f_px)
         source = source or "model"
         start = time.perf_counter()
         image = to_network_input(photo.rgb, self.device, self.dtype)
-        with torch.inference_mode():
+        with torch.inference_mode(), block_progress(self.model, progress, "Depth Pro"):
             out = self.model.infer(image, f_px=focal)
         # Damaged weights give NaN; that must fail here, not become a file and a sidecar.
         check_finite(

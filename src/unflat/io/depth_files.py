@@ -31,8 +31,12 @@ from PIL import Image, ImageMode, UnidentifiedImageError
 from unflat.errors import ConfigError, InputError, OutputError
 from unflat.io.atomic import atomic_write
 from unflat.io.guard import decoding
-from unflat.io.images import check_png
 from unflat.io.limits import check_limit
+from unflat.io.png import check_png
+from unflat.io.quiet import opencv_decode, quiet_decoders
+
+# Decoders' own messages off stderr: our InputError says what is wrong, once.
+quiet_decoders()
 
 #: Units per metre of a 16-bit depth PNG unless told otherwise (millimetres, as NYU Depth v2).
 PNG_DEPTH_SCALE = 1000.0
@@ -154,8 +158,10 @@ def _units_name(per_metre: float) -> str:
 
 
 def _to_metres(stored: np.ndarray, per_metre: float) -> np.ndarray:
-    """``stored / per_metre`` as a new ``float32`` array; integer 0 (no depth) becomes NaN."""
-    metres = stored.astype(np.float32, copy=True)
+    """``stored / per_metre`` as a new ``float32`` array; integer 0 (no depth) becomes NaN.
+    Values past float32's range become infinite: no depth, as an infinity in the file."""
+    with np.errstate(over="ignore"):
+        metres = stored.astype(np.float32, copy=True)
     if np.issubdtype(stored.dtype, np.integer):
         metres[stored == 0] = np.nan
     if per_metre != 1.0:
@@ -365,7 +371,10 @@ def _npy_header(source: Path, stream: IO[bytes], size: int | None) -> None:
 
 
 def _load_npy(source: Path) -> np.ndarray:
-    with decoding(source, "depth map (.npy)", hint=_DAMAGED):
+    # numpy warns on stderr about a header it had to parse twice (written by Python 2, or
+    # damaged), then reads it or raises all the same.
+    with decoding(source, "depth map (.npy)", hint=_DAMAGED), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         with open(source, "rb") as stream:
             _npy_header(source, stream, source.stat().st_size)
         return np.load(source, allow_pickle=False)
@@ -377,7 +386,9 @@ def _load_npz(source: Path) -> np.ndarray:
     with (
         decoding(source, "depth archive (.npz)", hint=_DAMAGED, extra=(RuntimeError,)),
         zipfile.ZipFile(source) as archive,
+        warnings.catch_warnings(),  # numpy's about a header parsed twice, as for .npy
     ):
+        warnings.simplefilter("ignore")
         arrays = {name.removesuffix(".npy"): name for name in archive.namelist()}
         # Apple's depth_pro CLI writes the key "depth"; a single array needs no name.
         if not arrays:
@@ -422,13 +433,8 @@ def _load_image(source: Path, suffix: str) -> np.ndarray:
             return stored
     # OpenCV for what Pillow does not hold as depth: EXR, 16-bit colour, float64 TIFF, 8 bits.
     with decoding(source, what, hint=_DAMAGED):
-        # OpenCV logs a damaged file's details on stderr; the InputError below says it once.
-        previous = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        try:
-            stored = cv2.imdecode(np.fromfile(source, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-        finally:
-            cv2.utils.logging.setLogLevel(previous)
+        # OpenCV's own messages stay off stderr; the InputError below says it once.
+        stored = opencv_decode(source)
     if stored is None:
         if suffix == ".exr":
             raise InputError(
@@ -614,8 +620,8 @@ def _surface_votes(stored: np.ndarray) -> tuple[int, int]:
 def _shrink(stored: np.ndarray, side: int) -> np.ndarray:
     """``stored`` area-averaged to ``side`` pixels on its long side, NaN where any averaged
     value was not a depth (so the averages never mix valid and invalid pixels)."""
-    values = stored.astype(np.float32)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # past float32: infinite, no depth
+        values = stored.astype(np.float32)
         valid = np.isfinite(values) & (values > 0)
     values[~valid] = 0.0
     height, width = values.shape

@@ -15,6 +15,7 @@ import contextlib
 import os
 import struct
 import tokenize
+import urllib.error
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -69,15 +70,28 @@ def decoding(
 
 
 def error_phrase(error: BaseException) -> str:
-    """A library exception as a short, single-line phrase (its first line, else its type)."""
+    """A library exception as a short, single-line phrase (its first line, else its type); a
+    web request's failure as its status (``HTTP 404 Not Found``) or its cause (``timed out``,
+    ``[Errno 111] Connection refused``)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        # the cause itself, not "<urlopen error ...>" around it
+        reason = error.reason
+        return error_phrase(reason) if isinstance(reason, BaseException) else _first_line(reason)
+    if isinstance(error, TimeoutError):
+        return "timed out"  # socket timeouts say so; a bare TimeoutError() says nothing
     if isinstance(error, tokenize.TokenError | SyntaxError) and error.args:
         # Parser errors carry (message, position): the position means nothing to a user.
         error = type(error)(error.args[0])
-    text = str(error).strip()
+    return _first_line(error) or type(error).__name__
+
+
+def _first_line(value: object) -> str:
+    """The first line of ``str(value)``, cut to 120 characters."""
+    text = str(value).strip()
     first = text.splitlines()[0].strip() if text else ""
-    if len(first) > 120:
-        first = first[:117] + "..."
-    return first or type(error).__name__
+    return first if len(first) <= 120 else first[:117] + "..."
 
 
 __all__ = ["DECODE_ERRORS", "decoding", "error_phrase"]

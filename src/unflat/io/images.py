@@ -31,11 +31,9 @@ import math
 import os
 import re
 import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageMode, UnidentifiedImageError
@@ -44,10 +42,14 @@ from unflat.errors import InputError, OutputError
 from unflat.io.atomic import atomic_write
 from unflat.io.guard import DECODE_ERRORS, decoding, error_phrase
 from unflat.io.limits import OPTIONS, Limits, check_limit, current_limits
+from unflat.io.png import check_png
+from unflat.io.quiet import opencv_decode, quiet_decoders
 from unflat.types import Photo
 
 # HEIC/HEIF through Pillow's normal open(); registering twice is harmless.
 pillow_heif.register_heif_opener()
+# Decoders' own messages off stderr: our InputError says what is wrong, once.
+quiet_decoders()
 
 #: Smallest accepted side in pixels: below this no depth or face model sees anything useful.
 MIN_SIDE = 16
@@ -292,7 +294,7 @@ def _decode_rgb(
         notes.append("alpha channel dropped")
     if wide_colour:
         # Pillow keeps only the high byte of 16-bit colour samples; OpenCV gives all 16 bits.
-        decoded = cv2.imdecode(np.fromfile(source, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        decoded = opencv_decode(source)
         if (
             decoded is not None
             and decoded.dtype == np.uint16
@@ -397,90 +399,6 @@ def _too_large(source: Path, size: tuple[int, int] | None) -> InputError:
         f"{source} is too large{shown}; the limit is {limit / 1e6:.0f} megapixels",
         hint="downscale it first, e.g. to 4000 pixels on the long side" + more,
     )
-
-
-# --- PNG: checksums, and is all the pixel data there? ------------------------------------------
-
-# Adam7 passes: first column, first row, column step, row step.
-_ADAM7 = (
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-)
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-
-
-def check_png(source: Path) -> None:
-    """Refuse a PNG with a wrong chunk checksum or less pixel data than its header declares.
-
-    Pillow checks neither: it skips the CRC of pixel chunks (a flipped bit can decode to other
-    pixels), and when the compressed stream ends early it fills the missing rows with black.
-    """
-    data = source.read_bytes()
-    header, pixels, position = b"", [], 8
-    while position + 12 <= len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        end = position + 8 + length
-        if end + 4 > len(data):
-            return  # cut short: the decoder reports a truncated file
-        kind = data[position + 4 : position + 8]
-        if zlib.crc32(data[position + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
-            name = kind.decode("ascii", "replace")
-            raise InputError(
-                f"{source} is damaged: the checksum of its {name} chunk does not match",
-                hint=_DAMAGED,
-            )
-        if kind == b"IHDR":
-            header = data[position + 8 : end]
-        elif kind == b"IDAT":
-            pixels.append(memoryview(data)[position + 8 : end])
-        elif kind == b"IEND":
-            break
-        position = end + 4
-    if len(header) == 13 and pixels:
-        expected = _png_raw_size(header)
-        found = _inflated_size(pixels, expected)
-        if found < expected:
-            raise InputError(
-                f"{source} is truncated: its pixel data holds {found:,} of the {expected:,} "
-                "bytes its header declares",
-                hint=_DAMAGED + " (a short PNG is never padded)",
-            )
-
-
-def _png_raw_size(header: bytes) -> int:
-    """Bytes of filtered scanlines a PNG header declares (each row: filter byte + samples)."""
-    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
-    bits = header[8] * _PNG_CHANNELS.get(header[9], 4)
-    passes = _ADAM7 if header[12] == 1 else ((0, 0, 1, 1),)
-    total = 0
-    for column, row, column_step, row_step in passes:
-        columns = max(0, -(-(width - column) // column_step))
-        rows = max(0, -(-(height - row) // row_step))
-        if columns:
-            total += rows * (1 + -(-columns * bits // 8))
-    return total
-
-
-def _inflated_size(chunks: list[memoryview], limit: int) -> int:
-    """How many bytes the zlib stream in ``chunks`` inflates to, counting no further than
-    ``limit`` and holding at most 1 MiB of it at a time (damage: what came before the error)."""
-    stream, found = zlib.decompressobj(), 0
-    try:
-        for chunk in chunks:
-            pending = bytes(chunk)
-            while pending and found < limit:
-                found += len(stream.decompress(pending, 1 << 20))
-                pending = stream.unconsumed_tail
-            if found >= limit or stream.eof:
-                break
-    except zlib.error:
-        pass  # the decoder reports the damage itself, with its own words
-    return found if found < limit else limit
 
 
 # --- JPEG: is every scan's data there? -------------------------------------------------------

@@ -30,10 +30,15 @@ def project_upsample(dim_in: int, dim_out: int, upsamplings: int, dim_mid: int |
     return nn.Sequential(*layers)
 
 
+def window_steps(side: int, window: int, overlap: float) -> int:
+    """How many windows ``sliding_windows`` takes along each side of a ``side`` px image."""
+    return math.ceil((side - window) / int(window * (1 - overlap))) + 1
+
+
 def sliding_windows(x: torch.Tensor, window: int, overlap: float) -> torch.Tensor:
     """Square windows over a square image, row-major, stacked on the batch axis (window-major)."""
     stride = int(window * (1 - overlap))
-    steps = math.ceil((x.shape[-1] - window) / stride) + 1
+    steps = window_steps(x.shape[-1], window, overlap)
     return torch.cat(
         [
             x[..., row * stride : row * stride + window, col * stride : col * stride + window]
@@ -103,6 +108,19 @@ class DepthProEncoder(nn.Module):
         """The network's input size: four backbone windows across."""
         return 4 * self.window
 
+    @property
+    def overlaps(self) -> tuple[float, float]:
+        """How much neighbouring windows overlap at full and at half size."""
+        return (0.25, 0.5) if self.patch_overlap else (0.0, 0.0)
+
+    def block_passes(self) -> int:
+        """Images all ViT blocks take together in a forward of one image (for progress): each
+        patch-ViT block takes every window of the pyramid, each image-ViT block one image."""
+        full_overlap, half_overlap = self.overlaps
+        windows = window_steps(self.img_size, self.window, full_overlap) ** 2
+        windows += window_steps(self.img_size // 2, self.window, half_overlap) ** 2 + 1
+        return len(self.patch_encoder.blocks) * windows + len(self.image_encoder.blocks)
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Five feature maps, finest first (for 1536 input: 768, 384, 192, 96 and 48 px)."""
         batch = x.shape[0]
@@ -111,7 +129,7 @@ class DepthProEncoder(nn.Module):
 
         # 5x5 windows at full size (25% overlap), 3x3 at half (50%), the quarter image whole:
         # one batch of 35 (per image) through the shared patch ViT.
-        full_overlap, half_overlap = (0.25, 0.5) if self.patch_overlap else (0.0, 0.0)
+        full_overlap, half_overlap = self.overlaps
         full_windows = sliding_windows(x, self.window, overlap=full_overlap)
         half_windows = sliding_windows(half, self.window, overlap=half_overlap)
         windows = torch.cat([full_windows, half_windows, quarter], dim=0)

@@ -9,14 +9,16 @@ state dicts load with ``strict=True``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unflat.config import read_config
+from unflat.config import check_range, read_config
+from unflat.progress import Progress, report
 
 # timm builds these ViTs with LayerNorm(eps=1e-6); the released weights were trained with it.
 LAYER_NORM_EPS = 1e-6
@@ -53,13 +55,10 @@ class ViTConfig:
         bounds = {"embed_dim": 65536, "depth": 1024, "num_heads": 1024, "patch_size": 1024}
         bounds |= {"img_size": 65536, "in_chans": 1024}
         for name, most in bounds.items():
-            value = getattr(self, name)
-            if not 1 <= value <= most:
-                raise ConfigError(f"vit.{name} is {value}; it must lie in 1..{most}", "e.g. 16")
-        if not 0 < self.mlp_ratio <= 64:
-            raise ConfigError(
-                f"vit.mlp_ratio is {self.mlp_ratio}; it must lie in (0, 64]", "e.g. 4"
-            )
+            check_range(f"vit.{name}", getattr(self, name), 1, most, "e.g. 16")
+        # 0 (no head) or a class count: ImageNet-22k's 21841 is the largest in use.
+        check_range("vit.num_classes", self.num_classes, 0, 1_000_000, "e.g. 0 (no head)")
+        check_range("vit.mlp_ratio", self.mlp_ratio, 0, 64, "e.g. 4", open_low=True)
         if self.embed_dim % self.num_heads:
             raise ConfigError(
                 f"vit.embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}",
@@ -211,3 +210,35 @@ def tokens_to_grid(tokens: torch.Tensor, height: int, width: int, prefix: int = 
     """Drop the ``prefix`` (cls) tokens and fold ``[B, N, C]`` into a ``[B, C, H, W]`` map."""
     batch, _, channels = tokens.shape
     return tokens[:, prefix:].reshape(batch, height, width, channels).permute(0, 3, 1, 2)
+
+
+@contextlib.contextmanager
+def block_progress(model: nn.Module, progress: Progress | None, stage: str) -> Iterator[None]:
+    """Report ``model``'s forward passes inside the block under ``stage``, as its ViT blocks
+    finish: one step per image (window) a block has taken, ``model.block_passes()`` of them in
+    a forward of one image, and one more when the forward returns (the rest of the network).
+
+    Forward hooks that only count, so the numbers computed are untouched. A model without
+    ``block_passes`` shows one step for its whole forward.
+    """
+    if progress is None:
+        yield
+        return
+    passes = getattr(model, "block_passes", None)
+    total = (passes() if callable(passes) else 0) + 1
+    done = 0
+    report(progress, stage, done, total)
+
+    def finished(block: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal done
+        done = min(done + int(inputs[0].shape[0]), total - 1)
+        report(progress, stage, done, total)
+
+    blocks = [module for module in model.modules() if isinstance(module, Block)]
+    hooks = [block.register_forward_hook(finished) for block in blocks]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+    report(progress, stage, total, total)

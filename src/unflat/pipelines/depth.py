@@ -20,7 +20,7 @@ from unflat.io.depth_files import save_depth_npy, save_depth_png16, save_inverse
 from unflat.io.images import read_photo
 from unflat.io.pointcloud import depth_to_points, save_ply_points
 from unflat.pipelines.depth_source import DepthSource
-from unflat.progress import Progress, report
+from unflat.progress import Progress, prefixed
 from unflat.types import DepthMap, Photo
 
 
@@ -155,8 +155,9 @@ class DepthPipeline:
 
         return self.weights is None and self.model == "depth-pro" and not is_cached(self.model)
 
-    def __call__(self, photo: Photo | str | Path) -> DepthMap:
-        """Metric depth of one photo (a :class:`Photo` or a file)."""
+    def __call__(self, photo: Photo | str | Path, progress: Progress | None = None) -> DepthMap:
+        """Metric depth of one photo (a :class:`Photo` or a file); ``progress`` hears the
+        network's forward pass (stage ``"Depth Pro"``)."""
         if not isinstance(photo, Photo):
             photo = read_photo(photo)
         if self._estimator is None and self._without_weights():
@@ -164,7 +165,7 @@ class DepthPipeline:
                 return DepthSource(focal_px=self.focal_px).portrait(photo)
             except WeightsError:
                 pass  # no face: Depth Pro's own error (below) says how to fetch its weights
-        return self.estimator.predict(photo, f_px=self.focal_px)
+        return self.estimator.predict(photo, f_px=self.focal_px, progress=progress)
 
     # --- files, as a batch job --------------------------------------------------------------
 
@@ -184,8 +185,5 @@ class DepthPipeline:
     def process(self, path: Path, base: Path) -> None:
         """Depth of the photo at ``path``, written beside ``base``."""
         photo = read_photo(path)
-        stage = f"{path.name}: depth"
-        report(self.progress, stage, 0, 1)
-        result = self(photo)
-        report(self.progress, stage, 1, 1)
+        result = self(photo, progress=prefixed(self.progress, f"{path.name}: "))
         write_depth_outputs(self.outputs(base), photo, result, self.weights_sha256)

@@ -21,7 +21,7 @@ from unflat.depth.predict import DepthEstimator
 from unflat.errors import InputError, WeightsError
 from unflat.face.relief import NoFaceError, portrait_depth
 from unflat.io.depth_files import parse_depth_units, read_depth
-from unflat.progress import note
+from unflat.progress import Progress, note
 from unflat.splat.scene import depth_sidecar_focal, fit_depth
 from unflat.types import DepthMap, Photo
 
@@ -64,12 +64,15 @@ class DepthSource:
         """The sha256 of the Depth Pro weights used, once loaded."""
         return None if self._estimator is None else self._estimator.weights_sha256
 
-    def __call__(self, photo: Photo, depth_path: Path | None = None) -> DepthMap:
-        """The metric depth of ``photo``: from ``depth_path`` when given, else estimated."""
+    def __call__(
+        self, photo: Photo, depth_path: Path | None = None, progress: Progress | None = None
+    ) -> DepthMap:
+        """The metric depth of ``photo``: from ``depth_path`` when given, else estimated
+        (``progress`` hears Depth Pro's forward pass)."""
         if depth_path is not None:
             return self.from_file(photo, depth_path)
         if self.has_depth_pro:
-            return self.estimator.predict(photo, f_px=self.focal_px)
+            return self.estimator.predict(photo, f_px=self.focal_px, progress=progress)
         return self.portrait(photo)
 
     def portrait(self, photo: Photo) -> DepthMap:

@@ -28,7 +28,7 @@ def depth_stage(context: RunContext) -> None:
     def work(info: dict[str, Any]) -> None:
         context.report("depth", 0, 1)
         context.depth_source.focal_px = focal
-        result = context.depth_source(context.photo, s.depth)
+        result = context.depth_source(context.photo, s.depth, context.progress)
         save_depth_npy(context.files.depth, result.depth)
         save_depth_png16(context.files.depth_png, result.depth)
         context.depth_map = result

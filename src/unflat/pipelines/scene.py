@@ -25,7 +25,7 @@ from unflat.io.depth_files import parse_depth_units, read_depth
 from unflat.io.gaussians import save_gaussians
 from unflat.io.images import read_photo
 from unflat.pipelines.depth_source import DepthSource
-from unflat.progress import Progress, note, report
+from unflat.progress import Progress, note, prefixed, report
 from unflat.splat.outputs import SceneOutputs, write_sidecar
 from unflat.splat.rgbd import from_rgbd
 from unflat.splat.scene import Scene, depth_sidecar_focal, downscale, fit_depth
@@ -133,8 +133,11 @@ class ScenePipeline:
 
     # --- the scene -----------------------------------------------------------------------
 
-    def __call__(self, photo: Photo, depth_path: Path | None = None) -> Scene:
-        """The scene of ``photo``, from the depth file ``depth_path`` when given."""
+    def __call__(
+        self, photo: Photo, depth_path: Path | None = None, progress: Progress | None = None
+    ) -> Scene:
+        """The scene of ``photo``, from the depth file ``depth_path`` when given; ``progress``
+        hears the network's forward pass (stage ``"SHARP"`` or ``"Depth Pro"``)."""
         start = time.perf_counter()
         depth = None
         sidecar_focal = None
@@ -145,13 +148,13 @@ class ScenePipeline:
             depth = fit_depth(read.metres, photo.width, photo.height, str(depth_path))
             sidecar_focal = depth_sidecar_focal(depth_path)
         if self._use_sharp(depth is not None):
-            return self._sharp_scene(photo, start)
+            return self._sharp_scene(photo, start, progress)
         depth_source = str(depth_path) if depth_path is not None else None
         fallback_source = "depth"
         if depth is None:
             if self._can_estimate_depth():
                 known = photo.known_focal(self.focal_px)[0]
-                estimate = self._estimator().predict(photo, f_px=known)
+                estimate = self._estimator().predict(photo, f_px=known, progress=progress)
                 depth_source = "depth-pro"
             else:  # no weights at all: a portrait depth, or DepthSource's WeightsError
                 estimate = DepthSource(focal_px=self.focal_px).portrait(photo)
@@ -159,7 +162,7 @@ class ScenePipeline:
             depth = estimate.depth
             if photo.known_focal(self.focal_px)[0] is None:
                 sidecar_focal = estimate.focal_px
-        focal, focal_source = self._focal(photo, sidecar_focal, fallback_source)
+        focal, focal_source = self._focal(photo, sidecar_focal, fallback_source, progress)
         rgb, depth, scale = downscale(photo.rgb, depth, self.max_size)
         height, width = rgb.shape[:2]
         camera = Camera.pinhole(width, height, focal * scale)
@@ -174,17 +177,21 @@ class ScenePipeline:
             seconds=time.perf_counter() - start,
         )
 
-    def _sharp_scene(self, photo: Photo, start: float) -> Scene:
+    def _sharp_scene(self, photo: Photo, start: float, progress: Progress | None) -> Scene:
         from unflat.splat.predict import predict_gaussians
 
-        focal, focal_source = self._focal(photo, None)
-        gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal)
+        focal, focal_source = self._focal(photo, None, progress=progress)
+        gaussians = predict_gaussians(self._sharp_model(), photo.rgb, focal, progress)
         camera = Camera.pinhole(photo.width, photo.height, focal)
         seconds = time.perf_counter() - start
         return Scene(gaussians.to("cpu"), camera, "sharp", focal, focal_source, seconds=seconds)
 
     def _focal(
-        self, photo: Photo, fallback: float | None, fallback_source: str = "depth"
+        self,
+        photo: Photo,
+        fallback: float | None,
+        fallback_source: str = "depth",
+        progress: Progress | None = None,
     ) -> tuple[float, str]:
         """The focal length in pixels of ``photo`` and where it came from."""
         focal, source = photo.known_focal(self.focal_px)
@@ -193,7 +200,8 @@ class ScenePipeline:
         if fallback is not None:
             return float(fallback), fallback_source
         if self._can_estimate_depth():
-            return float(self._estimator().predict(photo).focal_px), "depth-pro"
+            estimate = self._estimator().predict(photo, progress=progress)
+            return float(estimate.focal_px), "depth-pro"
         raise InputError(
             f"no focal length for {photo.source or 'the photo'}: no EXIF, and Depth Pro weights "
             "are not installed to estimate it",
@@ -253,7 +261,9 @@ class SceneJob:
         photo = read_photo(path)
         stage = f"{path.name}: 3D scene"
         report(self.progress, stage, 0, 1)
-        scene = self.pipeline(photo, depth_file_for(path, self.depth))
+        # the network's own bar beside this one: photo.png: SHARP (or: Depth Pro)
+        network = prefixed(self.progress, f"{path.name}: ")
+        scene = self.pipeline(photo, depth_file_for(path, self.depth), network)
         files = self.outputs(base)
         save_gaussians(files.scene, scene.gaussians, axes=self.axes)
         report(self.progress, stage, 1, 1)

@@ -16,18 +16,23 @@ import torch.nn.functional as F
 
 from unflat.errors import InputError
 from unflat.geometry.rotations import rotation_to_quaternion
+from unflat.nn.vit import block_progress
+from unflat.progress import Progress
 from unflat.splat.sharp import Sharp
 from unflat.types import Gaussians
 from unflat.weights import check_finite
 
 
 @torch.no_grad()
-def predict_gaussians(model: Sharp, image: np.ndarray, f_px: float) -> Gaussians:
+def predict_gaussians(
+    model: Sharp, image: np.ndarray, f_px: float, progress: Progress | None = None
+) -> Gaussians:
     """Gaussians for ``image`` (``uint8 [H,W,3]`` RGB) taken with focal length ``f_px`` pixels.
 
     ``f_px`` is the focal length of ``image`` as given (not of the resized network input). The
     Gaussians come back in SHARP's flat order (layer, then row, then column of the output grid),
-    on the model's device, in float32, colours linear RGB.
+    on the model's device, in float32, colours linear RGB. ``progress`` hears the network's
+    forward pass, block by block, under the stage ``"SHARP"``.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise InputError(
@@ -51,7 +56,8 @@ def predict_gaussians(model: Sharp, image: np.ndarray, f_px: float) -> Gaussians
     )
     # The network reads depth relative to the photo's own width-normalised focal length.
     disparity_factor = torch.tensor([f_px / width], dtype=torch.float32, device=device)
-    flat = model(network_input.to(dtype), disparity_factor.to(dtype))
+    with block_progress(model, progress, "SHARP"):
+        flat = model(network_input.to(dtype), disparity_factor.to(dtype))
     # Damaged weights give NaN: refuse it here, before the SVD below (which fails on NaN with a
     # linear-algebra error) and before anything is written.
     weights = getattr(model, "unflat_weights", None)

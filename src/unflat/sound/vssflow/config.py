@@ -15,13 +15,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unflat.config import FILE_KEYS, config_dict, read_config, read_config_file
+from unflat.config import FILE_KEYS, check_range, config_dict, read_config, read_config_file
 from unflat.errors import ConfigError, InputError
 
 ARCHITECTURE = "vssflow"  # the ``build_model`` name, and the "architecture" key of our configs
 PRESETS = ("full", "tiny")
 _SAMPLERS = ("euler", "midpoint")
 _MEL_SCALES = ("slaney", "htk")
+# (field, least, most) of every integer size and rate.
+_SIZE_RANGES = (
+    ("sample_rate", 1000, 384000),
+    ("n_fft", 4, 65536),
+    ("win_length", 1, 65536),
+    ("hop_length", 1, 65536),
+    ("n_mels", 1, 4096),
+    ("frames_per_latent", 1, 64),
+    ("video_dim", 1, 65536),
+    ("phoneme_vocab_size", 1, 1_000_000),
+    ("phoneme_dim", 1, 65536),
+    ("dim", 1, 65536),
+    ("depth", 1, 1024),
+    ("heads", 1, 1024),
+    ("kv_heads", 1, 1024),
+    ("cross_dim", 1, 65536),
+    ("ff_mult", 1, 64),
+    ("time_freq_dim", 2, 65536),
+    ("sample_steps", 1, 10000),
+    ("griffin_lim_iters", 1, 10000),
+)
+_SIZE_HINT = "start from VSSFlowConfig.full() / VSSFlowConfig.tiny()"
 
 
 @dataclass
@@ -105,14 +127,7 @@ class VSSFlowConfig:
     def validate(self) -> None:
         """Raise ``ConfigError`` for values no model can be built from."""
         problems: list[str] = []
-        # Sizes first: a zero would only surface as a division by zero below.
-        for name, most in (("dim", 65536), ("depth", 1024), ("heads", 1024), ("n_mels", 4096)):
-            if not 1 <= getattr(self, name) <= most:
-                raise ConfigError(
-                    f"invalid VSSFlow config: {name} is {getattr(self, name)}; it must lie in "
-                    f"1..{most}",
-                    "start from VSSFlowConfig.full() / VSSFlowConfig.tiny()",
-                )
+        self._validate_sizes()
         if self.dim % self.heads:
             problems.append(f"dim {self.dim} is not divisible by heads {self.heads}")
         if self.kv_heads <= 0 or self.heads % self.kv_heads:
@@ -125,11 +140,6 @@ class VSSFlowConfig:
             problems.append(f"mel_scale {self.mel_scale!r} is not one of {_MEL_SCALES}")
         if self.win_length > self.n_fft:
             problems.append("win_length must not exceed n_fft")
-        if self.f_max > self.sample_rate / 2:
-            problems.append(f"f_max {self.f_max} is above Nyquist ({self.sample_rate / 2})")
-        for name in ("depth", "sample_steps", "frames_per_latent", "hop_length"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be positive")
         if self.latent_std <= 0:
             problems.append("latent_std must be positive")
         if problems:
@@ -137,6 +147,23 @@ class VSSFlowConfig:
                 "invalid VSSFlow config: " + "; ".join(problems),
                 "fix these values, or start from VSSFlowConfig.full() / VSSFlowConfig.tiny()",
             )
+
+    def _validate_sizes(self) -> None:
+        """Every size and rate in a range a model can be built and run with, first: a zero
+        would only surface as a division by zero below, a negative or astronomical one in torch.
+        The upper bounds are far past the published model, so only a damaged config meets them."""
+        for name, low, high in _SIZE_RANGES:
+            check_range(name, getattr(self, name), low, high, _SIZE_HINT)
+        # The time embedding is the cosine and sine of time_freq_dim / 2 frequencies.
+        if self.time_freq_dim % 2:
+            raise ConfigError(f"time_freq_dim is {self.time_freq_dim}; it must be even", "e.g. 256")
+        for name, high in (("clip_seconds", 3600.0), ("video_fps", 1000.0)):
+            check_range(name, getattr(self, name), 0, high, _SIZE_HINT, open_low=True)
+        check_range("rope_theta", self.rope_theta, 0, 1e12, "e.g. 10000", open_low=True)
+        nyquist = self.sample_rate / 2
+        check_range("f_max", self.f_max, 0, nyquist, "at most half the sample rate", open_low=True)
+        check_range("f_min", self.f_min, 0, self.f_max, "e.g. 0 with f_max 8000")
+        check_range("griffin_lim_momentum", self.griffin_lim_momentum, 0, 1, "e.g. 0.99")
 
     @classmethod
     def full(cls) -> VSSFlowConfig:

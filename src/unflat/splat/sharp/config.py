@@ -16,7 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from unflat.config import read_config
+from unflat.config import check_range, read_config
 from unflat.errors import ConfigError
 from unflat.nn.dpt import UPSAMPLING_MODES
 from unflat.nn.vit import VIT_ALIASES, ViTConfig
@@ -37,6 +37,10 @@ DEPTH_OPTIONS = ("surface_min", "surface_max", "base_depth", "linear_disparity")
 COLOR_OPTIONS = ("none", "first_layer", "all_layers")
 COLOR_SPACES = ("sRGB", "linearRGB")
 IMAGE_ENCODER_TYPES = ("skip_conv", "skip_conv_kernel2")
+# The widest feature map a config may ask for (the ViT's own bound on its width), and the most
+# Gaussian layers: far past the released model (1024 wide, 2 layers), so only damage meets them.
+MAX_WIDTH = 65536
+MAX_LAYERS = 64
 # SHARP's ViTs keep timm's ImageNet-22k classification head (unused, but in the checkpoint).
 SHARP_NUM_CLASSES = 21841
 
@@ -202,15 +206,16 @@ class SharpConfig:
         p = self.params
         vit = self.vit
         vit.validate()
+        self._validate_sizes()
         if vit.img_size % vit.patch_size or (vit.img_size // vit.patch_size) % 8:
             raise ConfigError(
                 f"the ViT img_size ({vit.img_size}) must be a multiple of 8 patches of "
                 f"{vit.patch_size} px, so that overlapping windows merge evenly",
                 "e.g. img_size 384 with patch_size 16",
             )
-        if len(self.monodepth_encoder_dims) != 4 or min(self.monodepth_encoder_dims) < 1:
+        if len(self.monodepth_encoder_dims) != 4:
             raise ConfigError(
-                "monodepth_encoder_dims must be 4 positive widths", "e.g. [256, 512, 1024, 1024]"
+                "monodepth_encoder_dims must be 4 widths", "e.g. [256, 512, 1024, 1024]"
             )
         hooks = self.monodepth_hook_ids
         if len(hooks) != 4 or not all(0 <= i < vit.depth for i in hooks):
@@ -240,12 +245,35 @@ class SharpConfig:
                 "e.g. min_scale 0.0 and max_scale 10.0",
             )
 
+    def _validate_sizes(self) -> None:
+        """Every width and count in a range a network can have, before the rules between them:
+        a zero, negative or astronomical one would reach torch (or a loop) as it is."""
+        p = self.params
+        for label, value, low, high, hint in (
+            ("monodepth_encoder_dims", self.monodepth_encoder_dims, 1, MAX_WIDTH,
+             "e.g. [256, 512, 1024, 1024]"),
+            # The inverse-depth head and the feature heads halve the first widths.
+            ("params.monodepth.dims_decoder", p.monodepth.dims_decoder, 2, MAX_WIDTH,
+             "e.g. [256, 256, 256, 256, 256]"),
+            ("params.gaussian_decoder.dims_decoder", p.gaussian_decoder.dims_decoder, 2,
+             MAX_WIDTH, "e.g. [128, 128, 128, 128, 128]"),
+            ("params.gaussian_decoder.dim_out", p.gaussian_decoder.dim_out, 1, MAX_WIDTH,
+             "e.g. 32"),
+            # Each layer is a full-resolution sheet of Gaussians (the released model has 2).
+            ("params.initializer.num_layers", p.initializer.num_layers, 1, MAX_LAYERS, "e.g. 2"),
+            # Each step halves the resolution: 16 steps take a 65536 px image to one pixel.
+            ("params.depth_alignment.steps", p.depth_alignment.steps, 1, 16, "e.g. 4"),
+            ("params.depth_alignment.base_width", p.depth_alignment.base_width, 1, MAX_WIDTH,
+             "e.g. 16"),
+        ):  # fmt: skip
+            check_range(label, value, low, high, hint)
+
     def _validate_monodepth(self) -> None:
         p = self.params
         dims = p.monodepth.dims_decoder
-        if len(dims) != 5 or min(dims) < 2:
+        if len(dims) != 5:
             raise ConfigError(
-                f"params.monodepth.dims_decoder {list(dims)} must be 5 widths of at least 2",
+                f"params.monodepth.dims_decoder {list(dims)} must be 5 widths",
                 "one per encoder level, e.g. [256, 256, 256, 256, 256]",
             )
         if p.num_monodepth_layers not in (1, 2):
@@ -269,7 +297,7 @@ class SharpConfig:
                 "params.monodepth_adaptor passes no features to the Gaussian decoder",
                 "set encoder_features (or decoder_features) to true",
             )
-        if len(decoder.dims_decoder) != len(levels) or min(decoder.dims_decoder) < 2:
+        if len(decoder.dims_decoder) != len(levels):
             raise ConfigError(
                 f"params.gaussian_decoder.dims_decoder has {len(decoder.dims_decoder)} widths "
                 f"for {len(levels)} monodepth feature levels",
@@ -297,8 +325,6 @@ class SharpConfig:
                 f"set dim_in to {expected_in} (RGB + one disparity per monodepth layer; "
                 "with use_depth_input false, RGB counts as dim_in - 1)",
             )
-        if decoder.dim_out < 1:
-            raise ConfigError("params.gaussian_decoder.dim_out must be positive", "e.g. 32")
         if decoder.norm_type == "group_norm":
             width = decoder.dims_decoder[0]
             for channels in (width, width // 2):
@@ -318,8 +344,6 @@ class SharpConfig:
             "params.initializer.rest_layer_depth_option",
         )
         _choice(init.color_option, COLOR_OPTIONS, "params.initializer.color_option")
-        if init.num_layers < 1:
-            raise ConfigError("params.initializer.num_layers must be at least 1", "e.g. 2")
         surface = init.rest_layer_depth_option.startswith("surface")
         if init.num_layers > 2 and surface:
             raise ConfigError(
@@ -349,8 +373,6 @@ class SharpConfig:
                 f"params.depth_alignment.steps ({alignment.steps}) must exceed log2(stride)",
                 "e.g. steps 4 with stride 1",
             )
-        if alignment.base_width < 1:
-            raise ConfigError("params.depth_alignment.base_width must be positive", "e.g. 16")
         for width in alignment_widths(alignment):
             for channels in (width, width // 2):
                 _check_groups(channels, ALIGNMENT_NORM_GROUPS, "params.depth_alignment")

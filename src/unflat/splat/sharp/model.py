@@ -273,6 +273,11 @@ class Sharp(nn.Module):
         """The square input size the network runs at."""
         return self.config.image_size
 
+    def block_passes(self) -> int:
+        """Images the ViT blocks take in a forward of one image: the monodepth encoder's two
+        ViTs (see ``unflat.nn.vit.block_progress``)."""
+        return self.monodepth_model.monodepth_predictor.encoder.block_passes()
+
     @property
     def num_gaussians(self) -> int:
         """How many Gaussians one image gives: layers x (image_size / stride)^2."""
