@@ -95,9 +95,9 @@ def circle_of_confusion(
             hint="focus farther away",
         )
     aperture = focal_m / f_number
-    scale = focal_px * aperture / (focus_m - focal_m)
-    z = np.asarray(depth, dtype=np.float64)
-    return (scale * (z - focus_m) / z).astype(np.float32)
+    scale = np.float32(focal_px * aperture / (focus_m - focal_m))
+    z = np.asarray(depth, dtype=np.float32)
+    return scale * (np.float32(1.0) - np.float32(focus_m) / z)
 
 
 def blur_radius(

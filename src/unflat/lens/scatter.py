@@ -53,9 +53,10 @@ def layer_of(signed_radius: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def _disc_weights(radius: np.ndarray) -> np.ndarray:
-    """``1 / area`` of each pixel's disc (area: the sum of its row spans, 2w each)."""
-    weights = np.empty(radius.size, dtype=np.float32)
+def _premultiplied(radius: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """``[N, 4]``: each pixel's colour and 1, over the area of its disc (the sum of its row
+    spans, 2w each), so that every disc adds up to the pixel's colour with coverage 1."""
+    result = np.empty((radius.size, 4), dtype=np.float32)
     for p in prange(radius.size):
         r = max(radius[p], np.float32(SHARP_RADIUS))
         area = np.float32(0.0)
@@ -63,8 +64,11 @@ def _disc_weights(radius: np.ndarray) -> np.ndarray:
             squared = r * r - np.float32(dy * dy)
             if squared > 0.0:
                 area += np.float32(2.0) * np.float32(math.sqrt(squared))
-        weights[p] = np.float32(1.0) / area
-    return weights
+        weight = np.float32(1.0) / area
+        for channel in range(3):
+            result[p, channel] = colour[p, channel] * weight
+        result[p, 3] = weight
+    return result
 
 
 @njit(cache=True)
@@ -204,10 +208,7 @@ def scatter_layers(
     counts = np.bincount(keys.reshape(-1))
     ends = np.cumsum(counts)
     ids = np.flatnonzero(counts)
-    weights = _disc_weights(radius)
-    premultiplied = np.empty((radius.size, 4), dtype=np.float32)
-    np.multiply(flat_colour, weights[:, None], out=premultiplied[:, :3])
-    premultiplied[:, 3] = weights
+    premultiplied = _premultiplied(radius, flat_colour)
     buffer = np.zeros((height, width + 1, 4), dtype=np.float32)
     total = np.zeros((height, width, 4), dtype=np.float32)
     bands = max(1, min(height, 4 * numba.get_num_threads()))
@@ -219,7 +220,9 @@ def scatter_layers(
         first_column, last_column = _row_extents(pixels, width, height, reach)
         _composite(buffer, first_column, last_column, total)
         report(progress, "refocus", done, len(ids))
-    return total[..., :3] / np.maximum(total[..., 3:], np.float32(1e-12))
+    colour_out = total[..., :3]
+    colour_out /= np.maximum(total[..., 3:], np.float32(1e-12))
+    return colour_out
 
 
 def disc_kernel(radius: float) -> np.ndarray:
