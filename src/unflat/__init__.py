@@ -15,6 +15,8 @@ _LAZY = {
     "DepthPipeline": "unflat.pipelines.depth",
     "DubPipeline": "unflat.pipelines.dub",
     "FoleyPipeline": "unflat.pipelines.foley",
+    "MeasurePipeline": "unflat.pipelines.measure",
+    "RefocusPipeline": "unflat.pipelines.refocus",
     "RenderPipeline": "unflat.pipelines.render",
     "ScenePipeline": "unflat.pipelines.scene",
     "read_photo": "unflat.io.images",
@@ -23,7 +25,7 @@ _LAZY = {
 
 #: Subpackages reachable as attributes (``unflat.splat.render(...)``) after a plain
 #: ``import unflat``.
-_SUBPACKAGES = frozenset({"depth", "face", "io", "pipelines", "sound", "splat"})
+_SUBPACKAGES = frozenset({"depth", "face", "io", "lens", "pipelines", "sound", "splat"})
 
 
 def __getattr__(name: str) -> object:
@@ -46,7 +48,9 @@ __all__ = [
     "DubPipeline",
     "FoleyPipeline",
     "Gaussians",
+    "MeasurePipeline",
     "Photo",
+    "RefocusPipeline",
     "RenderPipeline",
     "ScenePipeline",
     "UnflatError",
@@ -55,6 +59,7 @@ __all__ = [
     "depth",
     "face",
     "io",
+    "lens",
     "load_model",
     "pipelines",
     "read_photo",

@@ -152,3 +152,21 @@ def test_measure_on_middlebury_within_one_percent(tmp_path, capsys) -> None:
         measured = float(capsys.readouterr().out.strip().splitlines()[-1].removesuffix(" m"))
         expected = np.linalg.norm(truth[y1, x1] - truth[y2, x2])
         assert measured == pytest.approx(expected, rel=0.01, abs=0.0015)  # printed to 1 mm
+
+
+def test_depth_pro_gives_the_depth_without_a_depth_file(scene, capsys) -> None:
+    # refocus takes its depth through the same DepthSource
+    photo, _ = scene
+    weights = shared_path("fixtures", "depth_pro_tiny_a")  # random weights: any depth will do
+    assert run("measure", photo, "5,40", "55,40", "--weights", weights) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "(model)" in lines[-2] and lines[-1].endswith(" m") and float(lines[-1][:-2]) > 0
+
+
+def test_without_depth_or_weights_says_how_to_get_depth(scene, capsys, monkeypatch) -> None:
+    import unflat.weights
+
+    monkeypatch.setattr(unflat.weights, "is_cached", lambda name: False)
+    photo, _ = scene
+    assert run("measure", photo, "5,40", "55,40") == 2
+    assert "Depth Pro weights are not installed" in capsys.readouterr().err
