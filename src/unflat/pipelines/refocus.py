@@ -74,11 +74,6 @@ class Focus:
         assert self.metres is not None
         return self.metres
 
-    def __str__(self) -> str:
-        if self.pixel is not None:
-            return f"pixel {self.pixel[0]:g},{self.pixel[1]:g}"
-        return f"{self.metres:g} m"
-
 
 def parse_pull(text: str) -> tuple[Focus, Focus]:
     """The two ends of ``--pull``: each a distance with ``m`` (``1.2m``) or a pixel ``X,Y``.
