@@ -7,15 +7,18 @@
   (5th percentile of depth) and its far ones (95th), at f/1.4 and f/0.5 with the photo's 35 mm
   equivalent focal length. Mean absolute difference (8-bit sRGB) from the per-layer reference
   (:func:`unflat.lens.evaluate.layered_reference`) in the bands beside depth edges (as wide as
-  the largest blur radius + 1), near side and far side, for unflat's refocus and for the two
-  depth-blind blurs. With near focus the near side is sharp: its change from the photo is shown.
+  the largest blur radius + 1), near side and far side, for unflat's layers alone, for its
+  refocus (layers and hidden fill) and for the two depth-blind blurs. With near focus the near
+  side is sharp: its change from the photo is shown.
 - **thin lens**: a point and a step edge at a known depth, blurred; the measured disc diameter
-  against the formula.
+  against the formula. Then a blurred foreground's edge over a sharp background against the
+  lens's ramp, with and without the hidden fill (:mod:`unflat.lens.hidden`).
 - **measure**: 30 random pixel pairs on surfaces per scene (every depth within 3 px valid and
-  within 2% of the others); relative error of ``unflat measure``'s distance (robust depth, the
-  principal point at the image centre) against the distance of the true points (true depth at
-  the exact pixels, Middlebury's own principal point), on the true depth and on the true depth
-  with 1% and 3% per-pixel noise, with the 5x5 median depth and with the pixel's own depth.
+  within 2% of the others); relative error of the measured distance against the distance of
+  the true points (true depth at the exact pixels, Middlebury's own intrinsics), on the true
+  depth and on the true depth with 1% and 3% per-pixel noise: with the 5x5 median depth and
+  with the pixel's own depth (Middlebury's principal point), and with the 5x5 median and the
+  principal point at the image centre (``unflat measure`` without ``--principal-point``).
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ from unflat.lens.evaluate import (
     leakage,
     naive_gather,
     naive_scatter,
+    occluding_edge_error,
     pair_errors,
     surface_pairs,
 )
+from unflat.lens.hidden import hidden_samples
 from unflat.lens.refocus import Lens, blur_radius, fill_missing_depth, to_linear, to_srgb8
-from unflat.lens.scatter import scatter_layers
+from unflat.lens.scatter import layer_of, scatter_layers
 from unflat.types import DepthMap
 
 DEFAULT_MIDDLEBURY = Path(__file__).resolve().parents[2] / "shared/data/depth/middlebury"
@@ -69,11 +74,12 @@ def leakage_rows(scene: Path, f_number: float) -> list[str]:
         radius, _, _ = blur_radius(depth, focal_px, focus, Lens(f_number))
         reference = to_srgb8(layered_reference(linear, radius))
         near, far = edge_bands(depth, math.ceil(np.abs(radius).max()) + 1)
-        scores = [
-            leakage(to_srgb8(blur(linear, radius)), reference, near, far)
-            for blur in (scatter_layers, naive_gather, naive_scatter)
-        ]
-        ours = to_srgb8(scatter_layers(linear, radius))
+        layers = layer_of(radius)
+        hidden = hidden_samples(radius, layers, linear)
+        ours = to_srgb8(scatter_layers(linear, radius, layers, hidden=hidden))
+        images = [to_srgb8(scatter_layers(linear, radius, layers)), ours]
+        images += [to_srgb8(blur(linear, radius)) for blur in (naive_gather, naive_scatter)]
+        scores = [leakage(image, reference, near, far) for image in images]
         sharp = near & (np.abs(radius) <= 0.5)
         unchanged = (
             f"{np.abs(ours.astype(float) - pair.left)[sharp].mean():.2f}" if side == "near" else ""
@@ -89,9 +95,9 @@ def leakage_rows(scene: Path, f_number: float) -> list[str]:
 def leakage_table(folder: Path) -> None:
     for f_number in (1.4, 0.5):
         print(f"\nf/{f_number:g}, the photo's 35 mm equivalent focal length:\n")
-        print("| scene | focus | largest radius px | unflat near / far | naive gather near / far "
-              "| naive scatter near / far | sharp side vs photo |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|")
+        print("| scene | focus | largest radius px | unflat, layers near / far | unflat, with "
+              "hidden fill | naive gather | naive scatter | sharp side vs photo |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
         for scene in scenes(folder):
             for row in leakage_rows(scene, f_number):
                 print(row)
@@ -118,6 +124,14 @@ def thin_lens_table() -> None:
         print(f"| {focal_px} | {focal_mm} | {f_number:g} | {focus:g} | {distance:g} "
               f"| {formula:.3f} | {disc_diameter(disc, (size // 2, size // 2)):.3f} "
               f"| {edge_diameter(edge):.3f} |")  # fmt: skip
+
+
+def occlusion_table() -> None:
+    print("\n| foreground blur radius px | error without hidden fill | error with it |")
+    print("|---|---|---|")
+    for radius in (3.0, 6.0, 12.0, 24.0):
+        print(f"| {radius:g} | {occluding_edge_error(radius, fill_hidden=False):.3f} "
+              f"| {occluding_edge_error(radius):.3f} |")  # fmt: skip
 
 
 def measure_rows(scene: Path, count: int) -> list[str]:
@@ -161,6 +175,7 @@ def main() -> None:
         leakage_table(options.middlebury)
     if options.only in (None, "thin-lens"):
         thin_lens_table()
+        occlusion_table()
     if options.only in (None, "measure"):
         measure_table(options.middlebury, options.pairs)
 

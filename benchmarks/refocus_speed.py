@@ -3,8 +3,10 @@
 The photo is a smooth random texture with clipped highlights; its depth a phone portrait's: a
 person (an ellipse) at 1 m, a floor rising from 1.2 m at the bottom edge to a wall at 4 m, and
 a background at 20 m through a window. The lens is the photo's 26 mm equivalent (3028 px),
-focused on the person. After one warm-up call (numba's compile or cache load) the median of
-``--runs`` calls is reported, wall and CPU seconds, with the largest blur radius.
+focused on the person (1 m: the background blurred) and on the wall (4 m: the person blurred in
+front of it, with what lies behind her edges filled in). After one warm-up call (numba's compile
+or cache load) the median of ``--runs`` calls is reported, wall and CPU seconds, with the
+largest blur radius.
 
     NUMBA_NUM_THREADS=2 python benchmarks/refocus_speed.py --runs 3
 """
@@ -47,22 +49,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--f-numbers", type=float, nargs="+", default=[2.0, 1.4])
+    parser.add_argument("--focus", type=float, nargs="+", default=[1.0, 4.0], help="Metres.")
     options = parser.parse_args()
     rgb, depth = scene()
-    for f_number in options.f_numbers:
-        lens = Lens(f_number)
-        radius, _, _ = blur_radius(depth, FOCAL_PX, 1.0, lens)
-        refocus(rgb, depth, FOCAL_PX, 1.0, lens)  # warm-up
-        walls, cpus = [], []
-        for _ in range(options.runs):
-            wall, cpu = time.perf_counter(), time.process_time()
-            refocus(rgb, depth, FOCAL_PX, 1.0, lens)
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"f/{f_number:g}: largest radius {np.abs(radius).max():.1f} px, wall "
-              f"{statistics.median(walls):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)}), "
-              f"CPU {statistics.median(cpus):.2f} s, peak RSS {peak:.0f} MiB")  # fmt: skip
+    for focus in options.focus:
+        for f_number in options.f_numbers:
+            run(rgb, depth, focus, Lens(f_number), options.runs)
+
+
+def run(rgb: np.ndarray, depth: np.ndarray, focus: float, lens: Lens, runs: int) -> None:
+    radius, _, _ = blur_radius(depth, FOCAL_PX, focus, lens)
+    refocus(rgb, depth, FOCAL_PX, focus, lens)  # warm-up
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        refocus(rgb, depth, FOCAL_PX, focus, lens)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"focus {focus:g} m, f/{lens.f_number:g}: largest radius {np.abs(radius).max():.1f} px, "
+          f"wall {statistics.median(walls):.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)}), "
+          f"CPU {statistics.median(cpus):.2f} s, peak RSS {peak:.0f} MiB", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
   over the sharp foreground).
 - :func:`edge_bands`: the pixels near a depth edge, on its near and its far side.
 - :func:`disc_diameter` / :func:`edge_diameter`: the blur of a point and of a step edge.
+- :func:`occluding_edge_error`: a blurred foreground's edge over a sharp background against
+  the thin lens's ramp.
 - :func:`surface_pairs`, :func:`pair_errors`: random pixel pairs on surfaces and the relative
   error of :func:`unflat.geometry.measure.distance` against the true points.
 """
@@ -24,7 +26,8 @@ import numpy as np
 
 from unflat.geometry.measure import distance
 from unflat.geometry.unproject import unproject
-from unflat.lens.scatter import SHARP_RADIUS, disc_kernel, scatter_layers
+from unflat.lens.hidden import hidden_samples
+from unflat.lens.scatter import SHARP_RADIUS, disc_kernel, layer_of, scatter_layers
 
 #: Radius step of the reference's layers (px).
 REFERENCE_STEP = 0.25
@@ -120,12 +123,19 @@ def disc_diameter(blurred: np.ndarray, centre: tuple[int, int]) -> float:
     return float(row.sum() / row[x])
 
 
+def disc_edge_fraction(t: np.ndarray) -> np.ndarray:
+    """The share of a uniform disc of radius 1 left of ``t`` (0 at -1, 1/2 at 0, 1 at 1)."""
+    t = np.clip(t, -1.0, 1.0)
+    return 0.5 + (t * np.sqrt(1 - t * t) + np.arcsin(t)) / math.pi
+
+
 def edge_diameter(blurred_row: np.ndarray) -> float:
     """Diameter (px) of the disc that blurred a dark-to-bright step: from its 10-90% rise.
 
     For a uniform disc of radius r, the fraction of its area left of ``t r`` is
-    ``1/2 + (t sqrt(1 - t²) + asin t) / pi``, which is 0.9 at ``t = 0.6084``: the rise is
-    ``1.2168 r``. The row is interpolated linearly between pixel centres.
+    ``1/2 + (t sqrt(1 - t²) + asin t) / pi`` (:func:`disc_edge_fraction`), which is 0.9 at
+    ``t = 0.6870``: the rise is ``1.3741 r``. The row is interpolated linearly between pixel
+    centres.
     """
     low, high = float(blurred_row.min()), float(blurred_row.max())
     profile = (blurred_row - low) / (high - low)
@@ -134,19 +144,38 @@ def edge_diameter(blurred_row: np.ndarray) -> float:
     return float(2 * rise / _T90)
 
 
-def _edge_fraction(t: float) -> float:
-    return 0.5 + (t * math.sqrt(1 - t * t) + math.asin(t)) / math.pi
-
-
 def _solve_t90() -> float:
     low, high = 0.0, 1.0
     for _ in range(60):
         middle = (low + high) / 2
-        low, high = (middle, high) if _edge_fraction(middle) < 0.9 else (low, middle)
+        low, high = (middle, high) if disc_edge_fraction(middle) < 0.9 else (low, middle)
     return 2 * low  # the 10-90% rise in radii
 
 
 _T90 = _solve_t90()
+
+
+def occluding_edge_error(radius: float, fill_hidden: bool = True) -> float:
+    """Largest error in the share of a blurred foreground across its edge over a sharp
+    background, against the thin lens's ramp.
+
+    A red half-plane blurred by ``radius`` px stands before a sharp green one; a lens shows the
+    red across the edge as the share of its disc on the red side (:func:`disc_edge_fraction`
+    of the distance over the radius), symmetric about the edge. Without what lies behind the
+    foreground (``fill_hidden=False``) the red stays whole up to the edge.
+    """
+    size = int(8 * radius) + 40
+    image = np.zeros((size, size, 3), np.float32)
+    image[..., 1] = 1.0
+    foreground = np.zeros((size, size), bool)
+    foreground[:, : size // 2] = True
+    image[foreground] = (1.0, 0.0, 0.0)
+    signed = np.where(foreground, -radius, 0.0).astype(np.float32)
+    layers = layer_of(signed)
+    hidden = hidden_samples(signed, layers, image) if fill_hidden else None
+    red = scatter_layers(image, signed, layers, hidden=hidden)[size // 2, :, 0]
+    distance = np.arange(size) + 0.5 - size / 2  # pixel centres from the edge
+    return float(np.abs(red - disc_edge_fraction(-distance / radius)).max())
 
 
 def surface_pairs(

@@ -29,7 +29,8 @@ import numpy as np
 
 from unflat.colour import linear_to_srgb, srgb_to_linear
 from unflat.errors import ConfigError
-from unflat.lens.scatter import SHARP_RADIUS, scatter_layers
+from unflat.lens.hidden import hidden_samples
+from unflat.lens.scatter import SHARP_RADIUS, layer_of, scatter_layers
 from unflat.progress import Progress
 
 #: The 36x24 mm frame's diagonal: the reference of 35 mm-equivalent focal lengths.
@@ -167,7 +168,9 @@ def refocus_linear(
     """The blurred photo in linear light (``float32 [H,W,3]``, highlights may exceed 1)."""
     radius, _, _ = blur_radius(fill_missing_depth(depth), focal_px, focus_m, lens)
     linear = boost_highlights(to_linear(rgb), rgb, radius, highlights)
-    return scatter_layers(linear, radius, progress=progress)
+    layers = layer_of(radius)
+    hidden = hidden_samples(radius, layers, linear)
+    return scatter_layers(linear, radius, layers, hidden=hidden, progress=progress)
 
 
 def to_linear(rgb: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ Work is split into bands of output rows (four per thread), so no two threads wri
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -40,6 +41,17 @@ SHARP_RADIUS = 0.5
 #: in px): near focus one layer per pixel of radius, far from it about one per 1/K of the radius,
 #: so the layer count grows with the logarithm of the blur.
 LAYER_KNEE = 8.0
+
+
+@dataclass
+class Hidden:
+    """Samples behind blurred foregrounds: where (flat index, ascending), blur radius, layer
+    and linear colour."""
+
+    positions: np.ndarray
+    radius: np.ndarray
+    layers: np.ndarray
+    colour: np.ndarray
 
 
 def layer_of(signed_radius: np.ndarray) -> np.ndarray:
@@ -97,10 +109,12 @@ def _row_extents(
 # long: one pixel's disc written span by span, inlined in the band loop for speed
 @njit(cache=True, parallel=True, fastmath=True)
 def _scatter(
-    pixels: np.ndarray, radius: np.ndarray, premultiplied: np.ndarray, buffer: np.ndarray,
-    reach: int, bands: int,
+    positions: np.ndarray, sources: np.ndarray, radius: np.ndarray, premultiplied: np.ndarray,
+    buffer: np.ndarray, reach: int, bands: int,
 ) -> None:  # fmt: skip
-    """Add the discs of ``pixels`` (flat indices, ascending) to the difference ``buffer``.
+    """Add discs to the difference ``buffer``, centred on ``positions`` (flat indices,
+    ascending), with the radius and colour of ``sources`` (the same pixels, or the pixels
+    hidden samples copy: :mod:`unflat.lens.hidden`).
 
     ``premultiplied`` is ``[N, 4]``: colour and 1, times ``1 / area`` of the pixel's disc.
     ``buffer`` is ``[H, W+1, 4]``: column ``W`` absorbs span ends past the right edge.
@@ -112,12 +126,12 @@ def _scatter(
     for band in prange(bands):
         top = band * band_rows
         bottom = min(height, top + band_rows)
-        start = np.searchsorted(pixels, max(0, top - reach) * width)
-        stop = np.searchsorted(pixels, min(height, bottom + reach) * width)
+        start = np.searchsorted(positions, max(0, top - reach) * width)
+        stop = np.searchsorted(positions, min(height, bottom + reach) * width)
         for k in range(start, stop):
-            p = pixels[k]
-            y = p // width
-            x = p - y * width
+            y = positions[k] // width
+            x = positions[k] - y * width
+            p = sources[k]
             r = max(radius[p], half)
             c0, c1, c2, c3 = premultiplied[p, 0], premultiplied[p, 1], premultiplied[p, 2], \
                 premultiplied[p, 3]  # fmt: skip
@@ -188,12 +202,15 @@ def scatter_layers(
     colour: np.ndarray,
     signed_radius: np.ndarray,
     layers: np.ndarray | None = None,
+    hidden: Hidden | None = None,
     progress: Progress | None = None,
 ) -> np.ndarray:
     """``colour`` (``float32 [H,W,3]``, linear light) blurred by discs of ``|signed_radius|``.
 
     ``layers`` (``int [H,W]``, larger = farther) orders occlusion; by default
     :func:`layer_of`. One layer for the whole image gives the naive scatter, with no occlusion.
+    ``hidden``: samples behind blurred foregrounds (:func:`unflat.lens.hidden.hidden_samples`),
+    each scattered in its own layer.
     Reports ``("refocus", done, total)`` per layer.
     """
     height, width = signed_radius.shape
@@ -208,6 +225,7 @@ def scatter_layers(
     counts = np.bincount(keys.reshape(-1))
     ends = np.cumsum(counts)
     ids = np.flatnonzero(counts)
+    hidden_by_layer = _by_layer(hidden, lowest, counts.size)
     premultiplied = _premultiplied(radius, flat_colour)
     buffer = np.zeros((height, width + 1, 4), dtype=np.float32)
     total = np.zeros((height, width, 4), dtype=np.float32)
@@ -215,14 +233,37 @@ def scatter_layers(
     report(progress, "refocus", 0, len(ids))
     for done, index in enumerate(ids[::-1], start=1):  # back to front
         pixels = order[ends[index] - counts[index] : ends[index]]
+        positions, sources, hidden_radius, hidden_premultiplied = hidden_by_layer[index]
         reach = int(max(float(radius[pixels].max()), SHARP_RADIUS))
-        _scatter(pixels, radius, premultiplied, buffer, reach, bands)
+        _scatter(pixels, pixels, radius, premultiplied, buffer, reach, bands)
+        if positions.size:
+            _scatter(positions, sources, hidden_radius, hidden_premultiplied, buffer, reach, bands)
+            pixels = np.concatenate([pixels, positions])
         first_column, last_column = _row_extents(pixels, width, height, reach)
         _composite(buffer, first_column, last_column, total)
         report(progress, "refocus", done, len(ids))
     colour_out = total[..., :3]
     colour_out /= np.maximum(total[..., 3:], np.float32(1e-12))
     return colour_out
+
+
+def _by_layer(hidden: Hidden | None, lowest: int, count: int) -> list[tuple]:
+    """Hidden samples split by layer key (layer - ``lowest``): positions (ascending), their
+    indices, radii and premultiplied colours."""
+    empty = np.zeros(0, dtype=np.int64)
+    parts: list[tuple] = [(empty, empty, None, None)] * count
+    if hidden is None or hidden.positions.size == 0:
+        return parts
+    keys = hidden.layers.astype(np.int64) - lowest
+    radius = np.ascontiguousarray(hidden.radius, dtype=np.float32)
+    premultiplied = _premultiplied(radius, np.ascontiguousarray(hidden.colour, np.float32))
+    order = np.argsort(keys, kind="stable")  # positions come ascending: they stay so
+    edges = np.searchsorted(keys[order], np.arange(count + 1))
+    positions = hidden.positions.astype(np.int64)
+    for key in range(count):
+        chosen = order[edges[key] : edges[key + 1]]
+        parts[key] = (positions[chosen], chosen, radius, premultiplied)
+    return parts
 
 
 def disc_kernel(radius: float) -> np.ndarray:
