@@ -14,9 +14,11 @@ is that of a full-frame camera with the photo's framing; give a phone's real foc
 (e.g. 6 mm) instead and the sensor shrinks with it, and so does the blur.
 
 **The blur.** Linear light (sRGB decoded), discs not Gaussians, occlusion by depth layers
-(:mod:`unflat.lens.scatter`). Clipped highlights (sRGB near 255) of out-of-focus pixels are
-brightened by ``highlights`` before the blur, since an 8-bit photo cannot tell a lamp from a
-white wall: their discs then stay bright, as bokeh does. In-focus pixels keep their values.
+(:mod:`unflat.lens.scatter`), and what the photo never saw behind a blurred foreground's edge
+filled from the background across it (:mod:`unflat.lens.hidden`). Clipped highlights (sRGB near
+255) of out-of-focus pixels are brightened by ``highlights`` before the blur, since an 8-bit
+photo cannot tell a lamp from a white wall: their discs then stay bright, as bokeh does.
+In-focus pixels keep their values.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ back to front with premultiplied alpha, as a photographer's lens would see it:
 
 So a sharp foreground (radius 0.5 px: its own pixel only) covers whatever blur lies behind
 it, and never spreads onto the blurred background; a blurred foreground spreads over a sharp
-background, as a real out-of-focus occluder does.
+background, as a real out-of-focus occluder does. Samples of what lies hidden behind blurred
+foregrounds (:class:`Hidden`, made by :mod:`unflat.lens.hidden`) are scattered in their own
+layers like pixels.
 
 The disc of radius ``r`` covers, in the row ``dy`` (``|dy| <= r``), the interval
 ``[-w, w]`` with ``w = sqrt(r² - dy²)``; a pixel's share is the length of its overlap with that
