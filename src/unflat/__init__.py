@@ -15,6 +15,8 @@ _LAZY = {
     "DepthPipeline": "unflat.pipelines.depth",
     "DubPipeline": "unflat.pipelines.dub",
     "FoleyPipeline": "unflat.pipelines.foley",
+    "MeasurePipeline": "unflat.pipelines.measure",
+    "RefocusPipeline": "unflat.pipelines.refocus",
     "RenderPipeline": "unflat.pipelines.render",
     "RunPipeline": "unflat.pipelines.run",
     "RunSettings": "unflat.pipelines.run",
@@ -25,7 +27,7 @@ _LAZY = {
 
 #: Subpackages reachable as attributes (``unflat.splat.render(...)``) after a plain
 #: ``import unflat``.
-_SUBPACKAGES = frozenset({"depth", "face", "io", "pipelines", "sound", "splat"})
+_SUBPACKAGES = frozenset({"depth", "face", "io", "lens", "pipelines", "sound", "splat"})
 
 
 def __getattr__(name: str) -> object:
@@ -48,7 +50,9 @@ __all__ = [
     "DubPipeline",
     "FoleyPipeline",
     "Gaussians",
+    "MeasurePipeline",
     "Photo",
+    "RefocusPipeline",
     "RenderPipeline",
     "RunPipeline",
     "RunSettings",
@@ -59,6 +63,7 @@ __all__ = [
     "depth",
     "face",
     "io",
+    "lens",
     "load_model",
     "pipelines",
     "read_photo",

@@ -19,6 +19,8 @@ _LAZY = {
     "DepthPipeline": "unflat.pipelines.depth",
     "DubPipeline": "unflat.pipelines.dub",
     "FoleyPipeline": "unflat.pipelines.foley",
+    "MeasurePipeline": "unflat.pipelines.measure",
+    "RefocusPipeline": "unflat.pipelines.refocus",
     "RenderPipeline": "unflat.pipelines.render",
     "RunPipeline": "unflat.pipelines.run",
     "RunSettings": "unflat.pipelines.run",
