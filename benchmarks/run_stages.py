@@ -55,7 +55,8 @@ def main() -> None:
             command = [sys.executable, "-m", "unflat", "run", "-o", folder, "--text", TEXT,
                        *args.extra]  # fmt: skip
             start = time.perf_counter()
-            subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            subprocess.run(command, check=True, **quiet)
             walls.append(time.perf_counter() - start)
             record = json.loads((Path(folder) / "run.json").read_text())
         for name, stage in record["stages"].items():
