@@ -234,7 +234,6 @@ def _same_layer(
 ) -> np.ndarray:
     """Pixels whose source in the previous frame lies well inside the same layer (a pixel
     away from any other), so a flicker figure never compares two surfaces."""
-    height, width = labels.shape
     kernel = np.ones((3, 3), np.uint8)
     same = np.zeros(labels.shape, bool)
     for k in np.unique(labels[labels >= 0]):

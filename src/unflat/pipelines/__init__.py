@@ -22,6 +22,7 @@ _LAZY = {
     "RenderPipeline": "unflat.pipelines.render",
     "SceneJob": "unflat.pipelines.scene",
     "ScenePipeline": "unflat.pipelines.scene",
+    "VideoDepthPipeline": "unflat.pipelines.video_depth",
     "run_batch": "unflat.pipelines.batch",
 }
 
