@@ -63,6 +63,10 @@ FLOW_PRESETS = {
 #: Fewer trusted matches than this share of the pixels is a cut (or a frame flow cannot follow):
 #: the frame starts afresh from its own depth.
 CUT_SHARE = 0.05
+#: Correlation of a frame with the previous one (along the flow) below which it is a cut.
+CUT_CORRELATION = 0.5
+#: Grey levels (of 255) by which a pixel may differ from its match in the previous frame.
+GREY_TOLERANCE = 24
 #: Fewest matches for a fit or a camera motion.
 MIN_MATCHES = 50
 #: Most matches the fit and PnP use: more only costs time.
@@ -314,33 +318,47 @@ class DepthStabiliser:
         return (highest > self.settings.edge_ratio * lowest).astype(np.uint8)
 
     def _match(self, previous: _Previous, grey: np.ndarray) -> _Match:
-        """Each pixel's source in the previous frame, by flow checked both ways."""
-        backward = self._flow.calc(grey, previous.grey, None)
-        forward = self._flow.calc(previous.grey, grey, None)
-        small_h, small_w = grey.shape
-        xs, ys = np.meshgrid(
-            np.arange(small_w, dtype=np.float32), np.arange(small_h, dtype=np.float32)
-        )
-        back_x, back_y = xs + backward[..., 0], ys + backward[..., 1]
-        returned = _sample(forward, back_x, back_y)
-        error = np.hypot(*np.moveaxis(backward + returned, 2, 0))
-        tolerance = self.settings.consistency_px * small_w / previous.raw.shape[1]
-        with np.errstate(invalid="ignore"):
-            consistent = error < tolerance + 0.05 * np.hypot(backward[..., 0], backward[..., 1])
+        """Each pixel's source in the previous frame, and whether to trust it."""
+        backward, consistent = self._flow_both_ways(previous.grey, grey)
         height, width = previous.raw.shape
+        small_h, small_w = grey.shape
         if (small_h, small_w) != (height, width):
             backward = cv2.resize(backward, (width, height), interpolation=cv2.INTER_LINEAR)
             backward *= np.float32(width / small_w)
             consistent = cv2.resize(
                 consistent.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
             ).astype(bool)
-        xs, ys = np.meshgrid(
-            np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-        )
+        xs, ys = _grid(height, width)
         map_x, map_y = xs + backward[..., 0], ys + backward[..., 1]
         inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
         edge = _sample_nearest(previous.edges, map_x, map_y) > 0
         return _Match(map_x, map_y, consistent & inside & ~edge)
+
+    def _flow_both_ways(
+        self, previous_grey: np.ndarray, grey: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The flow from ``grey`` back to ``previous_grey`` (working size), and where it is
+        consistent: undone by the forward flow, and the two images agree there (after the
+        median difference, for a change of exposure). Unrelated images (a cut) fail the
+        second test even where a flow field happens to be consistent."""
+        backward = self._flow.calc(grey, previous_grey, None)
+        forward = self._flow.calc(previous_grey, grey, None)
+        xs, ys = _grid(*grey.shape)
+        back_x, back_y = xs + backward[..., 0], ys + backward[..., 1]
+        returned = _sample(forward, back_x, back_y)
+        error = np.hypot(*np.moveaxis(backward + returned, 2, 0))
+        warped = _sample(previous_grey, back_x, back_y)
+        with np.errstate(invalid="ignore"):
+            tolerance = self.settings.consistency_px * grey.shape[1] / self._shape[1]
+            consistent = error < tolerance + 0.05 * np.hypot(backward[..., 0], backward[..., 1])
+            consistent &= np.isfinite(warped)
+        if not _same_picture(grey[consistent], warped[consistent]):
+            return backward, np.zeros_like(consistent)
+        difference = grey - warped
+        difference -= np.median(difference[consistent])
+        with np.errstate(invalid="ignore"):
+            consistent &= np.abs(difference) < GREY_TOLERANCE
+        return backward, consistent
 
     def _stabilise(
         self, previous: _Previous, match: _Match, raw_inverse: np.ndarray
@@ -577,11 +595,36 @@ def _affine(inverse: np.ndarray, scale: float, shift: float) -> np.ndarray:
 
 
 def _sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    """``image`` at (``map_x``, ``map_y``), bilinear; NaN outside it."""
-    return cv2.remap(
+    """``image`` at (``map_x``, ``map_y``), bilinear; NaN outside it (a constant NaN border
+    would also spoil the last row and column, which OpenCV mixes in with weight 0)."""
+    height, width = image.shape[:2]
+    values = cv2.remap(
         np.asarray(image, np.float32), map_x, map_y, cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"),
+        borderMode=cv2.BORDER_REPLICATE,
     )  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        outside = ~((map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1))
+    values[outside] = np.nan
+    return values
+
+
+def _same_picture(grey: np.ndarray, warped: np.ndarray) -> bool:
+    """Whether a frame's matched pixels and their sources in the previous frame show one
+    picture (correlation of at least :data:`CUT_CORRELATION`): not after a cut, where a flow
+    field can still look consistent. Too few pixels, or too little texture to tell: True."""
+    if grey.size < MIN_MATCHES:
+        return grey.size > 0
+    grey, warped = grey.astype(np.float64), warped.astype(np.float64)
+    if grey.std() < 2.0 or warped.std() < 2.0:
+        return True
+    return float(np.corrcoef(grey, warped)[0, 1]) >= CUT_CORRELATION
+
+
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's column and row, as float32 maps."""
+    columns = np.arange(width, dtype=np.float32)
+    rows = np.arange(height, dtype=np.float32)
+    return np.meshgrid(columns, rows)
 
 
 def _sample_nearest(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
