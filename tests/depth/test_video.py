@@ -46,7 +46,11 @@ def flicker_on_static(clip: list[ClipFrame], depths: list[np.ndarray]) -> float:
 
 
 def mean_abs_rel(clip: list[ClipFrame], depths: list[np.ndarray]) -> float:
-    return float(np.mean([abs_rel(d, c.depth, np.isfinite(c.depth)) for d, c in zip(depths, clip)]))
+    return float(
+        np.mean(
+            [abs_rel(d, c.depth, np.isfinite(c.depth)) for d, c in zip(depths, clip, strict=True)]
+        )
+    )
 
 
 def stabilised(clip: list[ClipFrame], depths: list[np.ndarray], **settings) -> list[np.ndarray]:
@@ -101,7 +105,7 @@ def test_step_edge_stays_sharp() -> None:
     clip = scene(near=2.0)
     raw = [jittered_depth(frame.depth, i, seed=5, blotches=0.0) for i, frame in enumerate(clip)]
     out = stabilised(clip, raw)
-    for frame, given, result in zip(clip[5:], raw[5:], out[5:]):
+    for frame, given, result in zip(clip[5:], raw[5:], out[5:], strict=True):
         board = np.isfinite(frame.depth) & (frame.depth < 4.0)
         wall = np.isfinite(frame.depth) & (frame.depth > 4.0)
         # each surface's own depth range (noise and jitter included) in this frame
@@ -119,9 +123,11 @@ def test_without_stabilising_the_depth_passes_through_and_flicker_is_still_measu
     clip = scene(frames=6)
     raw = [jittered_depth(frame.depth, i, seed=1) for i, frame in enumerate(clip)]
     stabiliser = DepthStabiliser(FOCAL, StabiliseSettings(enabled=False))
-    out = [depth for frame, d in zip(clip, raw) for depth in stabiliser.push(frame.rgb, d)]
+    out = [
+        depth for frame, d in zip(clip, raw, strict=True) for depth in stabiliser.push(frame.rgb, d)
+    ]
     assert stabiliser.finish() == []
-    for given, result in zip(raw, out):
+    for given, result in zip(raw, out, strict=True):
         np.testing.assert_array_equal(given, result)
     assert stabiliser.raw_flicker.pixels > 1000
     assert stabiliser.flicker.relative == stabiliser.raw_flicker.relative > 0.05
@@ -131,12 +137,14 @@ def test_the_first_frames_wait_for_the_clip_scale_then_stream() -> None:
     clip = scene(frames=8)
     raw = [jittered_depth(frame.depth, i, seed=2) for i, frame in enumerate(clip)]
     stabiliser = DepthStabiliser(FOCAL, StabiliseSettings(settle_frames=4))
-    counts = [len(stabiliser.push(frame.rgb, depth)) for frame, depth in zip(clip, raw)]
+    counts = [
+        len(stabiliser.push(frame.rgb, depth)) for frame, depth in zip(clip, raw, strict=True)
+    ]
     assert counts == [0, 0, 0, 4, 1, 1, 1, 1]
     assert stabiliser.finish() == []
     # a clip shorter than the settling frames comes out at the end
     short = DepthStabiliser(FOCAL, StabiliseSettings(settle_frames=12))
-    assert [len(short.push(f.rgb, d)) for f, d in zip(clip[:3], raw)] == [0, 0, 0]
+    assert [len(short.push(f.rgb, d)) for f, d in zip(clip[:3], raw[:3], strict=True)] == [0, 0, 0]
     assert len(short.finish()) == 3
 
 
