@@ -108,6 +108,8 @@ class VideoDepthRun:
     focal_source: str | None = None
     depth_min_m: float = math.inf
     depth_max_m: float = -math.inf
+    model: str | None = None  # what gave the depth (None: files)
+    weights_sha256: str | None = None
     depth_seconds: float = 0.0
     stabilise_seconds: float = 0.0
     stabiliser: DepthStabiliser | None = field(default=None, repr=False)
@@ -219,6 +221,7 @@ class VideoDepthPipeline:
             start = time.perf_counter()
             result = _depth_of(source, Photo(frame, None, video), path)
             run.depth_seconds += time.perf_counter() - start
+            run.model, run.weights_sha256 = result.model, source.weights_sha256
             if run.focal_px is not None:
                 yield frame, result.depth
                 continue
@@ -300,7 +303,6 @@ class VideoDepthPipeline:
         return run
 
     def _sidecar(self, run: VideoDepthRun, base: Path) -> dict[str, object]:
-        source = self._source_name()
         return {
             "source": str(run.source),
             "frames": run.frames,
@@ -312,7 +314,8 @@ class VideoDepthPipeline:
             "fov_deg": math.degrees(2 * math.atan(0.5 * run.width / run.focal_px))
             if run.focal_px
             else None,
-            "depth": source,
+            "depth": run.model or f"files in {self.depth_folder}",
+            "weights_sha256": run.weights_sha256,
             "stabilised": self.settings.enabled,
             "flicker": run.flicker(),
             "stabiliser": asdict(self.settings) if self.settings.enabled else None,
@@ -326,15 +329,6 @@ class VideoDepthPipeline:
             "unflat": __version__,
             "files": {"frames": "000000.png ...", "preview": PREVIEW if self.preview else None},
         }
-
-    def _source_name(self) -> str:
-        if self.depth_folder is not None:
-            return f"files in {self.depth_folder}"
-        return (
-            "depth-pro"
-            if self.source_options["weights"] is None
-            else str(self.source_options["weights"])
-        )
 
 
 def _depth_of(source: DepthSource, photo: Photo, path: Path | None) -> DepthMap:
