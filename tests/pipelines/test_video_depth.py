@@ -196,3 +196,14 @@ def test_photos_and_a_video_in_one_call_with_depth_pro(tmp_path, capsys) -> None
     assert sidecar["frames"] == 2 and sidecar["focal_source"] == "model (median of 2 frames)"
     assert sidecar["depth"] == str(weights)
     assert load_depth(out / "walk" / "000001.png").shape == (32, 48)
+
+
+def test_depth_files_without_a_focal_length_ask_for_one(clip, tmp_path, capsys, monkeypatch):
+    import unflat.weights
+
+    monkeypatch.setattr(unflat.weights, "is_cached", lambda name: False)  # no Depth Pro to ask
+    out = tmp_path / "out"
+    assert run(clip["video"], "-o", out, "--depth", clip["folder"]) == 2
+    err = capsys.readouterr().err
+    assert "no focal length" in err and "--focal-px" in err
+    assert not out.exists()

@@ -259,7 +259,7 @@ def jittered_depth(
     """What a per-frame model might say of ``depth`` at frame ``index``: inverse depth scaled
     by ``exp(N(0, scale))`` and shifted by ``N(0, shift)`` times its median, times ``1 +``
     a smooth field of standard deviation ``blotches`` ``+`` pixel noise of ``noise``. Unknown
-    true depth is filled from its neighbours first, as a model leaves no holes."""
+    true depth is filled from its nearest known pixel first, as a model leaves no holes."""
     rng = np.random.default_rng([seed, index])
     inverse = _filled_inverse(depth)
     median = float(np.median(inverse))
@@ -275,11 +275,17 @@ def jittered_depth(
 
 
 def _filled_inverse(depth: np.ndarray) -> np.ndarray:
-    """Inverse depth with unknown pixels filled by inpainting from the known ones."""
+    """Inverse depth with each unknown pixel given its nearest known pixel's value (what a
+    model says there is a guess anyway; this one invents no surface in between)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         known = np.isfinite(depth) & (depth > 0)
         inverse = np.where(known, 1.0 / depth, 0.0).astype(np.float32)
     if known.all():
         return inverse
-    missing = (~known).astype(np.uint8)
-    return cv2.inpaint(inverse, missing, 3, cv2.INPAINT_TELEA)
+    # every known pixel is its own label, and each unknown pixel takes its nearest one's
+    _, labels = cv2.distanceTransformWithLabels(
+        (~known).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    by_label = np.zeros(int(labels.max()) + 1, np.float32)
+    by_label[labels[known]] = inverse[known]
+    return by_label[labels]

@@ -274,8 +274,12 @@ class DepthStabiliser:
         """``(a, b)`` taking this frame's stabilised inverse depth closest to its input's."""
         with np.errstate(invalid="ignore"):
             valid = np.isfinite(inverse) & np.isfinite(raw_inverse) & (raw_inverse > 0)
-        fit = self._fit(inverse, raw_inverse, valid)
-        return (1.0, 0.0) if fit is None else fit[:2]
+        # fitted the input (the noisier side) to the output, then turned round
+        fit = self._fit(raw_inverse, inverse, valid)
+        if fit is None:
+            return 1.0, 0.0
+        scale, shift, _ = fit
+        return 1.0 / scale, -shift / scale
 
     # --- one frame ----------------------------------------------------------------------
 

@@ -166,6 +166,7 @@ class VideoDepthPipeline:
         self.settings = replace(settings or StabiliseSettings(), enabled=stabilise).validate()
         self.preview, self.overwrite = preview, overwrite
         self.progress: Progress | None = None
+        self._source: DepthSource | None = None  # made once: Depth Pro loads once a batch
 
     @classmethod
     def from_options(cls, **options: object) -> VideoDepthPipeline:
@@ -214,8 +215,10 @@ class VideoDepthPipeline:
         self, pairs: Iterator[tuple[np.ndarray, Path | None]], video: Path, run: VideoDepthRun
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Each frame with its metric depth at the clip's one focal length (module docstring)."""
-        units = self._units()
-        source = DepthSource(**self.source_options, focal_px=self.focal_px, depth_units=units)
+        if self._source is None:
+            self._source = DepthSource(**self.source_options, depth_units=self._units())
+        source = self._source
+        source.focal_px = self.focal_px
         head: list[tuple[np.ndarray, DepthMap]] = []
         for frame, path in pairs:
             start = time.perf_counter()
@@ -230,7 +233,7 @@ class VideoDepthPipeline:
                 continue  # Depth Pro's own estimate: wait for a few more
             yield from _at_one_focal(head, run)
             head = []
-            source = DepthSource(**self.source_options, focal_px=run.focal_px, depth_units=units)
+            source.focal_px = run.focal_px  # every later frame at the clip's focal length
         if head:
             yield from _at_one_focal(head, run)
 
