@@ -26,6 +26,7 @@ _LAZY = {
     "RunSettings": "unflat.pipelines.run",
     "SceneJob": "unflat.pipelines.scene",
     "ScenePipeline": "unflat.pipelines.scene",
+    "VideoDepthPipeline": "unflat.pipelines.video_depth",
     "run_batch": "unflat.pipelines.batch",
 }
 
