@@ -98,3 +98,70 @@ def small_work(function: Callable[P, R]) -> Callable[P, R]:
             torch.set_num_threads(before)
 
     return single_threaded
+
+
+class ThreadTuner:
+    """Picks, for a step repeated many times (one video frame), the thread count that runs it
+    fastest on the machine as it is now.
+
+    A parallel step waits for its slowest thread: on a shared machine where another process
+    holds a core, two threads take longer than one. So the tuner times ``trials`` steps with
+    each candidate count, keeps the fastest, and tries again every ``every`` steps (the
+    neighbour may have gone). It sets torch's, numba's and OpenCV's thread counts.
+    """
+
+    def __init__(self, *, trials: int = 2, every: int = 100) -> None:
+        import os
+
+        most = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+        self.candidates = sorted({most, 1}, reverse=True)
+        self.trials, self.every = trials, every
+        self.chosen = most
+        self._before = torch.get_num_threads()
+        self._before_cv = _cv2_threads()
+        self._step = 0
+        self._times: dict[int, list[float]] = {}
+
+    def _set(self, count: int) -> None:
+        torch.set_num_threads(count)
+        _cv2_threads(count)
+        try:
+            import numba
+
+            numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:  # pragma: no cover - numba is a dependency
+            pass
+
+    def restore(self) -> None:
+        """Put the thread counts back as they were before the tuner."""
+        self._set(self._before)
+        _cv2_threads(self._before_cv)
+
+    def run(self, step: Callable[[], R]) -> R:
+        """Run ``step`` with the thread count the tuner picks for it now."""
+        import time
+
+        phase = self._step % self.every
+        trying = phase < self.trials * len(self.candidates)
+        count = self.candidates[phase // self.trials] if trying else self.chosen
+        self._set(count)
+        start = time.perf_counter()
+        result = step()
+        if trying:
+            self._times.setdefault(count, []).append(time.perf_counter() - start)
+            if phase == self.trials * len(self.candidates) - 1:
+                self.chosen = min(self._times, key=lambda c: min(self._times[c]))
+                self._times.clear()
+        self._step += 1
+        return result
+
+
+def _cv2_threads(count: int | None = None) -> int:
+    """OpenCV's thread count (set it first when ``count`` is given); 0 without OpenCV."""
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        return 0
+    if count is not None:
+        cv2.setNumThreads(count)
+    return int(cv2.getNumThreads())

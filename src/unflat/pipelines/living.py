@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from unflat.colour import linear_to_srgb
+from unflat.device import ThreadTuner
 from unflat.errors import ConfigError
 from unflat.face.animate import Animator, animate_warped
 from unflat.face.motion import Motion
@@ -149,17 +150,37 @@ def living_frames(
         max_seconds=len(cameras) / fps,
         progress=progress,  # type: ignore[arg-type]
     )
-    with torch.inference_mode():
-        for (frame, warp), camera in zip(animated, cameras, strict=False):
-            gaussians = scene.follow(frame, warp.region, warp.map_x, warp.map_y, warp.alpha)
-            result = render(gaussians, camera, eps2d=RGBD_EPS2D, check_scene=False)
-            yield frame, frame_pixels(result.color)
+    tuner = ThreadTuner()
+    pairs = zip(animated, cameras, strict=False)
+
+    def step() -> tuple[np.ndarray, torch.Tensor]:
+        # the whole frame: the animator's OpenCV work waits on threads as the renderer's does
+        (frame, warp), camera = next(pairs)
+        gaussians = scene.follow(frame, warp.region, warp.map_x, warp.map_y, warp.alpha)
+        return frame, render(gaussians, camera, eps2d=RGBD_EPS2D, check_scene=False).color
+
+    try:
+        with torch.inference_mode():
+            for _ in cameras:
+                try:
+                    frame, color = tuner.run(step)
+                except StopIteration:
+                    return
+                yield frame, frame_pixels(color)
+    finally:
+        tuner.restore()
 
 
 def still_frames(stage: Stage3D, cameras: list[Camera]) -> Iterator[np.ndarray]:
     """The photo's scene alone (no face animation) from each camera."""
     scene = LivingScene(stage.rgb, stage.depth.depth, stage.K)
-    with torch.inference_mode():
-        for camera in cameras:
-            result = render(scene.gaussians, camera, eps2d=RGBD_EPS2D, check_scene=False)
-            yield frame_pixels(result.color)
+    tuner = ThreadTuner()
+    try:
+        with torch.inference_mode():
+            for camera in cameras:
+                result = tuner.run(
+                    lambda c=camera: render(scene.gaussians, c, eps2d=RGBD_EPS2D, check_scene=False)
+                )
+                yield frame_pixels(result.color)
+    finally:
+        tuner.restore()
