@@ -86,6 +86,17 @@ def test_clipped_highlights_become_bright_discs() -> None:
     np.testing.assert_array_equal(sharp, photo)
 
 
+def test_a_warm_colour_with_one_channel_near_255_is_no_highlight() -> None:
+    # skin or a red flower: its red channel near 255, its luma (0.83) below the highlights'
+    photo = np.zeros((41, 41, 3), np.uint8)
+    photo[:] = (248, 210, 131)
+    depth = np.full((41, 41), 4.0, np.float32)
+    lens = Lens(2.0, 26.0)
+    plain = refocus(photo, depth, 1000.0, 1.0, lens, highlights=1.0)
+    boosted = refocus(photo, depth, 1000.0, 1.0, lens, highlights=4.0)
+    np.testing.assert_array_equal(boosted, plain)
+
+
 def test_missing_depth_takes_the_nearest_valid_value() -> None:
     depth = np.array([[1.0, np.nan, np.nan, 5.0], [1.0, 0.0, -1.0, np.inf]], np.float32)
     np.testing.assert_array_equal(fill_missing_depth(depth), [[1, 1, 5, 5], [1, 1, 5, 5]])

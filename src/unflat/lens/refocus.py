@@ -39,7 +39,7 @@ from unflat.progress import Progress
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 #: f-numbers a lens can have: f/0.5 is the theoretical limit in air; f/64 a large-format stop.
 F_NUMBER_RANGE = (0.5, 64.0)
-#: sRGB values from here to 1 count as (possibly clipped) highlights, fully from 1.
+#: sRGB lumas from here to 1 count as (possibly clipped) highlights, fully from 1.
 HIGHLIGHT_START = 0.85
 #: The blur radius is capped at this fraction of the image diagonal (time grows with it).
 MAX_RADIUS_FRACTION = 0.05
@@ -142,12 +142,14 @@ def boost_highlights(
 ) -> np.ndarray:
     """``linear`` with its near-white pixels multiplied by up to ``gain`` where blurred.
 
-    Full gain from sRGB 1.0 (a clipped channel) and 1.5 px of blur radius; none at sRGB
+    Full gain from an sRGB luma of 1.0 (clipped white) and 1.5 px of blur radius; none at luma
     ``HIGHLIGHT_START`` or for sharp pixels (radius 0.5), which keep their exact colour.
     """
     if gain == 1.0:
         return linear
-    peak = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+    # brightness as luma, not the largest channel: warm skin or a red flower has one channel near
+    # 255 without being a light source (the Mona Lisa's chest glowed with the largest channel)
+    peak = rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
     bright = peak > round(HIGHLIGHT_START * 255)  # few pixels: work on those only
     t = (peak[bright].astype(np.float32) / 255 - HIGHLIGHT_START) / (1 - HIGHLIGHT_START)
     blur = np.clip(np.abs(radius[bright]) - SHARP_RADIUS, 0.0, 1.0)
