@@ -195,8 +195,10 @@ def render_command(
     device: Device = "auto",
     overwrite: ReplaceVideo = False,
 ) -> int:
-    """Render a camera-motion video of a Gaussian scene (MP4, WebM or GIF; stereo optional),
-    or with --stereo spatial an Apple spatial photo (HEIC) from the scene's own camera.
+    """Render a camera-motion video of a Gaussian scene, or an Apple spatial photo (HEIC).
+
+    Videos are MP4, WebM or GIF, mono or stereo; `--stereo spatial -o photo.heic` writes a
+    spatial photo from the scene's own camera.
 
     Distances are in metres; the default amplitudes follow SHARP (the nearest content moves by
     8% of the image diagonal). The source camera comes from NAME.scene.json (written by
