@@ -197,12 +197,10 @@ def render_command(
 ) -> int:
     """Render a camera-motion video of a Gaussian scene, or an Apple spatial photo (HEIC).
 
-    Videos are MP4, WebM or GIF, mono or stereo; `--stereo spatial -o photo.heic` writes a
-    spatial photo from the scene's own camera.
-
-    Distances are in metres; the default amplitudes follow SHARP (the nearest content moves by
-    8% of the image diagonal). The source camera comes from NAME.scene.json (written by
-    `unflat splat`) or a SHARP PLY; other scenes are viewed from the origin along +z.
+    Videos are MP4, WebM or GIF, mono or stereo (`--stereo spatial -o photo.heic`: a spatial
+    photo from the scene's own camera). Distances are in metres; the default amplitudes follow
+    SHARP (the nearest content moves by 8% of the image diagonal). The source camera comes from
+    NAME.scene.json (written by `unflat splat`) or a SHARP PLY; else the origin, looking along +z.
     """
     from unflat.cli.progress import Bar
     from unflat.pipelines.render import RenderPipeline
