@@ -152,7 +152,7 @@ def _round(value: float) -> float | None:
 def _sync_line(info: dict[str, Any]) -> str:
     parts = [f"lip sync: sound {info.get('lag_ms')} ms after the mouth (best lag), "
              f"correlation {info.get('opening_energy_correlation')}"]  # fmt: skip
-    if "bilabial_hit_rate" in info:
+    if info.get("bilabial_closures"):  # a text without /p b m/ has nothing to count
         parts.append(f"lips closed on {info['bilabial_hit_rate']} of {info['bilabial_closures']} "
                      "/p b m/")  # fmt: skip
     return "; ".join(parts)
