@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unflat.colour import linear_to_srgb, srgb_to_linear
+from unflat.colour import linear_to_srgb8, srgb8_to_linear
 from unflat.errors import ConfigError
 from unflat.lens.hidden import hidden_samples
 from unflat.lens.scatter import SHARP_RADIUS, layer_of, scatter_layers
@@ -43,13 +43,6 @@ F_NUMBER_RANGE = (0.5, 64.0)
 HIGHLIGHT_START = 0.85
 #: The blur radius is capped at this fraction of the image diagonal (time grows with it).
 MAX_RADIUS_FRACTION = 0.05
-_DECODE = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
-#: Linear light in 1/65535 steps to 8-bit sRGB: exact for every value :data:`_DECODE` gives
-#: (the darkest codes are 20 steps apart) and far quicker than the power curve per pixel.
-_ENCODE_STEPS = 65535
-_ENCODE = np.rint(linear_to_srgb(np.arange(_ENCODE_STEPS + 1) / _ENCODE_STEPS) * 255).astype(
-    np.uint8
-)
 
 
 @dataclass(frozen=True)
@@ -179,13 +172,12 @@ def refocus_linear(
 
 def to_linear(rgb: np.ndarray) -> np.ndarray:
     """``uint8`` sRGB to linear light (``float32``, exact per code)."""
-    return _DECODE[rgb]
+    return srgb8_to_linear(rgb)
 
 
 def to_srgb8(linear: np.ndarray) -> np.ndarray:
     """Linear light to ``uint8`` sRGB, clipped to [0, 1] first."""
-    steps = np.rint(np.clip(linear, 0.0, 1.0) * np.float32(_ENCODE_STEPS)).astype(np.uint16)
-    return _ENCODE[steps]
+    return linear_to_srgb8(linear)
 
 
 def refocus(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unflat.colour import linear_to_srgb
+from unflat.colour import linear_to_srgb8
 from unflat.device import ThreadTuner
 from unflat.errors import ConfigError
 from unflat.face.animate import Animator, animate_warped
@@ -115,17 +115,9 @@ def face_depth(animator: Animator, depth: np.ndarray) -> float:
     return float(np.median(values)) if len(values) else float(np.nanmedian(depth))
 
 
-# linear value (in 1/65535 steps) -> sRGB byte: a table is 6x faster than the power curve per
-# frame, and 16 bits resolve the curve's steep toe to a twentieth of a byte
-_TO_BYTES = np.clip(np.rint(linear_to_srgb(np.arange(65536) / 65535.0) * 255.0), 0, 255).astype(
-    np.uint8
-)
-
-
 def frame_pixels(scene: torch.Tensor) -> np.ndarray:
     """A rendered linear-RGB image as ``uint8 [H,W,3]`` sRGB."""
-    linear = scene.float().cpu().numpy()
-    return _TO_BYTES[np.rint(np.clip(linear, 0.0, 1.0) * 65535.0).astype(np.uint16)]
+    return linear_to_srgb8(scene.float().cpu().numpy())
 
 
 def living_frames(

@@ -14,13 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from unflat.colour import srgb_to_linear
+from unflat.colour import srgb8_to_linear
 from unflat.errors import InputError
 from unflat.splat.rgbd import from_rgbd
 from unflat.types import Camera, Gaussians
-
-# sRGB byte -> linear colour, as from_rgbd converts the still photo
-_LINEAR = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
 
 
 def nearest_background(depth: np.ndarray, covered: np.ndarray) -> np.ndarray:
@@ -108,7 +105,7 @@ class LivingScene:
         rays_x = (xs + 0.5 - self.K[0, 2]) / self.K[0, 0]
         rays_y = (ys + 0.5 - self.K[1, 2]) / self.K[1, 1]
         means = np.stack([rays_x * depth, rays_y * depth, depth], axis=-1).reshape(-1, 3)
-        linear = _LINEAR[frame[y0:y1, x0:x1]]
+        linear = srgb8_to_linear(frame[y0:y1, x0:x1])
         scene, still = self.gaussians, self.still
         scene.means[target] = torch.from_numpy(means.astype(np.float32))
         scene.scales[target] = still.scales[source] * torch.from_numpy(
