@@ -22,12 +22,13 @@ from typing import Any
 
 import cv2
 
+from unflat.download import file_sha256
 from unflat.errors import InputError
 from unflat.io.images import read_photo
 from unflat.pipelines.animate import bundled_portrait, probe_driver
 from unflat.pipelines.depth_source import DepthSource
 from unflat.pipelines.run_context import RunContext, RunFiles, RunSettings
-from unflat.pipelines.run_record import RunRecord, check_free, file_sha256
+from unflat.pipelines.run_record import RunRecord, check_free
 from unflat.pipelines.run_scene import depth_stage, scene_stage
 from unflat.pipelines.run_sound import sound_stage, sync_stage
 from unflat.pipelines.run_video import video_stage

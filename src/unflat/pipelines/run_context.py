@@ -23,7 +23,7 @@ def face_model_hashes() -> dict[str, str]:
     """The bundled face networks the video stage runs, with their files' sha256."""
     from importlib import resources
 
-    from unflat.pipelines.run_record import file_sha256
+    from unflat.download import file_sha256
 
     folder = resources.files("unflat") / "assets" / "face"
     return {

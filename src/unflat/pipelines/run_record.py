@@ -29,15 +29,6 @@ from unflat.progress import note
 RECORD_NAME = "run.json"
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes (inputs are fingerprinted by content, not by date)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def key_digest(key: dict[str, Any]) -> str:
     """A short fingerprint of a stage's key (later stages name it in their own keys)."""
     text = json.dumps(_plain(key), sort_keys=True, separators=(",", ":"))
