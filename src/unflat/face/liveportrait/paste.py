@@ -1,0 +1,81 @@
+"""Paste the network's square picture back into the full frame, through a feathered mask.
+
+The network redraws the whole crop (face, hair, shoulders and the background around them), so the
+square goes back in whole; only its rim is blended, so the seam fades and the black the crop took
+from beyond the photo's edges never shows. The mask is zero on the outermost ``1/64`` of the side
+(where resampling mixes in the border) and rises along a raised cosine over the next ``1/32``. It is
+warped into the frame with the crop's inverse transform; every pixel where it is zero (everything
+outside the turned square, and its rim) is the portrait's own, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from unflat.face.liveportrait.crop import FaceCrop, pixel_centre_matrix
+
+#: The rim left out (share of the side) and the ramp's width after it.
+RIM = 1 / 64
+RAMP = 1 / 32
+
+
+@lru_cache(maxsize=4)
+def feather_mask(size: int) -> np.ndarray:
+    """``float32 [size,size]``: 0 on the rim, a raised-cosine ramp, then 1."""
+    centres = (np.arange(size) + 0.5) / size
+    edge = np.minimum(centres, 1 - centres)  # distance to the nearest side, in sides
+    ramp = np.clip((edge - RIM) / RAMP, 0.0, 1.0)
+    profile = (0.5 - 0.5 * np.cos(np.pi * ramp)).astype(np.float32)
+    mask = np.minimum(profile[:, None], profile[None, :])
+    mask.setflags(write=False)
+    return mask
+
+
+@dataclass
+class Pasted:
+    """A pasted frame and where it changed: inside ``region`` (x0, y0, x1, y1) the crop shows
+    with weight ``alpha``; outside it the frame is the portrait."""
+
+    frame: np.ndarray
+    region: tuple[int, int, int, int]
+    alpha: np.ndarray
+
+
+def crop_region(crop: FaceCrop, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The whole-pixel box (x0, y0, x1, y1) of the turned square inside an image of ``shape``."""
+    corners = crop.corners()
+    height, width = shape[:2]
+    x0, y0 = (int(v) for v in np.floor(corners.min(axis=0)))
+    x1, y1 = (int(v) for v in np.ceil(corners.max(axis=0)))
+    return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+
+
+def paste_back(picture: np.ndarray, crop: FaceCrop, portrait: np.ndarray) -> Pasted:
+    """``picture`` (``uint8 [S,S,3]``, the network's output for ``crop``) put back into a copy
+    of ``portrait`` (``uint8 [H,W,3]``)."""
+    size = picture.shape[0]
+    if picture.shape[:2] != (size, size):
+        raise ValueError(f"the picture must be square, got {picture.shape[:2]}")
+    frame = portrait.copy()
+    x0, y0, x1, y1 = region = crop_region(crop, portrait.shape)
+    if x1 <= x0 or y1 <= y0:
+        return Pasted(frame, region, np.zeros((0, 0), np.float32))
+    # region pixels -> crop pixels: the crop's transform after moving the region's origin
+    origin = np.eye(3)
+    origin[:2, 2] = (x0, y0)
+    to_crop = pixel_centre_matrix(crop.to_crop(size) @ origin)[:2]
+    inverse = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    box = (x1 - x0, y1 - y0)
+    warped = cv2.warpAffine(picture, to_crop, box, flags=inverse, borderValue=0)
+    alpha = cv2.warpAffine(feather_mask(size), to_crop, box, flags=inverse, borderValue=0)
+    alpha = np.clip(alpha, 0.0, 1.0)
+    inside = alpha > 0
+    below = portrait[y0:y1, x0:x1].astype(np.float32)
+    blended = alpha[..., None] * warped.astype(np.float32) + (1 - alpha[..., None]) * below
+    mixed = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    frame[y0:y1, x0:x1] = np.where(inside[..., None], mixed, portrait[y0:y1, x0:x1])
+    return Pasted(frame, region, alpha)
