@@ -34,6 +34,7 @@ MODEL_MODULES = (
     "unflat.splat.sharp.model",
     "unflat.sound.vssflow.model",
     "unflat.face.nets",
+    "unflat.face.liveportrait.model",
 )
 # Other installed packages register theirs through this entry-point group.
 ENTRY_POINT_GROUP = "unflat.models"

@@ -95,7 +95,12 @@ def _flatten(tree: dict, prefix: str = "") -> Iterable[tuple[str, torch.Tensor]]
         if isinstance(value, torch.Tensor):
             yield prefix + str(key), value
         elif isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
+            # A nested module saved from its DDP wrapper (LivePortrait's stitching file holds
+            # three such state dicts) has "module." on every key of its own.
+            inner = dict(_flatten(value))
+            if inner and all(name.startswith("module.") for name in inner):
+                inner = {name[len("module.") :]: tensor for name, tensor in inner.items()}
+            yield from ((f"{prefix}{key}.{name}", tensor) for name, tensor in inner.items())
 
 
 def save_safetensors(
