@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from unflat.cli.app import app
+from unflat.cli.options import AnimationEngine, Device
 
 MOTION_HELP = (
     "Procedural motion instead of a driver video: idle, nod, shake, tilt, smile, surprise, talk; "
@@ -49,6 +50,14 @@ DriverFace = Annotated[
     typer.Option("--driver-face", help="Which face of the driver to follow (0 largest)."),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+EngineWeights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="With --engine liveportrait: a folder of local weights (config.json + "
+        "model.safetensors) instead of the installed ones.",
+    ),
+]
 
 
 @app.command("animate")
@@ -66,6 +75,9 @@ def animate_command(
     face: Face = None,
     driver_face: DriverFace = None,
     overwrite: Overwrite = False,
+    engine: AnimationEngine = "auto",
+    weights: EngineWeights = None,
+    device: Device = "auto",
 ) -> None:
     """Animate a portrait with a driving video (or a motion preset); keeps the driver's sound."""
     from unflat.cli.progress import Bar
@@ -75,7 +87,7 @@ def animate_command(
         options: dict[str, object] = dict(neutral=neutral, driver_face=driver_face)
     else:
         options = dict(seconds=seconds, text=text, seed=seed)
-    pipeline = AnimatePipeline(portraits, face=face)
+    pipeline = AnimatePipeline(portraits, face=face, engine=engine, weights=weights, device=device)
     with Bar() as bar:
         written = pipeline.write(output, driver=driver, motion=motion, fps=fps,
                                  max_seconds=max_seconds, overwrite=overwrite, progress=bar,

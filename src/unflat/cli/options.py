@@ -17,3 +17,12 @@ FocalPx = Annotated[
 ]
 Loudness = Annotated[float, typer.Option("--loudness", help="Target loudness, LUFS (EBU R128).")]
 Replace = Annotated[bool, typer.Option("--replace", help="Drop the video's own sound.")]
+AnimationEngine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Face animator: classical (landmark warp, no weights), liveportrait (the "
+        "LivePortrait network: `unflat models fetch liveportrait`), or auto: liveportrait when "
+        "its weights are installed, else classical.",
+    ),
+]

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from unflat.errors import InputError, OutputError
-from unflat.face.animate import animate
 from unflat.face.neutral import describe_frame
 from unflat.face.presets import generate, syllable_times
 from unflat.face.track import parse_neutral, track
 from unflat.io.images import read_photo
 from unflat.io.video import VideoInfo, VideoWriter, check_moving, probe_video, read_video
+from unflat.pipelines.engines import AUTO, Engine, choose_engine, open_engine
 from unflat.progress import Progress, note
 from unflat.types import FaceTrack
 
@@ -52,16 +52,27 @@ def _video_frames(path: Path) -> Iterator[np.ndarray]:
 class AnimatePipeline:
     """Animates one person's portraits (the first sets the frame; default: the Mona Lisa).
 
-    ``face`` picks the portrait's face (0: largest). The portraits are read once; each call
-    animates them with another driver or preset.
+    ``face`` picks the portrait's face (0: largest); ``engine`` the animator
+    (:mod:`unflat.pipelines.engines`: ``auto``, ``classical`` or ``liveportrait``, whose
+    ``weights`` may be a local folder). The portraits are read and the engine prepared once;
+    each call animates them with another driver or preset.
     """
 
     def __init__(
-        self, portraits: list[Path] | list[np.ndarray] | None = None, *, face: int | None = None
+        self,
+        portraits: list[Path] | list[np.ndarray] | None = None,
+        *,
+        face: int | None = None,
+        engine: str = AUTO,
+        weights: str | None = None,
+        device: str = "auto",
     ) -> None:
         self.sources = list(portraits or []) or [bundled_portrait()]
         self.face = face
+        self.engine_name = choose_engine(engine, weights)  # refused before any work
+        self.weights, self.device = weights, device
         self._images: list[np.ndarray] | None = None
+        self._engine: Engine | None = None
 
     @property
     def images(self) -> list[np.ndarray]:
@@ -71,6 +82,14 @@ class AnimatePipeline:
                 p if isinstance(p, np.ndarray) else read_photo(p).rgb for p in self.sources
             ]
         return self._images
+
+    @property
+    def engine(self) -> Engine:
+        """The animator, prepared for the portraits on first use."""
+        if self._engine is None:
+            self._engine = open_engine(self.engine_name, self.images, face=self.face,
+                                       weights=self.weights, device=self.device)  # fmt: skip
+        return self._engine
 
     @classmethod
     def from_options(
@@ -101,9 +120,9 @@ class AnimatePipeline:
                            progress=progress)  # fmt: skip
         if chosen is None:
             note(rest_frame_note(driver.name, face_track))
-        frames = _video_frames(driver)
-        yield from animate(self.images, face_track, frames=frames, fps=fps,
-                           max_seconds=max_seconds, face=self.face, progress=progress)  # fmt: skip
+        frames = self.engine.frames(face_track, driver_frames=_video_frames(driver), fps=fps,
+                                    max_seconds=max_seconds, progress=progress)  # fmt: skip
+        yield from (frame for frame, _ in frames)
 
     def preset(
         self,
@@ -122,8 +141,9 @@ class AnimatePipeline:
             spans = syllable_times(text, 60.0) if text else []
             seconds = max(seconds, spans[-1][1] + 0.8) if spans else seconds
         motion_stream = generate(motion, seconds=seconds, fps=fps, seed=seed, text=text)
-        yield from animate(self.images, motion_stream, fps=fps, max_seconds=max_seconds,
-                           face=self.face, progress=progress)  # fmt: skip
+        frames = self.engine.frames(motion_stream, fps=fps, max_seconds=max_seconds,
+                                    progress=progress)  # fmt: skip
+        yield from (frame for frame, _ in frames)
 
     def write(
         self,
