@@ -137,3 +137,33 @@ def test_liveportrait_follows_a_driving_video() -> None:
     if source.lips_closed is not None:
         unmoved = unmoved + source.lips_closed
     assert float((rest - unmoved).abs().max()) < 1e-5
+
+
+def test_run_refuses_liveportrait_without_weights_before_any_work(tmp_path: Path) -> None:
+    from unflat.pipelines.run import RunPipeline, RunSettings
+
+    settings = RunSettings(out=tmp_path / "out", engine="liveportrait", motion="idle")
+    with pytest.raises(WeightsError, match="not installed"):
+        RunPipeline(settings)()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_run_draws_the_living_photo_with_liveportrait(tmp_path: Path) -> None:
+    import json
+
+    from unflat.io.depth_files import save_depth_npy
+    from unflat.pipelines.run import RunPipeline, RunSettings
+
+    height, width = mona().shape[:2]
+    depth = tmp_path / "mona.depth.npy"
+    save_depth_npy(depth, np.full((height, width), 1.5, np.float32))
+    out = tmp_path / "run"
+    settings = RunSettings(out=out, depth=depth, focal_px=800.0, max_size=192, motion="idle",
+                           seconds=0.1, fps=10.0, check_sync=False, engine="liveportrait",
+                           engine_weights=str(tiny_weights()))  # fmt: skip
+    result = RunPipeline(settings)()
+    video = json.loads((out / "run.json").read_text())["stages"]["video"]
+    assert video["engine"] == "liveportrait" and video["frames"] == 1
+    for path in (result.video, out / "mona_lisa.face.mp4"):
+        info = probe_video(path)
+        assert (info.height, info.frame_count) == (192, 1)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from unflat.cli.app import app
+from unflat.cli.options import AnimationEngine
 
 Photo = Annotated[
     Path | None,
@@ -122,6 +123,7 @@ def run_command(
     seed: Seed = 0,
     check_sync: SyncCheck = True,
     overwrite: Overwrite = False,
+    engine: AnimationEngine = "auto",
 ) -> None:
     """A photo to a talking, moving 3D video with sound: depth, scene, face, speech, camera."""
     options = dict(locals())  # the parameters are named as RunSettings' fields

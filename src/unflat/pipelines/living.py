@@ -1,7 +1,8 @@
 """The living photo's frames: an animated face moving inside the photo's 3D scene.
 
-Per frame, the face animator warps the portrait (:func:`unflat.face.animate.animate_warped`);
-the scene's Gaussians follow the same warp (:class:`unflat.splat.living.LivingScene`), so the
+Per frame, the face animator (an :class:`~unflat.pipelines.engines.Engine`: the classical warp of
+:func:`unflat.face.animate.animate_warped`, or LivePortrait) redraws the portrait; the scene's
+Gaussians follow the frame's warp (:class:`unflat.splat.living.LivingScene`), so the
 face's colours and its relief move together while the layer behind occluding edges stays put;
 the camera moves along a path and the scene is rendered from it.
 """
@@ -17,9 +18,9 @@ import torch
 from unflat.colour import linear_to_srgb8
 from unflat.device import ThreadTuner
 from unflat.errors import ConfigError
-from unflat.face.animate import Animator, animate_warped
 from unflat.face.motion import Motion
 from unflat.face.presets import PRESETS, generate
+from unflat.pipelines.engines import Engine
 from unflat.splat.living import LivingScene, covering_zoom, nearest_background, zoomed
 from unflat.splat.render import render
 from unflat.splat.rgbd import RGBD_EPS2D
@@ -105,9 +106,9 @@ def path_cameras(
     return zoomed(cameras, covering_zoom(stage.depth.depth, stage.K, cameras))
 
 
-def face_depth(animator: Animator, depth: np.ndarray) -> float:
+def face_depth(engine: Engine, depth: np.ndarray) -> float:
     """The median depth (m) under the portrait's face landmarks: what the camera turns about."""
-    points = np.rint(animator.primary.landmarks[:468, :2]).astype(int)
+    points = np.rint(engine.portrait.landmarks[:468, :2]).astype(int)
     height, width = depth.shape
     xs, ys = points[:, 0].clip(0, width - 1), points[:, 1].clip(0, height - 1)
     values = depth[ys, xs]
@@ -122,7 +123,7 @@ def frame_pixels(scene: torch.Tensor) -> np.ndarray:
 
 def living_frames(
     stage: Stage3D,
-    animator: Animator,
+    engine: Engine,
     driver: FaceTrack | Motion,
     cameras: list[Camera],
     *,
@@ -131,13 +132,12 @@ def living_frames(
     progress: object = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(animated 2-D frame, rendered 3-D frame)`` pairs, one per camera."""
-    person = animator.primary.person > 0.5
+    person = engine.portrait.person > 0.5
     behind = nearest_background(stage.depth.depth, person)
     scene = LivingScene(stage.rgb, stage.depth.depth, stage.K, behind=behind)
-    animated = animate_warped(
-        animator,
+    animated = engine.frames(
         driver,
-        frames=driver_frames,
+        driver_frames=driver_frames,
         fps=fps,
         max_seconds=len(cameras) / fps,
         progress=progress,  # type: ignore[arg-type]

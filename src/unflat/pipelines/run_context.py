@@ -10,6 +10,7 @@ from typing import Any
 from unflat.errors import ConfigError
 from unflat.pipelines import living
 from unflat.pipelines.depth_source import DepthSource
+from unflat.pipelines.engines import AUTO, choose_engine
 from unflat.pipelines.run_record import RunRecord
 from unflat.progress import Progress, report
 from unflat.types import Audio, Camera, DepthMap, Photo
@@ -59,6 +60,8 @@ class RunSettings:
     precision: str = "fp32"
     overwrite: bool = False
     check_sync: bool = True
+    engine: str = AUTO
+    engine_weights: str | None = None
 
     def check(self) -> None:
         """``ConfigError`` for options that cannot go together, before any work."""
@@ -74,6 +77,8 @@ class RunSettings:
         if self.motion is not None:
             living.check_motion_spec(self.motion)
         living.check_trajectory(self.trajectory)
+        if not self.no_face:
+            choose_engine(self.engine, self.engine_weights)
         if not (math.isfinite(self.fps) and 1 <= self.fps <= 120):
             raise ConfigError(f"--fps {self.fps} is outside 1..120", "use e.g. 25")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from unflat.errors import InputError
-from unflat.face.animate import Animator
 from unflat.face.motion import Motion
 from unflat.io.video import VideoWriter, read_video
 from unflat.pipelines import living
 from unflat.pipelines.animate import rest_frame_note
+from unflat.pipelines.engines import Engine, choose_engine, open_engine
 from unflat.pipelines.run_context import RunContext, face_model_hashes
 from unflat.pipelines.run_record import run_stage
 from unflat.pipelines.run_sound import clip_seconds
@@ -30,7 +30,7 @@ def video_stage(stages: RunContext) -> None:
     key = {"scene": stages.record.data["stages"]["scene"]["key"],
            "sound": stages.record.data["stages"]["sound"]["key"], "frames": frames,
            "fps": s.fps, "trajectory": s.trajectory, "motion": s.motion, "seed": s.seed,
-           "no_face": s.no_face}  # fmt: skip
+           "no_face": s.no_face, "engine": _engine_key(s)}  # fmt: skip
 
     def work(info: dict[str, Any]) -> None:
         assert stages.depth_map is not None
@@ -40,23 +40,37 @@ def video_stage(stages: RunContext) -> None:
             _write(stages, living.still_frames(stage, cameras), frames)
             info.update(files=[stages.files.video.name], frames=frames, face=False)
             return
-        animator = _animator(stages)
-        focus = living.face_depth(animator, stages.depth_map.depth)
+        engine = _engine(stages)
+        focus = living.face_depth(engine, stages.depth_map.depth)
         cameras = living.path_cameras(stage, s.trajectory, frames, s.fps, focus)
         driver, driver_frames = _driver(stages, frames, seconds)
-        pairs = living.living_frames(stage, animator, driver, cameras, fps=s.fps,
+        pairs = living.living_frames(stage, engine, driver, cameras, fps=s.fps,
                                      driver_frames=driver_frames)  # fmt: skip
         _write(stages, (rendered for _, rendered in _tee(pairs, stages)), frames)
         info.update(files=[stages.files.face.name, stages.files.video.name], frames=frames,
                     face=True, face_depth_m=round(focus, 3), models=face_model_hashes(),
-                    drive=_drive_name(stages))  # fmt: skip
+                    drive=_drive_name(stages), engine=engine.name)  # fmt: skip
 
     run_stage(stages.record, "video", key, work)
 
 
-def _animator(stages: RunContext) -> Animator:
+def _engine_key(settings: Any) -> str | None:
+    """The engine that will draw the face, and whose weights: what the frames depend on."""
+    if settings.no_face:
+        return None
+    chosen = choose_engine(settings.engine, settings.engine_weights)
+    if chosen == "classical":
+        return chosen
+    from unflat.weights import resolve_weights, weights_id
+
+    return f"{chosen}:{weights_id(resolve_weights(chosen, settings.engine_weights))}"
+
+
+def _engine(stages: RunContext) -> Engine:
+    s = stages.settings
     try:
-        return Animator([stages.photo.rgb], face=None)
+        return open_engine(s.engine, [stages.photo.rgb], weights=s.engine_weights,
+                           device=s.device)  # fmt: skip
     except InputError as error:
         if not error.message.startswith(("no face", "the face in")):
             raise
