@@ -9,7 +9,8 @@ Weights are random (time does not depend on their values): the released full siz
 or a fixture's config with ``--weights FOLDER``. Medians over the frames.
 
     python benchmarks/liveportrait_engine.py --video ../shared/data/faces/videos/lp_d0.mp4
-    python benchmarks/liveportrait_engine.py --video ... --weights ../shared/fixtures/liveportrait_tiny_a
+    python benchmarks/liveportrait_engine.py --video ... \\
+        --weights ../shared/fixtures/liveportrait_tiny_a
 """
 
 from __future__ import annotations
