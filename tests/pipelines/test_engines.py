@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import shared_path
 from unflat.cli import main
 from unflat.errors import ConfigError, WeightsError
+from unflat.face.animate import animate
 from unflat.face.liveportrait.engine import LivePortraitEngine
 from unflat.face.motion import Motion
 from unflat.geometry.rotations import euler_to_rotation
@@ -44,11 +45,17 @@ def tiny_engine() -> LivePortraitEngine:
 
 
 def test_both_engines_implement_the_one_interface() -> None:
-    wanted = inspect.signature(Engine.frames).parameters
-    for engine in (ClassicalEngine, LivePortraitEngine):
-        assert list(inspect.signature(engine.frames).parameters) == list(wanted)
-        assert isinstance(engine.name, str)
-        assert "portrait" in dir(engine) or "portrait" in inspect.getsource(engine.__init__)
+    wanted = list(inspect.signature(Engine.frames).parameters)
+    for kind in (ClassicalEngine, LivePortraitEngine):
+        assert list(inspect.signature(kind.frames).parameters) == wanted
+    classical = ClassicalEngine([mona()])
+    for engine in (classical, tiny_engine()):
+        assert isinstance(engine, Engine)
+        assert engine.portrait.image.shape == mona().shape
+    # the classical engine is face.animate's warp, unchanged
+    still = Motion.still(1, 25.0)
+    (frame, warp), expected = next(classical.frames(still)), next(animate([mona()], still))
+    assert np.array_equal(frame, expected) and warp.region == classical.animator.rig.region
 
 
 def test_auto_is_classical_without_weights_and_liveportrait_with_them() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -37,6 +37,7 @@ INSTALL_HINT = (
 )
 
 
+@runtime_checkable
 class Engine(Protocol):
     """A portrait animator: ``portrait`` is the prepared first portrait (its landmarks and
     person mask); :meth:`frames` renders it under a driver."""
