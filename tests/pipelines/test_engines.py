@@ -155,6 +155,16 @@ def test_run_refuses_liveportrait_without_weights_before_any_work(tmp_path: Path
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_cli_run_liveportrait_without_weights_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "--engine", "liveportrait", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unflat models fetch liveportrait" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_run_draws_the_living_photo_with_liveportrait(tmp_path: Path) -> None:
     import json
 
