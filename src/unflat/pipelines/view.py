@@ -63,6 +63,13 @@ def median_depth(gaussians: Gaussians) -> float:
     return float(torch.median(ahead)) if len(ahead) else 1.0
 
 
+def render_eps2d(metadata: dict) -> float:
+    """The low-pass (pixels²) the scene was made for, by ``unflat render``'s rule."""
+    if "render_eps2d" in metadata:
+        return float(metadata["render_eps2d"])
+    return 0.0 if metadata.get("layout") == "sharp" else 0.3
+
+
 def scene_config(path: Path, gaussians: Gaussians, camera: Camera | None, metadata: dict) -> dict:
     """What the page needs besides the scene file: its camera, axes and a few facts."""
     camera = camera or default_camera()
@@ -77,6 +84,7 @@ def scene_config(path: Path, gaussians: Gaussians, camera: Camera | None, metada
         "camera": intrinsics,
         "camera_source": "photo" if metadata.get("camera_known") else "default",
         "median_depth": median_depth(gaussians),
+        "eps2d": render_eps2d(metadata),
         "gaussians": int(gaussians.means.shape[0]),
         "note": metadata.get("note"),
     }

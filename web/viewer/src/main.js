@@ -69,7 +69,8 @@ async function start() {
   renderer.setPixelRatio(1);
   renderer.xr.enabled = true;
   const scene = new THREE.Scene();
-  const spark = new SparkRenderer({ renderer });
+  // the low-pass of `unflat render` (eps2d: added to each projected covariance, opacity kept)
+  const spark = new SparkRenderer({ renderer, preBlurAmount: config.eps2d, blurAmount: 0 });
   scene.add(spark);
   const camera = new PhotoCamera(config.camera);
   const rig = new THREE.Group(); // moved in VR and fly mode; the camera sits in it
@@ -165,21 +166,51 @@ async function start() {
 
   const toOpenCV = (p) => [p.x, -p.y, -p.z];
 
+  // the measuring tool: two clicks, a line between the points, the distance in metres
+  const line = new THREE.Line(
+    new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(), new THREE.Vector3()]),
+    new THREE.LineBasicMaterial({ color: 0xffdd00, depthTest: false, transparent: true }),
+  );
+  line.renderOrder = 10; // transparent and late: drawn over the splats
+  const ends = new THREE.Points(
+    line.geometry,
+    new THREE.PointsMaterial({
+      color: 0xffdd00, size: 7, sizeAttenuation: false, depthTest: false, transparent: true,
+    }),
+  );
+  ends.renderOrder = 10;
+  const measured = new THREE.Group();
+  measured.add(line, ends);
+  measured.visible = false;
+  scene.add(measured);
+
+  function show(p, q) {
+    line.geometry.setFromPoints([p, q]);
+    measured.visible = true;
+    reading.style.display = "block";
+    reading.textContent = `${p.distanceTo(q).toFixed(3)} m`;
+  }
+
+  /** Measure between two screen points (CSS pixels) as two clicks would, and show it. */
   function measure(a, b) {
     const p = pick(a[0], a[1]);
     const q = pick(b[0], b[1]);
     if (!p || !q) return null;
+    show(p, q);
     return { distance: p.distanceTo(q), a: toOpenCV(p), b: toOpenCV(q) };
   }
 
-  // the measuring tool: two clicks, a line between the points, the distance in metres
-  const line = new THREE.Line(
-    new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(), new THREE.Vector3()]),
-    new THREE.LineBasicMaterial({ color: 0xffdd00, depthTest: false }),
-  );
-  line.visible = false;
-  line.renderOrder = 1;
-  scene.add(line);
+  /** Turn the view about the orbit target (degrees: yaw about the view's up, then pitch). */
+  function turn(yaw, pitch = 0) {
+    const offset = camera.position.clone().sub(orbit.target);
+    const up = new THREE.Vector3(0, 1, 0).applyQuaternion(camera.quaternion);
+    const right = new THREE.Vector3(1, 0, 0).applyQuaternion(camera.quaternion);
+    offset.applyAxisAngle(up, THREE.MathUtils.degToRad(yaw));
+    offset.applyAxisAngle(right, THREE.MathUtils.degToRad(pitch));
+    camera.position.copy(orbit.target).add(offset);
+    camera.lookAt(orbit.target);
+    orbit.update();
+  }
   let measuring = false;
   let first = null;
   let pressedAt = null;
@@ -194,13 +225,11 @@ async function start() {
     reading.style.display = "block";
     if (!first) {
       first = point;
-      line.visible = false;
+      measured.visible = false;
       reading.textContent = "click the second point";
       return;
     }
-    line.geometry.setFromPoints([first, point]);
-    line.visible = true;
-    reading.textContent = `${first.distanceTo(point).toFixed(3)} m`;
+    show(first, point);
     first = null;
   });
 
@@ -223,7 +252,7 @@ async function start() {
     event.target.classList.toggle("on", measuring);
     reading.style.display = measuring ? "block" : "none";
     reading.textContent = measuring ? "click the first point" : "";
-    if (!measuring) line.visible = false;
+    if (!measuring) measured.visible = false;
   };
   document.getElementById("vr").appendChild(VRButton.createButton(renderer));
   renderer.xr.addEventListener("sessionstart", () => setMode("orbit"));
@@ -235,6 +264,7 @@ async function start() {
     config,
     pick: (x, y) => { const p = pick(x, y); return p && toOpenCV(p); },
     measure,
+    turn,
     reset,
     setMode,
     screenshot: () => canvas.toDataURL("image/png"),

@@ -1,0 +1,212 @@
+"""``unflat view`` in headless Chromium: the scene as ``unflat render`` draws it, and measures.
+
+The browser tests need Debian's ``chromium`` (``.ci/run`` installs it) and skip without it.
+``UNFLAT_WRITE_DOCS=1`` also writes the screenshots of docs/viewer.md (docs/images/viewer_*.png).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.cli.chromium import Chromium, chromium_path
+from tests.conftest import shared_path
+from unflat.cli import main
+from unflat.colour import linear_to_srgb
+from unflat.pipelines.view import ViewPipeline
+from unflat.splat.outputs import load_scene
+from unflat.splat.render import render
+
+CHROMIUM = chromium_path()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run does)"
+)
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+WIDTH, HEIGHT, FOCAL = 160, 120, 150.0
+NEAR, FAR = 1.5, 3.0  # metres: the left half of the photo, the right half
+
+
+def splat(photo: Path, depth: Path, out: Path, *options: str) -> Path:
+    """``unflat splat`` from photo + depth; the scene file."""
+    args = ["splat", str(photo), "--depth", str(depth), "--method", "rgbd", "-o", str(out)]
+    assert main([*args, *options]) == 0
+    return out / f"{photo.stem}.ply"
+
+
+@pytest.fixture(scope="module")
+def two_planes(tmp_path_factory) -> Path:
+    """A scene of a textured photo whose left half is 1.5 m away and right half 3 m."""
+    folder = tmp_path_factory.mktemp("view")
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    photo = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    photo[..., 0] = x * 255 // WIDTH
+    photo[..., 1] = y * 255 // HEIGHT
+    photo[..., 2] = np.where((x // 20 + y // 20) % 2 == 0, 220, 40)
+    cv2.circle(photo, (50, 60), 18, (255, 255, 255), -1)
+    cv2.imwrite(str(folder / "planes.png"), photo[..., ::-1])
+    np.save(folder / "planes.depth.npy", np.where(x < WIDTH // 2, NEAR, FAR).astype(np.float32))
+    options = ["--no-background", "--max-size", str(WIDTH), "--focal-px", str(FOCAL)]
+    return splat(folder / "planes.png", folder / "planes.depth.npy", folder / "out", *options)
+
+
+def open_page(browser: Chromium, url: str) -> np.ndarray:
+    """Load the page; the canvas (greyscale) once the scene has settled."""
+    browser.call("Page.navigate", url=url)
+    return settled(browser)
+
+
+def settled(browser: Chromium) -> np.ndarray:
+    """The canvas (greyscale) once two frames in a row show the same picture.
+
+    Spark sorts the splats in a worker and draws them unsorted until the order arrives, so
+    the first frames after a load or a move may differ from the settled one.
+    """
+    deadline = time.monotonic() + 120
+    previous: tuple[int, np.ndarray] | None = None
+    while time.monotonic() < deadline:
+        state = browser.evaluate(
+            "window.unflatViewer && [window.unflatViewer.ready, window.unflatViewer.error,"
+            " window.unflatViewer.ready ? window.unflatViewer.frames() : 0,"
+            " window.unflatViewer.ready ? window.unflatViewer.screenshot() : null]"
+        )
+        if state and state[1]:
+            pytest.fail(f"the page failed: {state[1]}")
+        if state and state[0] and state[2] > 2:
+            grey = decode_grey(state[3])
+            if previous and previous[0] < state[2] and np.array_equal(previous[1], grey):
+                return grey
+            previous = (state[2], grey)
+        time.sleep(0.1)
+    pytest.fail(f"the page did not settle in 120 s; console: {browser.console[-5:]}")
+
+
+def decode_grey(data_url: str) -> np.ndarray:
+    png = np.frombuffer(base64.b64decode(data_url.split(",", 1)[1]), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2GRAY)
+
+
+def rendered_grey(scene: Path) -> np.ndarray:
+    """``unflat render``'s picture of the scene from its own camera (greyscale, 8 bits)."""
+    gaussians, camera, metadata = load_scene(scene)
+    colour = render(gaussians, camera, eps2d=metadata["render_eps2d"]).color.clamp(0, 1)
+    srgb = (np.asarray(linear_to_srgb(colour.numpy())) * 255).round().astype(np.uint8)
+    return cv2.cvtColor(srgb, cv2.COLOR_RGB2GRAY)
+
+
+def likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two pictures downscaled 4 times (loose: splat renderers differ in detail)."""
+    size = (a.shape[1] // 4, a.shape[0] // 4)
+    small = [cv2.resize(x.astype(np.float32), size, interpolation=cv2.INTER_AREA) for x in (a, b)]
+    return float(np.corrcoef(small[0].ravel(), small[1].ravel())[0, 1])
+
+
+def expected_point(u: float, v: float, z: float) -> np.ndarray:
+    """The point seen at pixel position (u, v) at depth z, in the photo camera's frame."""
+    return np.array([(u - WIDTH / 2) / FOCAL * z, (v - HEIGHT / 2) / FOCAL * z, z])
+
+
+@needs_chromium
+def test_the_page_shows_the_scene_and_measures_it(two_planes, tmp_path):
+    """Same picture as `unflat render`; distances within 2%, in every scene format."""
+    reference = rendered_grey(two_planes)
+    near, far = (40.0, 60.0), (120.0, 90.0)  # a point on each plane, in CSS pixels
+    truth = np.linalg.norm(expected_point(*near, NEAR) - expected_point(*far, FAR))
+    scenes = [two_planes]
+    for suffix in (".spz", ".splat"):
+        target = tmp_path / f"planes_{suffix[1:]}{suffix}"
+        assert main(["convert", str(two_planes), str(target)]) == 0
+        scenes.append(target)
+    with Chromium(CHROMIUM, WIDTH, HEIGHT) as browser:
+        for scene in scenes:
+            server, config = ViewPipeline()(scene)
+            with server.start():
+                shown = open_page(browser, server.url)
+                assert config["camera_source"] == "photo"
+                assert likeness(shown, reference) > 0.9, scene.name
+                result = browser.evaluate(f"window.unflatViewer.measure({list(near)}, {list(far)})")
+            assert result["distance"] == pytest.approx(truth, rel=0.02), scene.name
+            assert result["a"] == pytest.approx(expected_point(*near, NEAR), abs=0.02)
+            assert result["b"] == pytest.approx(expected_point(*far, FAR), abs=0.04)
+
+
+@needs_chromium
+def test_screenshots_of_a_room(tmp_path):
+    """A real photo with measured depth (NYU v2): the page matches `unflat render` (and the docs'
+    screenshots come from here)."""
+    nyu = shared_path("data", "depth", "nyu")
+    photo, depth = tmp_path / "room.jpg", tmp_path / "room.depth.png"
+    photo.write_bytes((nyu / "rgb" / "rgb_00000.jpg").read_bytes())  # named for the page's title
+    depth.write_bytes((nyu / "depth" / "sync_depth_00000.png").read_bytes())
+    options = ["--depth-units", "mm", "--focal-px", "518.8579", "--max-size", "240"]
+    scene = splat(photo, depth, tmp_path / "out", *options, "--no-background")
+    server, _ = ViewPipeline()(scene)
+    with server.start(), Chromium(CHROMIUM, 320, 240) as browser:
+        shown = open_page(browser, server.url)
+        assert likeness(shown, rendered_grey(scene)) > 0.9
+        shots = {"viewer_room.png": browser.screenshot()}
+        browser.evaluate("window.unflatViewer.turn(-12, -6)")
+        settled(browser)
+        shots["viewer_room_orbit.png"] = browser.screenshot()
+        browser.evaluate("window.unflatViewer.reset()")
+        measured = browser.evaluate("window.unflatViewer.measure([98, 150], [160, 150])")
+        settled(browser)
+        shots["viewer_room_measure.png"] = browser.screenshot()
+    # the wardrobe's front at about 3 m (0.92 m here): a plausible reading, not a truth
+    assert 0.3 < measured["distance"] < 1.5
+    if os.environ.get("UNFLAT_WRITE_DOCS") == "1":
+        for name, png in shots.items():
+            (IMAGES / name).write_bytes(png)
+
+
+def test_missing_and_damaged_scenes_are_one_line_errors(tmp_path, capsys):
+    assert main(["view", str(tmp_path / "missing.ply")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "broken.spz").write_bytes(b"not a scene")
+    assert main(["view", str(tmp_path / "broken.spz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert main(["view", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_a_one_line_error(two_planes, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["view", str(two_planes), "--port", str(taken.getsockname()[1])]) == 2
+    assert "is in use" in capsys.readouterr().err
+
+
+def test_the_url_is_the_last_line_and_serves_the_page(two_planes):
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unflat", "view", str(two_planes)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(2)]
+        url = lines[-1].strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b"unflat view" in page.read()
+        with urllib.request.urlopen(url + "scene.json", timeout=10) as record:
+            assert b'"camera_source": "photo"' in record.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert "Gaussians" in lines[0]
