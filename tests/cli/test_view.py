@@ -7,6 +7,8 @@ The browser tests need Debian's ``chromium`` (``.ci/run`` installs it) and skip 
 from __future__ import annotations
 
 import base64
+import gzip
+import io
 import os
 import signal
 import subprocess
@@ -18,12 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.cli.chromium import Chromium, chromium_path
 from tests.conftest import shared_path
 from unflat.cli import main
 from unflat.colour import linear_to_srgb
-from unflat.pipelines.view import ViewPipeline
+from unflat.pipelines.view import ViewPipeline, page_resources
 from unflat.splat.outputs import load_scene
 from unflat.splat.render import render
 
@@ -165,7 +168,28 @@ def test_screenshots_of_a_room(tmp_path):
     assert 0.3 < measured["distance"] < 1.5
     if os.environ.get("UNFLAT_WRITE_DOCS") == "1":
         for name, png in shots.items():
-            (IMAGES / name).write_bytes(png)
+            # 256 colours: a third of the size, no visible change at this scale
+            Image.open(io.BytesIO(png)).convert("RGB").quantize(256).save(IMAGES / name)
+
+
+def test_a_sharp_scene_brings_its_camera(fixtures_dir):
+    """A SHARP PLY: the photo's camera from its own elements, SHARP's zero low-pass."""
+    server, config = ViewPipeline()(fixtures_dir / "sharp_tiny_a" / "gaussians_subset.ply")
+    server.close()
+    assert config["camera"] == dict(fx=500.0, fy=500.0, cx=256.0, cy=192.0, width=512, height=384)
+    assert (config["camera_source"], config["eps2d"], config["axes"]) == ("photo", 0.0, "opencv")
+    assert config["scene"] == "scene.ply" and config["gaussians"] == 4096
+
+
+def test_the_built_page_is_installed_whole():
+    """The committed bundle: every page file, gzip that inflates, licences of what it bundles."""
+    page = page_resources()
+    script = gzip.decompress(page["viewer.js"].content)
+    assert 1_000_000 < len(script) < 5_000_000 and len(page["viewer.js"].content) < 1_500_000
+    notices = page["THIRD_PARTY.txt"].content.decode()
+    for package in ("@sparkjsdev/spark", "three", "fflate"):
+        assert f"{package} " in notices and "MIT" in notices
+    assert b'src="viewer.js"' in page["index.html"].content
 
 
 def test_missing_and_damaged_scenes_are_one_line_errors(tmp_path, capsys):

@@ -68,6 +68,8 @@ async function start() {
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
   renderer.setPixelRatio(1);
   renderer.xr.enabled = true;
+  // "local": the headset starts where the photo was taken (the origin), not 1.6 m above a floor
+  renderer.xr.setReferenceSpaceType("local");
   const scene = new THREE.Scene();
   // the low-pass of `unflat render` (eps2d: added to each projected covariance, opacity kept)
   const spark = new SparkRenderer({ renderer, preBlurAmount: config.eps2d, blurAmount: 0 });
