@@ -91,6 +91,10 @@ class Chromium:
         self.session = attached["sessionId"]
         self.call("Runtime.enable")
         self.call("Page.enable")
+        self.resize(width, height)
+
+    def resize(self, width: int, height: int) -> None:
+        """The page's viewport, in CSS pixels (one device pixel each)."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=False)  # fmt: skip
 

@@ -108,7 +108,7 @@ def rendered_grey(scene: Path) -> np.ndarray:
 
 def likeness(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of two pictures downscaled 4 times (loose: splat renderers differ in detail)."""
-    size = (a.shape[1] // 4, a.shape[0] // 4)
+    size = (b.shape[1] // 4, b.shape[0] // 4)  # b: the reference; a may be larger
     small = [cv2.resize(x.astype(np.float32), size, interpolation=cv2.INTER_AREA) for x in (a, b)]
     return float(np.corrcoef(small[0].ravel(), small[1].ravel())[0, 1])
 
@@ -122,7 +122,9 @@ def expected_point(u: float, v: float, z: float) -> np.ndarray:
 def test_the_page_shows_the_scene_and_measures_it(two_planes, tmp_path):
     """Same picture as `unflat render`; distances within 2%, in every scene format."""
     reference = rendered_grey(two_planes)
-    near, far = (40.0, 60.0), (120.0, 90.0)  # a point on each plane, in CSS pixels
+    near, far = (40.0, 60.0), (120.0, 90.0)  # a point on each plane, in photo pixels
+    # the page fits the photo's height to the window; the buttons want a window twice as large
+    near_page, far_page = [(2 * u, 2 * v) for u, v in (near, far)]
     truth = np.linalg.norm(expected_point(*near, NEAR) - expected_point(*far, FAR))
     scenes = [two_planes]
     for suffix in (".spz", ".splat"):
@@ -140,6 +142,45 @@ def test_the_page_shows_the_scene_and_measures_it(two_planes, tmp_path):
             assert result["distance"] == pytest.approx(truth, rel=0.02), scene.name
             assert result["a"] == pytest.approx(expected_point(*near, NEAR), abs=0.02)
             assert result["b"] == pytest.approx(expected_point(*far, FAR), abs=0.04)
+        server, _ = ViewPipeline()(two_planes)
+        browser.resize(2 * WIDTH, 2 * HEIGHT)
+        with server.start():
+            open_page(browser, server.url)
+            use_the_buttons(browser, near_page, far_page, truth)
+
+
+def click(browser: Chromium, x: float, y: float) -> None:
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+
+def fly_forward(browser: Chromium) -> list[float]:
+    """Hold W until the camera has moved (frames are slow on a loaded CPU); where it is then."""
+    browser.call("Input.dispatchKeyEvent", type="keyDown", code="KeyW", key="w")
+    deadline = time.monotonic() + 30
+    position = [0.0, 0.0, 0.0]
+    while time.monotonic() < deadline and position[2] < 0.05:
+        time.sleep(0.2)
+        position = browser.evaluate("window.unflatViewer.cameraPosition()")
+    browser.call("Input.dispatchKeyEvent", type="keyUp", code="KeyW", key="w")
+    return position
+
+
+def use_the_buttons(browser: Chromium, near, far, truth: float) -> None:
+    """Measure by two clicks, fly forward with W, reset; the VR button is on the page."""
+    browser.evaluate("document.getElementById('measure').click()")
+    click(browser, *near)
+    click(browser, *far)
+    reading = browser.evaluate("document.getElementById('reading').textContent")
+    assert float(reading.removesuffix(" m")) == pytest.approx(truth, rel=0.02)
+    browser.evaluate("document.getElementById('measure').click()")
+    browser.evaluate("document.getElementById('fly').click()")
+    x, y, z = fly_forward(browser)
+    assert z > 0.05 and abs(x) < 0.01 and abs(y) < 0.01  # forward, along the photo's axis
+    browser.evaluate("document.getElementById('reset').click()")
+    assert browser.evaluate("window.unflatViewer.cameraPosition()") == [0, 0, 0]
+    assert browser.evaluate("document.querySelector('#vr button, #vr a').textContent")
+    assert browser.evaluate("window.unflatViewer.screenshot()").startswith("data:image/png")
 
 
 @needs_chromium
@@ -234,3 +275,23 @@ def test_the_url_is_the_last_line_and_serves_the_page(two_planes):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     assert "Gaussians" in lines[0]
+
+
+def test_a_scene_without_a_camera_gets_render_s_default(two_planes, tmp_path):
+    """No sidecar, no SHARP elements: `unflat render`'s default camera, 60° wide; a link to a
+    scene takes the sidecar beside the link, as `unflat render` does."""
+    alone = tmp_path / "alone.ply"
+    alone.write_bytes(two_planes.read_bytes())
+    server, config = ViewPipeline()(alone)
+    server.close()
+    assert config["camera_source"] == "default"
+    assert (config["camera"]["width"], config["camera"]["height"]) == (1024, 768)
+    assert config["camera"]["fx"] == pytest.approx(512 / np.tan(np.radians(30)))
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "planes.ply").symlink_to(alone)
+    sidecar = two_planes.with_name("planes.scene.json")
+    (linked / "planes.scene.json").write_bytes(sidecar.read_bytes())
+    server, config = ViewPipeline()(linked / "planes.ply")
+    server.close()
+    assert config["camera_source"] == "photo"  # from the sidecar beside the link

@@ -271,6 +271,7 @@ async function start() {
     setMode,
     screenshot: () => canvas.toDataURL("image/png"),
     frames: () => frames,
+    cameraPosition: () => toOpenCV(camera.getWorldPosition(new THREE.Vector3())),
     ready: true,
   };
 }
