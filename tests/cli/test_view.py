@@ -252,6 +252,8 @@ def test_a_port_in_use_is_a_one_line_error(two_planes, capsys):
         taken.listen()
         assert main(["view", str(two_planes), "--port", str(taken.getsockname()[1])]) == 2
     assert "is in use" in capsys.readouterr().err
+    assert main(["view", str(two_planes), "--port", "70000"]) == 2
+    assert "is not a port" in capsys.readouterr().err
 
 
 def test_the_url_is_the_last_line_and_serves_the_page(two_planes):
