@@ -26,11 +26,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from unflat.colour import linear_to_srgb8, srgb8_to_linear
 from unflat.errors import ConfigError
+from unflat.geometry.fill import nearest_fill
 from unflat.lens.hidden import hidden_samples
 from unflat.lens.scatter import SHARP_RADIUS, layer_of, scatter_layers
 from unflat.progress import Progress
@@ -122,12 +122,7 @@ def fill_missing_depth(depth: np.ndarray) -> np.ndarray:
         return metres
     if not valid.any():
         raise ConfigError("the depth map has no valid value", hint="give a depth map in metres")
-    _, labels = cv2.distanceTransformWithLabels(
-        (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    # labels number the valid pixels (the zeros of the input) in raster order, from 1
-    sources = metres[valid]
-    return sources[labels - 1].astype(np.float32)
+    return nearest_fill(metres, ~valid)
 
 
 def boost_highlights(

@@ -78,7 +78,7 @@ class ScenePipeline:
             raise ConfigError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
         if focal_px is not None and not focal_px > 0:
             raise ConfigError(f"--focal-px must be positive, got {focal_px}", "e.g. 1200")
-        if max_size is not None and max_size < 16:
+        if max_size and max_size < 16:  # 0 (or None): full size
             raise ConfigError(f"--max-size {max_size} is too small", "use at least 16, or 0")
         self.method = method
         self.weights = weights

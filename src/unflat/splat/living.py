@@ -16,6 +16,7 @@ import torch
 
 from unflat.colour import srgb8_to_linear
 from unflat.errors import InputError
+from unflat.geometry.fill import nearest_fill
 from unflat.splat.rgbd import from_rgbd
 from unflat.types import Camera, Gaussians
 
@@ -25,18 +26,7 @@ def nearest_background(depth: np.ndarray, covered: np.ndarray) -> np.ndarray:
 
     The depth of what a moving head uncovers: the background beside it, not the head.
     """
-    import cv2
-
-    if not covered.any() or covered.all():
-        return depth.copy()
-    # distanceTransformWithLabels labels every pixel with its nearest zero pixel
-    _, labels = cv2.distanceTransformWithLabels(
-        covered.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    free = ~covered
-    by_label = np.zeros(int(labels.max()) + 1, dtype=np.float32)
-    by_label[labels[free]] = depth[free]
-    return np.where(covered, by_label[labels], depth).astype(np.float32)
+    return nearest_fill(depth, covered)
 
 
 class LivingScene:
