@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from unflat.face.liveportrait.crop import FaceCrop
-from unflat.face.liveportrait.paste import RAMP, RIM, feather_mask, paste_back
+from unflat.face.liveportrait.paste import RAMP, RIM, feather_mask, paste_back, source_map
 
 
 def _crop(centre: tuple[float, float], side: float, degrees: float) -> FaceCrop:
@@ -62,3 +62,21 @@ def test_a_crop_outside_the_image_changes_nothing() -> None:
     pasted = paste_back(np.zeros((64, 64, 3), np.uint8), _crop((500.0, 500.0), 40.0, 0.0),
                         portrait)  # fmt: skip
     assert np.array_equal(pasted.frame, portrait) and pasted.alpha.size == 0
+
+
+def test_the_flow_says_where_each_pasted_pixel_came_from() -> None:
+    crop = _crop((150.0, 60.0), 150.0, 17.0)
+    region = (10, 0, 200, 150)
+    ys, xs = np.mgrid[0:150, 10:200]
+    map_x, map_y = source_map(crop, np.zeros((16, 16, 2)), region)
+    assert np.abs(map_x - xs).max() < 1e-3 and np.abs(map_y - ys).max() < 1e-3
+    # sampling 0.1 grid units (0.05 of the side) further along the crop's x axis: each pixel
+    # inside the crop comes from that far along it in the portrait
+    map_x, map_y = source_map(crop, np.full((16, 16, 2), [0.1, 0.0]), region)
+    along = crop.axes[0] * 0.05 * crop.side
+    unit = np.stack([xs + 0.5, ys + 0.5, np.ones_like(xs)], axis=-1) @ crop.to_crop(1).T
+    inside = (unit[..., :2] > 0).all(axis=-1) & (unit[..., :2] < 1).all(axis=-1)
+    assert inside.mean() > 0.3
+    assert np.abs(map_x[inside] - xs[inside] - along[0]).max() < 1e-3
+    assert np.abs(map_y[inside] - ys[inside] - along[1]).max() < 1e-3
+    assert np.array_equal(map_x[~inside], xs[~inside].astype(np.float32))

@@ -2,8 +2,9 @@
 
 The portrait's face is found by unflat's own detector and mesh (no insightface), cropped as the
 released weights expect (:mod:`.crop`), and encoded once: its appearance volume, its motion and
-its keypoints ``x_s``. Each frame then needs driving keypoints ``x_d``, which the network decodes
-into the crop's picture; that is pasted back into the portrait (:mod:`.paste`).
+its keypoints ``x_s``. Each frame then needs driving keypoints ``x_d``, which the network warps
+and decodes into the crop's picture; that is pasted back into the portrait (:mod:`.paste`), with
+a map of where each pasted pixel came from (the network's flow) for the living photo's depth.
 
 ``x_d`` comes from one of two streams:
 
@@ -36,7 +37,7 @@ from torch import nn
 from unflat.face.animate import Warp, closed_lip_gap, output_indices
 from unflat.face.liveportrait import retarget
 from unflat.face.liveportrait.crop import FaceCrop, crop_from_landmarks, driver_crop
-from unflat.face.liveportrait.paste import paste_back
+from unflat.face.liveportrait.paste import paste_back, source_map
 from unflat.face.liveportrait.smoothing import smooth_motions
 from unflat.face.motion import Motion
 from unflat.face.portrait import Portrait, prepare_portrait
@@ -58,6 +59,7 @@ class Source:
     motion: dict[str, torch.Tensor]
     keypoints: torch.Tensor
     lips_closed: torch.Tensor | None  # keypoint offsets closing an open mouth, or None
+    rest_flow: torch.Tensor  # [h,w,2] where W samples when nothing moves (its own grid)
 
 
 class LivePortraitEngine:
@@ -119,7 +121,8 @@ class LivePortraitEngine:
         landmarks = self.portrait.landmarks
         if float(retarget.lip_ratio(landmarks)) >= retarget.LIPS_OPEN:
             lips_closed = self._lip_delta(keypoints, retarget.lip_condition(landmarks, 0.0))
-        return Source(crop, features, motion, keypoints, lips_closed)
+        rest_flow = _flow(model.warp(features, keypoints, keypoints).deformation)
+        return Source(crop, features, motion, keypoints, lips_closed, rest_flow)
 
     def _lip_delta(self, keypoints: torch.Tensor, condition: np.ndarray) -> torch.Tensor:
         ratio = torch.from_numpy(condition).to(keypoints)
@@ -132,17 +135,22 @@ class LivePortraitEngine:
     # -- frames ------------------------------------------------------------------------------
 
     def render(self, driving: torch.Tensor) -> tuple[np.ndarray, Warp]:
-        """One frame: the portrait with its keypoints moved to ``driving`` ``[1,21,3]``."""
+        """One frame: the portrait with its keypoints moved to ``driving`` ``[1,21,3]``.
+
+        Its :class:`Warp` maps each pasted pixel to where the network's flow (its 3D
+        deformation averaged over depth, against the same at rest) took it from, so anything
+        aligned with the portrait (the living photo's depth) can follow the face.
+        """
         source = self.source
         with torch.inference_mode(), self._timed("network"):
-            image = self.model.decode(source.features, source.keypoints, driving)
+            warped = self.model.warp(source.features, source.keypoints, driving)
+            image = self.model.generate(warped.warped_feature)
             picture = (image[0].float().clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0)
             picture = np.ascontiguousarray(picture.cpu().numpy())
+            offset = (_flow(warped.deformation) - source.rest_flow).cpu().numpy()
         with self._timed("paste"):
             pasted = paste_back(picture, source.crop, self.portrait.image)
-            x0, y0, x1, y1 = pasted.region
-            # the frame is the picture itself: every pixel keeps its place (and its depth)
-            map_y, map_x = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            map_x, map_y = source_map(source.crop, offset, pasted.region)
             warp = Warp(pasted.region, map_x, map_y, np.ones_like(map_x))
         return pasted.frame, warp
 
@@ -257,3 +265,8 @@ class LivePortraitEngine:
         moved["t"] = own["t"] + offset
         moved["scale"] = own["scale"] * float(motion.scale[t])
         return moved
+
+
+def _flow(deformation: torch.Tensor) -> torch.Tensor:
+    """``[h,w,2]`` the first item's (x, y) sampling positions, averaged over the volume's depth."""
+    return deformation[0, ..., :2].float().mean(dim=0)

@@ -79,3 +79,29 @@ def paste_back(picture: np.ndarray, crop: FaceCrop, portrait: np.ndarray) -> Pas
     mixed = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     frame[y0:y1, x0:x1] = np.where(inside[..., None], mixed, portrait[y0:y1, x0:x1])
     return Pasted(frame, region, alpha)
+
+
+def source_map(
+    crop: FaceCrop, offset: np.ndarray, region: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel of ``region`` came from in the portrait (``map_x``, ``map_y``, float32,
+    OpenCV pixel coordinates), by the network's backward flow: ``offset`` ``[h,w,2]`` is, per
+    cell of the crop, how far from where it samples at rest it samples now, in ``grid_sample``
+    units (2 across the crop). Outside the crop the pixels stay where they are."""
+    x0, y0, x1, y1 = region
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    points = np.stack([xs + 0.5, ys + 0.5, np.ones_like(xs)], axis=-1)
+    # region pixel -> the crop in [0, 1] -> the offset's own cell grid (OpenCV coordinates)
+    unit = points @ crop.to_crop(1).T
+    height, width = offset.shape[:2]
+    grid_x = (unit[..., 0] * width - 0.5).astype(np.float32)
+    grid_y = (unit[..., 1] * height - 0.5).astype(np.float32)
+    moved = cv2.remap(offset.astype(np.float32), grid_x, grid_y, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    sampled = unit[..., :2] + moved / 2  # still in [0, 1] crop units
+    source = np.concatenate([sampled, np.ones_like(sampled[..., :1])], axis=-1)
+    source = source @ crop.to_image(1).T
+    inside = (unit[..., :2] >= 0).all(axis=-1) & (unit[..., :2] <= 1).all(axis=-1)
+    map_x = np.where(inside, source[..., 0], xs + 0.5) - 0.5
+    map_y = np.where(inside, source[..., 1], ys + 0.5) - 0.5
+    return map_x.astype(np.float32), map_y.astype(np.float32)
