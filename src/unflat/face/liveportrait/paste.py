@@ -89,19 +89,23 @@ def source_map(
     cell of the crop, how far from where it samples at rest it samples now, in ``grid_sample``
     units (2 across the crop). Outside the crop the pixels stay where they are."""
     x0, y0, x1, y1 = region
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    points = np.stack([xs + 0.5, ys + 0.5, np.ones_like(xs)], axis=-1)
-    # region pixel -> the crop in [0, 1] -> the offset's own cell grid (OpenCV coordinates)
-    unit = points @ crop.to_crop(1).T
+    # region pixel centres -> the crop in [0, 1] (an affine map, built from a row and a column)
+    to_unit = crop.to_crop(1)
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
+    unit_x = to_unit[0, 0] * xs + to_unit[0, 1] * ys + to_unit[0, 2]
+    unit_y = to_unit[1, 0] * xs + to_unit[1, 1] * ys + to_unit[1, 2]
+    # ... -> the offset's own cell grid (OpenCV coordinates), sampled there
     height, width = offset.shape[:2]
-    grid_x = (unit[..., 0] * width - 0.5).astype(np.float32)
-    grid_y = (unit[..., 1] * height - 0.5).astype(np.float32)
+    grid_x = (unit_x * width - 0.5).astype(np.float32)
+    grid_y = (unit_y * height - 0.5).astype(np.float32)
     moved = cv2.remap(offset.astype(np.float32), grid_x, grid_y, cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    sampled = unit[..., :2] + moved / 2  # still in [0, 1] crop units
-    source = np.concatenate([sampled, np.ones_like(sampled[..., :1])], axis=-1)
-    source = source @ crop.to_image(1).T
-    inside = (unit[..., :2] >= 0).all(axis=-1) & (unit[..., :2] <= 1).all(axis=-1)
-    map_x = np.where(inside, source[..., 0], xs + 0.5) - 0.5
-    map_y = np.where(inside, source[..., 1], ys + 0.5) - 0.5
+    from_x, from_y = unit_x + moved[..., 0] / 2, unit_y + moved[..., 1] / 2
+    to_image = crop.to_image(1)
+    source_x = to_image[0, 0] * from_x + to_image[0, 1] * from_y + to_image[0, 2]
+    source_y = to_image[1, 0] * from_x + to_image[1, 1] * from_y + to_image[1, 2]
+    inside = (unit_x >= 0) & (unit_x <= 1) & (unit_y >= 0) & (unit_y <= 1)
+    map_x = np.where(inside, source_x, xs) - 0.5
+    map_y = np.where(inside, source_y, ys) - 0.5
     return map_x.astype(np.float32), map_y.astype(np.float32)
