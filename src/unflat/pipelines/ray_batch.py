@@ -64,9 +64,9 @@ def run_on_ray(
     items: list[tuple[Path, Path]], job: ChainJob, address: str, *, progress: Progress | None
 ) -> BatchReport:
     """Run the items not yet done through ``job``'s stages on Ray; what happened to each."""
+    connect(address)  # first: it says how to install Ray when it is missing
     import ray
 
-    connect(address)
     result = BatchReport(total=len(items))
     todo = [(path, base) for path, base in items if not job.done(base)]
     report(progress, job.names, 0, len(todo))
