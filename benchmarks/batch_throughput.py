@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--python", default=sys.executable, help="interpreter (Ray's rows)")
     parser.add_argument("--only", default="pool1,pool2,ray", help="which rows")
+    parser.add_argument("--no-warm", dest="warm", action="store_false", help="no warm-up run")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="unflat-bench-") as scratch:
         root = Path(scratch)
@@ -61,7 +62,8 @@ def main() -> None:
         photos = write_photos(root / "in", names, size=(96, 64))
         args = chain(root / "in", write_depths(root / "depth", photos), options.weights)
         rows = {"pool1": ["--workers", "1"], "pool2": ["--workers", "2"], "ray": ["--ray", "local"]}
-        timed(options.python, [*args, *rows["pool1"]], root / "warm")  # numba's cache, etc.
+        if options.warm:
+            timed(options.python, [*args, *rows["pool1"]], root / "warm")  # numba's cache...
         for name in options.only.split(","):
             seconds = [
                 timed(options.python, [*args, *rows[name]], root / f"{name}{run}")

@@ -177,6 +177,7 @@ def test_inputs_from_object_storage_and_a_list_file(reference, tmp_path: Path) -
     assert not list((out / ".unflat-inputs").rglob("*.png"))  # fetched copies removed when done
 
 
+@pytest.mark.slow
 def test_depth_scene_render_with_models_matches_the_three_commands(tmp_path: Path) -> None:
     weights = shared_path("fixtures", "depth_pro_tiny_a")
     album, _ = _album(tmp_path, ["a.png"])
@@ -215,3 +216,14 @@ def test_on_ray_the_files_are_the_pool_s(reference, tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert os.environ.get("RAY_ADDRESS") is None
+
+
+def test_a_manifest_line_cut_by_a_kill_is_put_right(tmp_path: Path) -> None:
+    album, depth = _album(tmp_path, PHOTOS[:2])
+    out = tmp_path / "out"
+    assert main([*_cheap_chain(album, depth), "-o", str(out)]) == 0
+    (out / "p01.batch.json").unlink()  # p01 killed after its line was cut short
+    whole = (out / "manifest.jsonl").read_text().splitlines()
+    (out / "manifest.jsonl").write_text(f"{whole[0]}\n{whole[1][:20]}")
+    assert main([*_cheap_chain(album, depth), "-o", str(out)]) == 0
+    assert (out / "manifest.jsonl").read_text().splitlines() == whole

@@ -54,6 +54,7 @@ def run_chain(
         for _, base in items:
             job.marker(base).unlink(missing_ok=True)
     before = [path for path, base in items if job.marker(base).is_file()]
+    reconcile_manifest(job, items)  # a line a kill cut must not run into the next one
     try:
         if ray is not None:
             from unflat.pipelines.ray_batch import run_on_ray

@@ -31,8 +31,10 @@ from unflat.progress import Progress, report
 
 #: Items per Ray Data block at most; blocks split further when large (Ray's own limit).
 MAX_BLOCKS = 1000
-#: Cores asked for by a decode or encode task.
-CPU_STEP = 0.5
+#: Cores asked for by a decode or encode task, and by a model's actor without GPUs: unequal,
+#: so that Ray keeps the CPU steps as tasks of their own instead of fusing them into the actor.
+CPU_STEP = 0.25
+MODEL_CPU = 0.5
 
 
 def connect(address: str) -> None:
@@ -95,12 +97,18 @@ def _operators(dataset: Any, job: ChainJob, resources: dict[str, float]) -> Any:
     """Decode, infer and encode per stage: tasks for the CPU steps, actors for the models."""
     import ray
 
-    gpus = int(resources.get("GPU", 0))
-    cpus = int(resources.get("CPU", 1))
-    replicas = gpus or max(1, cpus // 2)  # without GPUs: half the cores run models
+    models = sum(stage.uses_model for stage in job.stages) or 1
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    # Every model stage gets its replicas at once (all run together, streamed): with GPUs, a
+    # share of the GPUs (a GPU each, or a part of one when there are fewer GPUs than stages);
+    # without, half the cores between them, so the CPU tasks always have cores left.
+    replicas = max(1, (gpus or cpus // 2) // models)
+    actor = (
+        {"num_cpus": 1, "num_gpus": min(1.0, gpus / (models * replicas))}
+        if gpus
+        else {"num_cpus": MODEL_CPU}
+    )
     for index, stage in enumerate(job.stages):
-        # half a core each: CPU steps have a resource request unlike the actors', so Ray keeps
-        # them as tasks of their own instead of fusing them into the model's actor
         dataset = dataset.map(functools.partial(_decode, job, index), num_cpus=CPU_STEP)
         if stage.uses_model:
             dataset = dataset.map_batches(
@@ -108,8 +116,7 @@ def _operators(dataset: Any, job: ChainJob, resources: dict[str, float]) -> Any:
                 fn_constructor_args=(job, index),
                 batch_size=1,  # photos differ in size: one at a time through the model
                 compute=ray.data.ActorPoolStrategy(size=replicas),
-                num_gpus=1 if gpus else 0,
-                num_cpus=1,
+                **actor,
             )
         dataset = dataset.map(functools.partial(_encode, job, index), num_cpus=CPU_STEP)
     return dataset
