@@ -227,3 +227,29 @@ def test_a_manifest_line_cut_by_a_kill_is_put_right(tmp_path: Path) -> None:
     (out / "manifest.jsonl").write_text(f"{whole[0]}\n{whole[1][:20]}")
     assert main([*_cheap_chain(album, depth), "-o", str(out)]) == 0
     assert (out / "manifest.jsonl").read_text().splitlines() == whole
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_stops_the_pool_between_whole_items(reference, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group: the batch and its workers)."""
+    album, depth, expected = reference
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "unflat", *_cheap_chain(album, depth), "-o", str(out),
+               "--workers", "2"]  # fmt: skip
+    env = _env(tmp_path / "home")
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    while len(list(out.glob("*.batch.json"))) < 2 and process.poll() is None:
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err
+    assert err.splitlines()[-1].endswith(" of 12 done; run the same command again to resume")
+    done = sorted(path.name for path in out.glob("*.batch.json"))
+    assert len(_manifest(out)) == len(done) >= 2
+    assert not [path for path in out.iterdir() if path.name.startswith(".")]  # no temporary
+    finished = _contents(out)
+    assert {name: finished[name] for name in done} == {
+        name: _contents(expected)[name] for name in done
+    }
