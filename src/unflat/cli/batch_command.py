@@ -30,7 +30,9 @@ def batch(
     context: typer.Context,
     pipeline: Pipeline,
     specs: Specs = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Results folder.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Results folder (default: batch).")
+    ] = None,
     ray: Ray = None,
     workers: Workers = None,
     overwrite: Overwrite = False,
