@@ -264,6 +264,12 @@ class SceneJob:
         # the network's own bar beside this one: photo.png: SHARP (or: Depth Pro)
         network = prefixed(self.progress, f"{path.name}: ")
         scene = self.pipeline(photo, depth_file_for(path, self.depth), network)
+        self.write(path, base, scene)
+
+    def write(self, path: Path, base: Path, scene: Scene) -> None:
+        """The files of ``scene`` (made from the photo at ``path``) beside ``base``, the
+        sidecar last; a batch on a cluster calls it apart from the model's work."""
+        stage = f"{path.name}: 3D scene"
         files = self.outputs(base)
         save_gaussians(files.scene, scene.gaussians, axes=self.axes)
         report(self.progress, stage, 1, 1)
