@@ -192,19 +192,6 @@ class Conditions:
     cross_attn: Tensor
     channels: Tensor
 
-    def dropped(self, drop: bool | Tensor) -> Conditions:
-        """The null condition (zeros, as published) for the whole batch when ``drop`` is True,
-        or for the items where a [B] bool ``drop`` is True."""
-        if isinstance(drop, bool):
-            return self if not drop else Conditions(*map(torch.zeros_like, self))
-        keep = (~drop).to(self.cross_attn.dtype)
-        return Conditions(
-            self.cross_attn * keep[:, None, None], self.channels * keep[:, None, None]
-        )
-
-    def __iter__(self):
-        return iter((self.cross_attn, self.channels))
-
 
 class VSSFlow(nn.Module):
     """The published ``VAFlow`` network: DiT (``vaflow``) and the condition projections."""
