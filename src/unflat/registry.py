@@ -33,6 +33,10 @@ MODEL_MODULES = (
     "unflat.depth.depth_pro",
     "unflat.splat.sharp.model",
     "unflat.sound.vssflow.model",
+    "unflat.sound.vssflow.vae",
+    "unflat.sound.vssflow.hifigan",
+    "unflat.sound.vssflow.features",
+    "unflat.nn.clip_vit",
     "unflat.face.nets",
 )
 # Other installed packages register theirs through this entry-point group.
