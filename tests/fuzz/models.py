@@ -51,7 +51,7 @@ def config_seeds(folder: Path) -> list[Seed]:
         Seed(name, json.dumps(config, indent=1).encode(), (json_file(),))
         for name, config in configs.items()
     ]
-    for fixture in ("depth_pro_tiny_a", "sharp_tiny_a"):
+    for fixture in ("depth_pro_tiny_a", "sharp_tiny_a", "vssflow_tiny_a"):
         path = SHARED / "fixtures" / fixture / "config.json"
         if path.is_file():  # read by path, never copied into the repository
             found.append(Seed(f"{fixture}.json", path.read_bytes(), (json_file(),)))

@@ -159,7 +159,7 @@ def _config(base: dict, path: str, value: object) -> dict:
 # integer torch cannot unpack); the others are their neighbours.
 DAMAGED_SIZES = [
     ("depth_pro", "encoder_feature_dims[0]", -1, "1..65536"),
-    ("vssflow", "time_freq_dim", -1, "2..65536"),
+    ("vssflow", "dit_config.time_proj_dim", -1, "2..65536"),
     ("sharp", "params.depth_alignment.steps", 2**31, "1..16"),
     ("depth_pro", "encoder_feature_dims[0]", 2**63, "1..65536"),
     ("depth_pro", "decoder_features", 0, "8..65536"),
@@ -172,11 +172,11 @@ DAMAGED_SIZES = [
     ("sharp", "params.gaussian_decoder.dim_out", 0, "1..65536"),
     ("sharp", "params.initializer.num_layers", 10**6, "1..64"),
     ("sharp", "params.depth_alignment.base_width", 2**20, "1..65536"),
-    ("vssflow", "phoneme_vocab_size", 0, "1..1000000"),
-    ("vssflow", "ff_mult", -2, "1..64"),
-    ("vssflow", "n_fft", 2**62, "4..65536"),
-    ("vssflow", "griffin_lim_iters", 0, "1..10000"),
-    ("vssflow", "clip_seconds", 0.0, "(0, 3600.0]"),
+    ("vssflow", "fixed_raw_input_dims.phone_vocab", 0, "1..1000000"),
+    ("vssflow", "vaflow_params.dit_num_layers", -2, "1..1024"),
+    ("vssflow", "vaflow_params.original_channel", 2**62, "1..65536"),
+    ("vssflow", "vaflow_params.sample_steps", 0, "1..10000"),
+    ("vssflow", "vaflow_params.audio_duration_sec", 0.0, "(0, 3600.0]"),
 ]
 
 

@@ -16,25 +16,19 @@ import torch
 
 from unflat.errors import ConfigError, InputError
 from unflat.sound.vssflow import (
-    FILLER_ID,
-    MelFrontend,
-    PhonemeVocab,
+    MelLatentConfig,
     VSSFlow,
     VSSFlowConfig,
     VSSFlowTrainConfig,
-    griffin_lim,
-    mel_filterbank,
-    stretch_phonemes,
 )
 from unflat.sound.vssflow.data import SyntheticToneDataset, collate
-from unflat.sound.vssflow.flow import (
-    condition_dropout,
-    guided_velocity,
-    sample_latents,
-    time_grid,
-)
-from unflat.sound.vssflow.model import build_vssflow
+from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
+from unflat.sound.vssflow.frontend import MelFrontend, mel_filterbank
+from unflat.sound.vssflow.phonemes import FILLER_ID, PhonemeVocab
+from unflat.sound.vssflow.phonemes import stretch_phonemes as stretch_over_span
+from unflat.sound.vssflow.sample import generate_latents
 from unflat.sound.vssflow.train import model_from_checkpoint, train
+from unflat.sound.vssflow.vocoder import griffin_lim
 
 TRAIN_STEPS = 240
 VOICED_LOGMEL = -2.0  # silence is log(1e-5) = -11.5, a full tone about 0, a frame edge ~ -3.9
@@ -44,133 +38,90 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------- config / model
-def test_config_round_trip_presets_and_errors():
-    tiny = VSSFlowConfig.tiny()
+def test_presets_and_derived_shapes():
+    tiny, full = VSSFlowConfig.tiny(), VSSFlowConfig.full()
     assert VSSFlowConfig.from_dict(tiny.to_dict()) == tiny
-    assert VSSFlowConfig.from_dict({"preset": "tiny", "depth": 2}).depth == 2
-    full = VSSFlowConfig.full()
-    assert (full.depth, full.dim, full.heads, full.kv_heads, full.video_dim) == (
+    assert (full.num_layers, full.inner_dim, full.in_channels, full.latent_length) == (
         10,
         1536,
-        24,
-        12,
-        768,
+        1952,
+        250,
     )
-    assert (full.latent_fps, full.latent_frames, full.video_frames) == (25.0, 250, 100)
-    with pytest.raises(ConfigError) as err:
-        VSSFlowConfig.from_dict({"dimm": 3})
-    assert err.value.hint and "known keys" in err.value.hint
-    with pytest.raises(ConfigError):
-        VSSFlowConfig.from_dict({"preset": "tiny", "heads": 3})
+    assert (tiny.latent_channels, tiny.latent_length, tiny.latent_fps) == (32, 40, 40.0)
+    config = VSSFlowConfig.from_dict({"preset": "tiny", "vaflow_params": {"dit_num_layers": 2}})
+    assert config.num_layers == 2 and config.latent_channels == 32  # the rest from the preset
     with pytest.raises(ConfigError):
         VSSFlowConfig.from_dict({"architecture": "sharp"})
 
 
 def test_training_config_splits_model_and_training_keys():
-    mixed = {"preset": "tiny", "depth": 2, "cfg_scale": 2.0, "batch_size": 4, "ckpt_every": 2}
-    config = VSSFlowTrainConfig.from_dict({**mixed, "seed": 7, "p_drop_video": 0.5})
-    assert config.model == VSSFlowConfig.from_dict({"preset": "tiny", "depth": 2, "cfg_scale": 2.0})
-    assert (config.batch_size, config.ckpt_every, config.seed, config.p_drop_video) == (
-        4,
-        2,
-        7,
-        0.5,
-    )
+    mixed = {"preset": "tiny", "vaflow_params": {"dit_num_layers": 2}, "batch_size": 4,
+             "ckpt_every": 2}  # fmt: skip
+    config = VSSFlowTrainConfig.from_dict({**mixed, "seed": 7, "p_uncond": 0.5})
+    assert config.model.num_layers == 2
+    assert (config.batch_size, config.ckpt_every, config.seed, config.p_uncond) == (4, 2, 7, 0.5)
     assert config.lr == VSSFlowTrainConfig.tiny().lr == 1e-3  # the preset's training settings
     assert VSSFlowTrainConfig.from_dict({"preset": "tiny"}) == VSSFlowTrainConfig.tiny()
-    assert VSSFlowTrainConfig.tiny().model == VSSFlowConfig.tiny()
     assert VSSFlowTrainConfig.from_dict({}) == VSSFlowTrainConfig.full() == VSSFlowTrainConfig()
-    assert "batch_size" not in config.model.to_dict() and "depth" not in config.to_dict()
+    assert "batch_size" not in config.model.to_dict() and "vaflow_params" not in config.to_dict()
     assert VSSFlowTrainConfig.from_dict({**config.model.to_dict(), **config.to_dict()}) == config
+    # The latent follows the model: 16 channels = 16 mels x 1 frame.
+    narrow = VSSFlowTrainConfig.from_dict(
+        {"preset": "tiny", "vaflow_params": {"original_channel": 16}, "frontend": {"n_mels": 16}}
+    )
+    assert narrow.frontend.latent_channels == narrow.model.latent_channels == 16
+    with pytest.raises(ConfigError, match="latent has 32 channels"):
+        VSSFlowTrainConfig.from_dict({"preset": "tiny", "vaflow_params": {"original_channel": 16}})
     with pytest.raises(ConfigError) as err:
         VSSFlowTrainConfig.from_dict({**mixed, "widht": 3, "bacth_size": 2})
     assert "widht" in str(err.value) and "bacth_size" in str(err.value)
-    assert "depth" in err.value.hint and "batch_size" in err.value.hint  # both sides' keys
-    with pytest.raises(ConfigError) as err:
+    assert "dit_config" in err.value.hint and "batch_size" in err.value.hint  # both sides' keys
+    with pytest.raises(ConfigError, match="batch_size"):
         VSSFlowConfig.from_dict({"preset": "tiny", "batch_size": 4})  # a training key
-    assert "batch_size" in str(err.value)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError, match="batch_size"):
         VSSFlowTrainConfig.from_dict({"preset": "tiny", "batch_size": "4"})
-    assert "batch_size" in str(err.value)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError, match="p_uncond"):
         VSSFlowTrainConfig.from_dict({"p_uncond": 1.5})
-    assert "p_uncond" in str(err.value)
     with pytest.raises(ConfigError):
         VSSFlowTrainConfig.from_dict({"preset": "small"})
 
 
-def test_condition_dropout_reads_the_training_config():
-    def masks(**probabilities):
-        config = VSSFlowTrainConfig(**probabilities)
-        return condition_dropout(config, 64, torch.device("cpu"), torch.Generator().manual_seed(0))
-
-    video, phonemes = masks(p_uncond=1.0)
-    assert video.all() and phonemes.all()
-    video, phonemes = masks(p_uncond=0.0, p_drop_video=1.0)
-    assert video.all() and not phonemes.any()
-    video, phonemes = masks(p_uncond=0.0, p_drop_phonemes=1.0)
-    assert not video.any() and phonemes.all()
+def test_condition_dropout_is_per_batch():
+    x1 = torch.zeros(4, 3, 5)
+    gen = torch.Generator().manual_seed(0)
+    drops = [draw_noise_and_times(x1, 0.1, gen)[2] for _ in range(2000)]
+    assert 0.08 < sum(drops) / len(drops) < 0.12  # published unconditional_prob 0.1
+    assert not any(draw_noise_and_times(x1, 0.0, gen)[2] for _ in range(50))
+    x0, t, _ = draw_noise_and_times(x1, 0.1, gen)
+    assert x0.shape == x1.shape and t.shape == (4,) and ((t >= 0) & (t < 1)).all()
 
 
-def test_full_model_size_on_meta_device():
-    with torch.device("meta"):
-        model = build_vssflow({"architecture": "vssflow"})
-    n = sum(p.numel() for p in model.parameters())
-    assert len(model.blocks) == 10
-    assert 400e6 < n < 460e6  # ~430M: 10 Stable-Audio-width blocks
-    names = dict(model.named_parameters())
-    for key in (
-        "phoneme_embed.weight",
-        "video_proj.0.weight",
-        "blocks.9.attn2.to_k.weight",
-        "blocks.0.ff.proj_in.weight",
-        "proj_out.weight",
-        "post_conv.weight",
-    ):
-        assert key in names
-    assert names["blocks.0.attn2.to_k.weight"].shape == (12 * 64, 768)  # grouped kv heads
-
-
-def _tiny_batch(cfg: VSSFlowConfig, b: int = 3) -> dict[str, torch.Tensor]:
-    ds = SyntheticToneDataset(cfg, size=8)
-    batch = collate([ds[i] for i in range(b)], cfg)
-    batch["latent"] = MelFrontend(cfg).encode(batch.pop("wave"))
+def _tiny_batch(config: VSSFlowTrainConfig, b: int = 3) -> dict[str, torch.Tensor]:
+    ds = SyntheticToneDataset(config, size=8)
+    batch = collate([ds[i] for i in range(b)], config)
+    batch["latent"] = MelFrontend(config.frontend).encode(batch.pop("wave")).transpose(1, 2)
     return batch
 
 
-def test_model_shapes_and_null_condition():
-    cfg = VSSFlowConfig.tiny()
+def test_objective_drops_the_whole_batch_to_the_null_condition():
+    config = VSSFlowTrainConfig.tiny()
     torch.manual_seed(0)
-    model = VSSFlow(cfg)
-    batch = _tiny_batch(cfg)
-    x, video, ph = batch["latent"], batch["video"], batch["phonemes"]
-    assert x.shape == (3, cfg.latent_frames, cfg.latent_channels) == (3, 40, 32)
-    t = torch.rand(3)
-    # proj_out starts at zero: the initial velocity is exactly zero.
-    assert model(x, t, video, ph).abs().max() == 0
-    torch.nn.init.normal_(model.proj_out.weight, std=0.02)
-    v = model(x, t, video, ph)
-    assert v.shape == x.shape
-    null = torch.ones(3, dtype=torch.bool)
-    v_null = model(x, t, video, ph, null, null)
-    v_null2 = model(x, t, torch.randn_like(video), torch.randint_like(ph, 90), null, null)
-    torch.testing.assert_close(v_null, v_null2)  # the null condition ignores the inputs
-    assert (v - v_null).abs().mean() > 1e-4
-    # guidance arithmetic: w=0 is unconditional, w=1 conditional, w=2 extrapolates
-    g2 = guided_velocity(model, x, t, video, ph, 2.0)
-    torch.testing.assert_close(g2, v_null + 2 * (v - v_null), atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(guided_velocity(model, x, t, video, ph, 0.0), v_null)
-    with pytest.raises(InputError):
-        model(x, t, video[..., :5], ph)
-    with pytest.raises(InputError):
-        model(x, t, video, ph[:, :10])
-
-
-def test_time_grid_and_sway():
-    g = time_grid(8, None, torch.device("cpu"))
-    torch.testing.assert_close(g, torch.linspace(0, 1, 9))
-    s = time_grid(8, -1.0, torch.device("cpu"))
-    assert s[0] == 0 and abs(float(s[-1]) - 1) < 1e-6 and (s[1:4] < g[1:4]).all()
+    model = VSSFlow(config.model)
+    batch = _tiny_batch(config)
+    assert batch["latent"].shape == (3, 32, 40) and batch["phone_id"].shape == (3, 40)
+    assert batch["video"].shape == (3, 10, 8)
+    x0, t = torch.randn_like(batch["latent"]), torch.rand(3)
+    objective = FlowObjective(model)
+    dropped = objective(batch, x0, t, True)
+    other = {**batch, "video": torch.randn_like(batch["video"]),
+             "phone_id": torch.randint_like(batch["phone_id"], 90)}  # fmt: skip
+    torch.testing.assert_close(objective(other, x0, t, True), dropped)  # conditions ignored
+    kept = objective(batch, x0, t, False)
+    assert abs(float(kept.detach()) - float(dropped.detach())) > 1e-4
+    kept.backward()
+    assert model.cond_proj[0].weight.grad.abs().sum() > 0
+    assert model.phone_embedding.weight.grad.abs().sum() > 0
+    assert model.vaflow.time_proj.weight.grad is None  # fixed frequencies, as published
 
 
 # ----------------------------------------------------------------------------- phonemes
@@ -181,15 +132,15 @@ def test_phoneme_vocab_and_stretching():
     assert len(vocab) <= 200 and vocab.tokens[FILLER_ID] == "<filler>"
     with pytest.raises(InputError):
         vocab.encode(["QQ"])
-    track = stretch_phonemes(ids, num_frames=40, fps=40.0, span=(0.25, 0.75))
+    track = stretch_over_span(ids, num_frames=40, fps=40.0, span=(0.25, 0.75))
     assert (track[:10] == FILLER_ID).all() and (track[30:] == FILLER_ID).all()
     for k, pid in enumerate(ids):  # equal shares of 5 frames each
         assert (track[10 + 5 * k : 15 + 5 * k] == pid).all()
-    weighted = stretch_phonemes(ids, 40, 40.0, span=(0.25, 0.75), durations=[3, 1, 0.5, 0.5])
+    weighted = stretch_over_span(ids, 40, 40.0, span=(0.25, 0.75), durations=[3, 1, 0.5, 0.5])
     assert int((weighted == ids[0]).sum()) == 12
-    assert (stretch_phonemes([], 40, 40.0) == FILLER_ID).all()  # video-to-sound: no speech
+    assert (stretch_over_span([], 40, 40.0) == FILLER_ID).all()  # video-to-sound: no speech
     with pytest.raises(InputError):
-        stretch_phonemes(ids, 40, 40.0, span=(0.5, 0.55))
+        stretch_over_span(ids, 40, 40.0, span=(0.5, 0.55))
 
 
 # ----------------------------------------------------------------------------- front end
@@ -209,10 +160,10 @@ def test_mel_filterbank_slaney_and_htk():
 
 
 def test_frontend_round_trips():
-    cfg = VSSFlowConfig.from_dict({"preset": "tiny", "frames_per_latent": 2})
+    cfg = MelLatentConfig(**{**VSSFlowTrainConfig.tiny().frontend.__dict__, "frames_per_latent": 2})
     fe = MelFrontend(cfg)
     assert fe.latent_channels == 64 and fe.latent_fps == 20.0
-    t = torch.arange(cfg.clip_samples) / cfg.sample_rate
+    t = torch.arange(40 * cfg.hop_length) / cfg.sample_rate
     wave = (0.5 * torch.sin(2 * math.pi * 440 * t))[None]
     mel = fe.mel(wave)
     lat = fe.encode(wave)
@@ -251,20 +202,22 @@ def test_griffin_lim_reconstructs_a_tone():
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("vssflow_run")
     result = train(VSSFlowTrainConfig.tiny(), "synthetic", TRAIN_STEPS, out, log=None)
-    model, cfg = model_from_checkpoint(out, use_ema=True)
-    ds = SyntheticToneDataset(cfg, seed=4242)  # clips never seen in training
+    model, config = model_from_checkpoint(out, use_ema=True)
+    ds = SyntheticToneDataset(config, seed=4242)  # clips never seen in training
     items = [ds[i] for i in range(32)]
-    batch = collate(items, cfg)
-    return {"result": result, "model": model, "cfg": cfg, "ds": ds, "items": items, "batch": batch}
+    batch = collate(items, config)
+    with torch.no_grad():  # the published conditioning path: video tokens, phoneme channels
+        conditions = model.condition(batch["video"], phone_id=batch["phone_id"])
+    return {"result": result, "model": model, "config": config, "ds": ds, "items": items,
+            "conditions": conditions}  # fmt: skip
 
 
 def _measure(trained, scale: float) -> dict[str, float]:
-    cfg, items, batch = trained["cfg"], trained["items"], trained["batch"]
+    config, items = trained["config"], trained["items"]
     gen = torch.Generator().manual_seed(0)
-    lat = sample_latents(
-        trained["model"], batch["video"], batch["phonemes"], cfg_scale=scale, generator=gen
-    )
-    logmel = lat * cfg.latent_std + cfg.latent_mean
+    lat = generate_latents(trained["model"], trained["conditions"], generator=gen, guidance=scale)
+    lat = lat.transpose(1, 2)  # [B, T, C], as the front end stacks it
+    logmel = lat * config.frontend.latent_std + config.frontend.latent_mean
     bins = trained["ds"].reference_bins()
     target = torch.stack([it["voiced"] for it in items])
     voiced = logmel.max(-1).values > VOICED_LOGMEL
@@ -315,11 +268,12 @@ def test_guidance_strengthens_the_conditioning(trained):
 
 def test_decoded_audio_has_the_conditioned_pitch(trained):
     # The end-to-end path: latents -> mel -> NNLS -> fast Griffin-Lim -> waveform spectrum.
-    cfg, items = trained["cfg"], trained["items"][:12]
+    config, items = trained["config"], trained["items"][:12]
     m = _measure(trained, 3.0)
-    fe = MelFrontend(cfg)
+    fe = MelFrontend(config.frontend)
     waves = fe.decode(m["latent"][:12])
-    assert waves.shape == (12, cfg.clip_samples)
+    assert waves.shape == (12, config.clip_samples)
+    cfg = config.frontend
     pitches = torch.tensor(trained["ds"].pitches)
     spec = torch.fft.rfft(waves * torch.hann_window(waves.shape[-1]), dim=-1).abs()
     freqs = torch.fft.rfftfreq(waves.shape[-1], 1 / cfg.sample_rate)

@@ -1,38 +1,29 @@
-"""VSSFlow: video-to-sound and visual text-to-speech in one flow-matching DiT (trainable).
+"""VSSFlow: video-to-sound and visual text-to-speech in one flow-matching DiT, as published
+(github vasflow1/vssflow): the same parameter names, conditions, guidance and sampler.
 
-Published weights do not exist; train with ``python -m unflat.sound.vssflow.train`` and
-generate with ``python -m unflat.sound.vssflow.sample``. Modules: ``config`` (the model's
-shapes and generation defaults), ``train_config`` (training settings), ``model`` (the DiT),
-``flow`` (loss and guided sampler), ``frontend`` / ``vocoder`` (log-mel latent and Griffin-Lim),
-``phonemes`` (vocabulary, stretching), ``data`` (datasets), ``train`` (the loop, checkpoints,
-``model_from_checkpoint``), ``sample`` (``generate_audio``, ``write_normalised_wav``).
+Modules: ``config`` (the network's shapes in the published schema), ``model`` (the network,
+``condition``, ``guided_velocity``, ``training_loss``), ``ode`` (euler, midpoint and dopri5 as
+torchdiffeq computes them), ``sample`` (``sample``, ``generate_audio``), ``stretch``
+(``stretch_phonemes``), ``train_config`` / ``train`` / ``data`` (training on one device or under
+torchrun), ``frontend`` / ``vocoder`` / ``phonemes`` (the log-mel stand-in latent, Griffin-Lim and
+a phoneme vocabulary, used by the synthetic training task).
 """
 
 from __future__ import annotations
 
 from unflat.sound.vssflow.config import VSSFlowConfig
-from unflat.sound.vssflow.flow import flow_loss, guided_velocity, sample_latents
-from unflat.sound.vssflow.frontend import LatentFrontend, MelFrontend, mel_filterbank
-from unflat.sound.vssflow.model import VSSFlow, build_vssflow
-from unflat.sound.vssflow.phonemes import FILLER_ID, PhonemeVocab, stretch_phonemes
-from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
-from unflat.sound.vssflow.vocoder import GriffinLimVocoder, Vocoder, griffin_lim
+from unflat.sound.vssflow.model import Conditions, VSSFlow, build_vssflow
+from unflat.sound.vssflow.sample import sample
+from unflat.sound.vssflow.stretch import stretch_phonemes
+from unflat.sound.vssflow.train_config import MelLatentConfig, VSSFlowTrainConfig
 
 __all__ = [
-    "FILLER_ID",
-    "GriffinLimVocoder",
-    "LatentFrontend",
-    "MelFrontend",
-    "PhonemeVocab",
+    "Conditions",
+    "MelLatentConfig",
     "VSSFlow",
     "VSSFlowConfig",
     "VSSFlowTrainConfig",
-    "Vocoder",
     "build_vssflow",
-    "flow_loss",
-    "griffin_lim",
-    "guided_velocity",
-    "mel_filterbank",
-    "sample_latents",
+    "sample",
     "stretch_phonemes",
 ]

@@ -3,6 +3,9 @@
     python -m unflat.sound.vssflow.train --config tiny --data synthetic --steps 400 --out runs/a
     torchrun --nproc_per_node=8 -m unflat.sound.vssflow.train --config full --data DIR ...
 
+The objective is the published one (``flow.FlowObjective``): CondOT path over all channels, loss
+on the latent channels, conditions dropped for a whole batch with probability ``p_uncond``.
+
 ``--config`` is a preset or a JSON file mixing model and training keys (``VSSFlowTrainConfig``).
 Everything random in a step (flow noise, times, condition dropout) comes from one generator per
 rank, and the data order is a pure function of (seed, epoch), so the checkpoint
@@ -46,7 +49,7 @@ from unflat.errors import (
 from unflat.io.atomic import atomic_write, write_json
 from unflat.sound.vssflow.config import VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
-from unflat.sound.vssflow.flow import flow_loss
+from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
 from unflat.sound.vssflow.frontend import MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
@@ -84,7 +87,7 @@ def make_dataset(data: str | Dataset, config: VSSFlowTrainConfig) -> Dataset:
     if not isinstance(data, str):
         return data
     if data == "synthetic":
-        return SyntheticToneDataset(config.model, seed=config.seed + 1234)
+        return SyntheticToneDataset(config, seed=config.seed + 1234)
     return FolderDataset(data)
 
 
@@ -152,7 +155,7 @@ def load_checkpoint(path: str | Path, model: VSSFlowConfig | None = None) -> dic
         raise WeightsError(f"{path} is not a VSSFlow training checkpoint", "pass one we wrote")
     if model is not None:
         saved = checkpoint_model_config(ckpt)
-        diff = [k for k in VSSFlowConfig.field_names() if getattr(model, k) != getattr(saved, k)]
+        diff = _differences(model.to_dict(), saved.to_dict())
         if diff:
             raise ConfigError(
                 f"checkpoint {path} was made with another model config (differs in {diff})",
@@ -161,24 +164,33 @@ def load_checkpoint(path: str | Path, model: VSSFlowConfig | None = None) -> dic
     return ckpt
 
 
-def checkpoint_model_config(ckpt: dict[str, Any]) -> VSSFlowConfig:
-    """The model config saved in a checkpoint read by ``load_checkpoint``.
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of the fields where two config dicts differ."""
+    found = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            found += _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            found.append(prefix + key)
+    return found
 
-    Older checkpoints also kept the training settings under ``"config"``; those keys are dropped.
-    """
-    model_keys, _ = VSSFlowTrainConfig.split(ckpt["config"])
-    return VSSFlowConfig.from_dict(model_keys)
+
+def checkpoint_model_config(ckpt: dict[str, Any]) -> VSSFlowConfig:
+    """The model config saved in a checkpoint read by ``load_checkpoint``."""
+    return VSSFlowConfig.from_dict(ckpt["config"])
 
 
 def model_from_checkpoint(
     path: str | Path, use_ema: bool = True, device: str | torch.device = "cpu"
-) -> tuple[VSSFlow, VSSFlowConfig]:
-    """Model (EMA weights by default) and config from a training checkpoint, in eval mode."""
+) -> tuple[VSSFlow, VSSFlowTrainConfig]:
+    """Model (EMA weights by default) and the run's config from a training checkpoint, the model
+    in eval mode."""
     ckpt = load_checkpoint(path)
-    cfg = checkpoint_model_config(ckpt)
-    model = VSSFlow(cfg)
+    config = VSSFlowTrainConfig.from_dict({**ckpt["config"], **ckpt["train"]})
+    model = VSSFlow(config.model)
     model.load_state_dict(ckpt["ema" if use_ema else "model"])
-    return model.to(device).eval(), cfg
+    return model.to(device).eval(), config
 
 
 # ----------------------------------------------------------------------------- training
@@ -194,7 +206,8 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
     # Warm-up the decay so early EMA weights are not dominated by the random init.
     d = min(decay, (1 + step) / (10 + step))
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-        e.mul_(d).add_(p.detach(), alpha=1 - d)
+        if p.requires_grad:
+            e.mul_(d).add_(p.detach(), alpha=1 - d)
 
 
 def train(
@@ -272,7 +285,7 @@ class _Run:
     config: VSSFlowTrainConfig
     model: VSSFlow
     ema: VSSFlow
-    net: nn.Module  # the model, or its DDP wrapper
+    net: nn.Module  # the model's FlowObjective, or its DDP wrapper
     frontend: MelFrontend
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
@@ -302,18 +315,20 @@ def _setup(
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = VSSFlow(config.model).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
-    frontend = MelFrontend(config.model).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    frontend = MelFrontend(config.frontend).to(dev)
+    trained = [p for p in model.parameters() if p.requires_grad]  # not time_proj (fixed)
+    opt = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.warmup_steps))
     gen = torch.Generator(device=dev).manual_seed(_flow_seed(config, rank))
+    objective = FlowObjective(model)
     run = _Run(
-        config, model, ema, model, frontend, opt, sched, gen, dev, rank, world, out / CHECKPOINT
+        config, model, ema, objective, frontend, opt, sched, gen, dev, rank, world, out / CHECKPOINT
     )
     if resume:
         _resume(run, say)
     if world > 1:
         run.net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None
+            objective, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     if rank == 0:
         write_json(out / "config.json", config.model.to_dict())
@@ -393,7 +408,7 @@ def _run_steps(
         loader = DataLoader(
             dataset,
             batch_sampler=_Batches(list(sampler), config.batch_size, pos),
-            collate_fn=functools.partial(collate, cfg=config.model),
+            collate_fn=functools.partial(collate, config=config),
             num_workers=num_workers,
         )
         for batch in loader:
@@ -412,18 +427,19 @@ def _run_steps(
 def _train_step(run: _Run, batch: dict[str, Tensor]) -> float:
     """One optimizer step (and EMA update) on ``batch``; its loss."""
     config, dev = run.config, run.device
-    video = batch["video"].to(dev)
-    phonemes = batch["phonemes"].to(dev)
+    batch = {key: value.to(dev) for key, value in batch.items()}
     if "wave" in batch:
         with torch.no_grad():
-            x1 = run.frontend.encode(batch["wave"].to(dev))
-    else:
-        x1 = batch["latent"].to(dev)
-    loss = flow_loss(run.net, x1, video, phonemes, run.gen, cfg=config)
+            batch["latent"] = run.frontend.encode(batch.pop("wave"))
+    # [B, T, C] -> channel-first, scaled as published.
+    batch["latent"] = batch["latent"].transpose(1, 2) * config.model.vaflow_params.scale_factor
+    x0, t, drop = draw_noise_and_times(batch["latent"], config.p_uncond, run.gen)
+    loss = run.net(batch, x0, t, drop)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     if config.grad_clip > 0:
-        nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+        nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad],
+                                 config.grad_clip)  # fmt: skip
     run.opt.step()
     run.sched.step()
     _ema_update(run.ema, run.model, config.ema_decay, run.step)
