@@ -10,7 +10,17 @@ from unflat.cli.app import app, run
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     # Importing the command modules registers their commands on ``app``.
-    from unflat.cli import animate, depth, evaluate, lens, living, models, sound, splat  # noqa: F401
+    from unflat.cli import (  # noqa: F401
+        animate,
+        depth,
+        evaluate,
+        lens,
+        living,
+        models,
+        sound,
+        splat,
+        vssflow,
+    )
 
     return run(app, argv if argv is not None else sys.argv[1:])
 
