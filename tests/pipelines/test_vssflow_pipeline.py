@@ -7,15 +7,17 @@ import pytest
 import torch
 
 from unflat.errors import WeightsError
-from unflat.io.audio import read_audio
+from unflat.io.audio import read_audio, write_wav
 from unflat.io.video import write_video
 from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel
 from unflat.pipelines.vssflow import VSSFlowPipeline, missing_weights
 from unflat.registry import build_model
 from unflat.sound.vssflow.codec import LatentCodec
 from unflat.sound.vssflow.hifigan import HifiGan, HifiGanConfig
+from unflat.sound.vssflow.rawnet import RawNet3, RawNet3Config
 from unflat.sound.vssflow.text import Phonemizer
 from unflat.sound.vssflow.vae import MelVAE, MelVAEConfig
+from unflat.types import Audio
 
 
 def _pipeline(tmp_path) -> VSSFlowPipeline:
@@ -31,9 +33,10 @@ def _pipeline(tmp_path) -> VSSFlowPipeline:
     dictionary = tmp_path / "tiny.dict"
     dictionary.write_text("hello HH AH0 L OW1\n")
     phonemizer = Phonemizer(dictionary, predictor=tmp_path / "absent.npz")
+    speaker = RawNet3(RawNet3Config(channels=32, scale=4, embedding_channels=16, out_dim=8))
     return VSSFlowPipeline(
-        flow.eval(), LatentCodec(vae, vocoder), clip, method="euler", steps=2, overlap=0.5,
-        phonemizer=phonemizer,
+        flow.eval(), LatentCodec(vae, vocoder), clip, speaker=speaker.eval(), method="euler",
+        steps=2, overlap=0.5, phonemizer=phonemizer,
     )  # fmt: skip
 
 
@@ -41,10 +44,13 @@ def test_windows_join_into_the_clips_length(tmp_path):
     video = tmp_path / "clip.mp4"
     frames = [np.full((48, 64, 3), 10 * i, np.uint8) for i in range(15)]
     write_video(video, frames, fps=10)
+    voice = tmp_path / "voice.wav"
+    write_wav(voice, Audio(np.sin(np.arange(8000) * 0.3).astype(np.float32) * 0.5, 16000))
     stages = []
     result = _pipeline(tmp_path)(
-        video, tmp_path / "out.wav", text="hello", progress=lambda *a: stages.append(a)
-    )
+        video, tmp_path / "out.wav", text="hello", reference=voice,
+        progress=lambda *a: stages.append(a),
+    )  # fmt: skip
     assert result.windows == 2  # starts 0 and 0.5 s cover 1.5 s
     audio = read_audio(result.output, sample_rate=16000)
     assert abs(len(audio.samples) - 24000) <= 1 and np.isfinite(audio.samples).all()

@@ -12,7 +12,7 @@ with cross-fades; the sound is written as WAV or muxed into a copy of the video.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from unflat.errors import ConfigError, InputError, OutputError, WeightsError
-from unflat.io.audio import write_wav
+from unflat.io.audio import read_audio, write_wav
 from unflat.io.mux import mux_audio
 from unflat.io.video import probe_video, read_video
 from unflat.nn.clip_vit import ClipVisionModel
@@ -30,6 +30,7 @@ from unflat.sound.vssflow.clip import frame_features, frame_indices, window_pixe
 from unflat.sound.vssflow.codec import LatentCodec
 from unflat.sound.vssflow.features import ConditionFeatures, read_features
 from unflat.sound.vssflow.model import VSSFlow
+from unflat.sound.vssflow.rawnet import RawNet3, speaker_embedding
 from unflat.sound.vssflow.sample import generate_latents
 from unflat.sound.vssflow.text import Phonemizer, text_to_ids
 from unflat.sound.vssflow.windows import cross_fade, phoneme_track, window_starts
@@ -41,7 +42,9 @@ FRONT_ENDS = ("audioldm2-vae", "audioldm2-vocoder")
 CLIP_MODEL = "clip-vit-b-16"
 
 
-def missing_weights(weights: str | os.PathLike[str] | None, need_clip: bool) -> list[str]:
+def missing_weights(
+    weights: str | os.PathLike[str] | None, need_clip: bool, need_speaker: bool = False
+) -> list[str]:
     """Each weight file the job lacks, with where to put it (empty when all are there)."""
     missing = []
     folder = Path(weights).expanduser() if weights is not None else None
@@ -51,7 +54,9 @@ def missing_weights(weights: str | os.PathLike[str] | None, need_clip: bool) -> 
             f"VSSFlow {CONFIG_NAME} + {SAFETENSORS_NAME} {where} (not published yet: train "
             "them with python -m unflat.sound.vssflow.train)"
         )
-    names = FRONT_ENDS + ((CLIP_MODEL,) if need_clip else ())
+    names = (
+        FRONT_ENDS + ((CLIP_MODEL,) if need_clip else ()) + (("rawnet3",) if need_speaker else ())
+    )
     for name in names:
         # Online, a missing file is downloaded; offline, it must already be in the cache.
         if not is_cached(name) and offline():
@@ -78,6 +83,7 @@ class VSSFlowPipeline:
         codec: LatentCodec,
         clip: ClipVisionModel | None,
         *,
+        speaker: RawNet3 | None = None,
         guidance: float | None = None,
         method: str | None = None,
         steps: int | None = None,
@@ -91,7 +97,7 @@ class VSSFlowPipeline:
                 f"{flow.cfg.latent_fps:g} frames/s, not the AudioLDM2 latent's 128 at 25",
                 "use weights trained on the published latent",
             )
-        self.flow, self.codec, self.clip = flow, codec, clip
+        self.flow, self.codec, self.clip, self.speaker = flow, codec, clip, speaker
         self.sampling = {"guidance": guidance, "method": method, "steps": steps}
         self.seed, self.overlap, self.phonemizer = seed, overlap, phonemizer
 
@@ -101,12 +107,14 @@ class VSSFlowPipeline:
         weights: str | os.PathLike[str] | None,
         *,
         features: str | os.PathLike[str] | None = None,
+        reference: bool = False,
         device: str = "cpu",
         **options: object,
     ) -> VSSFlowPipeline:
-        """Check every weight file first (one error naming all that are missing), then load."""
+        """Check every weight file first (one error naming all that are missing), then load.
+        ``reference``: a reference voice will be given (RawNet3 is then needed)."""
         need_clip = features is None or read_features(features).video is None
-        missing = missing_weights(weights, need_clip)
+        missing = missing_weights(weights, need_clip, reference)
         if missing:
             raise WeightsError(
                 "missing weights: " + "; ".join(missing),
@@ -120,7 +128,8 @@ class VSSFlowPipeline:
             from unflat.sound.vssflow.clip import load_clip_vision
 
             clip = load_clip_vision(device=device)
-        return cls(flow, codec, clip, **options)  # type: ignore[arg-type]
+        speaker = load_model("rawnet3", device=device) if reference else None
+        return cls(flow, codec, clip, speaker=speaker, **options)  # type: ignore[arg-type]
 
     def __call__(
         self,
@@ -130,10 +139,12 @@ class VSSFlowPipeline:
         text: str | None = None,
         span: tuple[float, float] | None = None,
         features: str | os.PathLike[str] | None = None,
+        reference: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
         progress: Progress | None = None,
     ) -> VSSFlowResult:
-        """Generate ``video``'s sound into ``output`` (``.wav``, or a video to mux it into)."""
+        """Generate ``video``'s sound into ``output`` (``.wav``, or a video to mux it into);
+        ``reference``: a recording of the voice to speak in (RawNet3 embedding)."""
         source, target = Path(video).expanduser(), Path(output).expanduser()
         if target.exists() and not overwrite:
             raise OutputError(f"{target} already exists", "pass --overwrite to replace it")
@@ -142,6 +153,8 @@ class VSSFlowPipeline:
         if duration <= 0:
             raise InputError(f"{source} has no frames to follow", "pass a video")
         given = read_features(features) if features is not None else ConditionFeatures()
+        if reference is not None:
+            given = replace(given, speaker=self._speaker(reference))
         window = self.flow.cfg.vaflow_params.audio_duration_sec
         starts = window_starts(duration, window, self.overlap)
         frames = self._frames(source, info.fps, starts, window) if given.video is None else {}
@@ -162,6 +175,13 @@ class VSSFlowPipeline:
         else:
             mux_audio(source, audio, target, overwrite=overwrite)
         return VSSFlowResult(target, audio.seconds, len(starts))
+
+    def _speaker(self, reference: str | os.PathLike[str]) -> torch.Tensor:
+        """The published reference embedding of a voice recording (mono, 16 kHz)."""
+        if self.speaker is None:
+            raise ConfigError("no RawNet3 is loaded", "build the pipeline with reference=True")
+        voice = read_audio(reference, sample_rate=16000)
+        return speaker_embedding(self.speaker, voice.samples)
 
     def _frames(
         self, source: Path, fps: float, starts: list[float], window: float

@@ -68,7 +68,7 @@ def test_not_a_features_file(tmp_path):
 
 
 def test_external_extractors_are_listed_with_their_terms_but_not_buildable():
-    for name in ("synchformer", "av-hubert-large-vsr", "rawnet3"):
+    for name in ("synchformer", "av-hubert-large-vsr"):
         entry = get_entry(name)
         assert entry.licence and entry.files[0].urls
         assert not architecture_available(entry)

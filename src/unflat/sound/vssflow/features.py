@@ -159,21 +159,4 @@ _external(
     paper="Learning Audio-Visual Speech Representation by Masked Multimodal Cluster "
     "Prediction (arXiv:2201.02184)",
 )
-_external(
-    "rawnet3",
-    "sound",
-    "RawNet3 speaker embedding (256-d, 16 kHz): VSSFlow's reference-voice condition. Not run "
-    "by unflat yet: pass its embedding with --features (docs/sound.md).",
-    WeightFile(
-        "model.pt",
-        ("https://huggingface.co/jungjee/RawNet3/resolve/main/model.pt",),
-    ),
-    licence="MIT",
-    licence_url="https://github.com/Jungjee/RawNet/blob/master/LICENSE",
-    licence_summary="MIT licence (the RawNet repository). A summary only.",
-    commercial_use=True,
-    homepage="https://github.com/Jungjee/RawNet",
-    paper="Pushing the limits of raw waveform speaker recognition (arXiv:2203.08488)",
-)
-
 __all__ = ["RATES", "WIDTHS", "ConditionFeatures", "read_features"]
