@@ -150,6 +150,46 @@ def vision_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
     }
 
 
+# OpenAI's own archives (``ViT-B-16.pt``, which the published VSSFlow loads): name pieces.
+_OPENAI_NAMES = (
+    ("visual.transformer.resblocks.", "vision_model.encoder.layers."),
+    (".attn.out_proj.", ".self_attn.out_proj."),
+    (".ln_1.", ".layer_norm1."),
+    (".ln_2.", ".layer_norm2."),
+    (".mlp.c_fc.", ".mlp.fc1."),
+    (".mlp.c_proj.", ".mlp.fc2."),
+    ("visual.conv1.", "vision_model.embeddings.patch_embedding."),
+    ("visual.ln_pre.", "vision_model.pre_layrnorm."),
+    ("visual.ln_post.", "vision_model.post_layernorm."),
+)
+
+
+def from_openai_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The vision tower of an OpenAI CLIP state dict (``visual.*``) under transformers' names:
+    the fused attention in-projection split into q, k, v (its row order); the projection and
+    the text tower dropped."""
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if not key.startswith("visual.") or key == "visual.proj":
+            continue
+        if key == "visual.class_embedding":
+            out["vision_model.embeddings.class_embedding"] = value
+            continue
+        if key == "visual.positional_embedding":
+            out["vision_model.embeddings.position_embedding.weight"] = value
+            continue
+        name = key
+        for old, new in _OPENAI_NAMES:
+            name = name.replace(old, new)
+        if ".attn.in_proj_" in name:
+            kind = name.rsplit("_", 1)[-1]  # weight or bias
+            for part, chunk in zip(("q", "k", "v"), value.chunk(3), strict=True):
+                out[name.split(".attn.")[0] + f".self_attn.{part}_proj.{kind}"] = chunk
+            continue
+        out[name] = value
+    return out
+
+
 def build_clip_vision(config: dict) -> ClipVisionModel:
     """``build_model({"architecture": "clip_vision", ...})``: CLIP's image tower."""
     return ClipVisionModel(read_config(ClipVisionConfig, config, "clip_vision"))
@@ -197,5 +237,6 @@ __all__ = [
     "ClipVisionModel",
     "ClipVisionTransformer",
     "build_clip_vision",
+    "from_openai_state",
     "vision_state",
 ]

@@ -8,7 +8,12 @@ import torch
 
 from tests.sound.vssflow_front.conftest import manifest, read_reference, shapes
 from unflat.errors import InputError
-from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel, vision_state
+from unflat.nn.clip_vit import (
+    ClipVisionConfig,
+    ClipVisionModel,
+    from_openai_state,
+    vision_state,
+)
 from unflat.registry import build_model, get_entry
 from unflat.sound.vssflow.clip import (
     CLIP_MEAN,
@@ -16,6 +21,7 @@ from unflat.sound.vssflow.clip import (
     clip_pixels,
     frame_features,
     frame_indices,
+    is_torchscript,
     window_pixels,
 )
 
@@ -63,3 +69,69 @@ def test_pixels_are_normalised_and_short_clips_padded_with_black():
     torch.testing.assert_close(pixels[4, :, 100, 100], black)
     with pytest.raises(InputError, match="uint8"):
         clip_pixels(frames.astype(np.float32))
+
+
+def _as_openai(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A transformers CLIP vision state under OpenAI's names, q/k/v fused as nn.MultiheadAttention
+    stores them (written independently of the converter under test)."""
+    prefix = "vision_model."
+    out = {
+        "visual.class_embedding": state[prefix + "embeddings.class_embedding"],
+        "visual.positional_embedding": state[prefix + "embeddings.position_embedding.weight"],
+        "visual.conv1.weight": state[prefix + "embeddings.patch_embedding.weight"],
+        "visual.proj": torch.zeros(16, 4),
+        "transformer.resblocks.0.ln_1.weight": torch.zeros(8),  # text tower: dropped
+    }
+    for ours, theirs in (("pre_layrnorm", "ln_pre"), ("post_layernorm", "ln_post")):
+        for kind in ("weight", "bias"):
+            out[f"visual.{theirs}.{kind}"] = state[f"{prefix}{ours}.{kind}"]
+    for layer in range(2):
+        src, dst = f"{prefix}encoder.layers.{layer}.", f"visual.transformer.resblocks.{layer}."
+        for kind in ("weight", "bias"):
+            fused = [state[f"{src}self_attn.{p}_proj.{kind}"] for p in "qkv"]
+            out[f"{dst}attn.in_proj_{kind}"] = torch.cat(fused)
+            pairs = (("self_attn.out_proj", "attn.out_proj"), ("layer_norm1", "ln_1"))
+            pairs += (("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj"))
+            for ours, theirs in pairs:
+                out[f"{dst}{theirs}.{kind}"] = state[f"{src}{ours}.{kind}"]
+    return out
+
+
+def test_openai_archive_names_convert_and_match_multihead_attention():
+    state, io, config = read_reference("clip_tiny.safetensors")
+    converted = from_openai_state(_as_openai(state))
+    assert converted.keys() == vision_state(state).keys()
+    model = ClipVisionModel(ClipVisionConfig(**config)).eval()
+    model.load_state_dict(converted, strict=True)
+    with torch.no_grad():
+        tokens = model(io["input.pixels"])
+    torch.testing.assert_close(tokens, io["output.last_hidden_state"], atol=TOLERANCE, rtol=0)
+    # OpenAI's blocks run nn.MultiheadAttention on the fused projection: the split must agree.
+    fused = _as_openai(state)
+    attention = torch.nn.MultiheadAttention(16, 2, batch_first=True).eval()
+    attention.in_proj_weight.data = fused["visual.transformer.resblocks.0.attn.in_proj_weight"]
+    attention.in_proj_bias.data = fused["visual.transformer.resblocks.0.attn.in_proj_bias"]
+    attention.out_proj.weight.data = fused["visual.transformer.resblocks.0.attn.out_proj.weight"]
+    attention.out_proj.bias.data = fused["visual.transformer.resblocks.0.attn.out_proj.bias"]
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        ours = model.vision_model.encoder.layers[0].self_attn(x)
+        theirs = attention(x, x, x, need_weights=False)[0]
+    torch.testing.assert_close(ours, theirs, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_a_torchscript_archive_is_recognised(tmp_path):
+    class Holder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.scale
+
+    path = tmp_path / "tiny.pt"
+    torch.jit.save(torch.jit.script(Holder()), str(path))
+    assert is_torchscript(path)
+    torch.save({"a": torch.ones(1)}, tmp_path / "plain.pt")
+    assert not is_torchscript(tmp_path / "plain.pt")

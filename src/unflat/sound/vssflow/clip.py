@@ -11,6 +11,8 @@ without the projection: [frames, 768].
 from __future__ import annotations
 
 import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ from PIL import Image
 from torch import Tensor
 
 from unflat.errors import InputError, WeightsError
-from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel, vision_state
+from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel, from_openai_state, vision_state
 from unflat.weights import fetch, resolve_weights
 from unflat.weights.checkpoints import read_state
 
@@ -76,14 +78,34 @@ def frame_features(model: ClipVisionModel, pixels: Tensor, batch: int = 25) -> T
     return torch.cat(chunks)
 
 
+def is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (OpenAI's released CLIP files are)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
+
+
+def _openai_archive(path: Path) -> dict[str, Tensor]:
+    """The tensors of OpenAI's TorchScript CLIP file (``ViT-B-16.pt``)."""
+    # TorchScript archives hold compiled code, not pickled Python; only the tensors are kept.
+    return {
+        k: v.float() for k, v in torch.jit.load(str(path), map_location="cpu").state_dict().items()
+    }
+
+
 def load_clip_vision(
     weights: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> ClipVisionModel:
-    """CLIP ViT-B/16's image tower, from ``weights`` (a ``CLIPModel`` file) or the registry."""
-    file = fetch(MODEL_NAME) if weights is None else resolve_weights(None, weights)
-    state = vision_state(read_state(file))
+    """CLIP ViT-B/16's image tower, from ``weights`` (a transformers ``CLIPModel`` file, or
+    OpenAI's ``ViT-B-16.pt`` as the published VSSFlow loads it) or the registry."""
+    file = fetch(MODEL_NAME) if weights is None else Path(weights).expanduser()
+    state = _openai_archive(file) if is_torchscript(file) else None
+    if state is None:
+        state = read_state(resolve_weights(None, file))
+    state = from_openai_state(state) if "visual.conv1.weight" in state else vision_state(state)
     model = ClipVisionModel(ClipVisionConfig())
     expected = model.state_dict()
     wrong = sorted(set(expected) ^ set(state)) + [
@@ -106,6 +128,7 @@ __all__ = [
     "clip_pixels",
     "frame_features",
     "frame_indices",
+    "is_torchscript",
     "load_clip_vision",
     "window_pixels",
 ]
