@@ -1,8 +1,8 @@
 """Precomputed condition features for VSSFlow: one ``.npz`` or ``.safetensors`` file per video.
 
-Three of the published conditions come from networks unflat does not run (Synchformer,
-AV-HuBERT, RawNet3; see docs/sound.md "Front ends"); compute them with the published extractors
-and hand them over in one file holding any of these arrays (float16/32, names exact):
+Two of the published conditions come from networks unflat does not run (Synchformer and
+AV-HuBERT; see docs/sound.md "Front ends"); compute them with the published extractors and hand
+them over in one file holding any of these arrays (float16/32, names exact):
 
 ==========  ===================  ===========================================================
 name        shape                what (the published extractor's output, unchanged)
@@ -15,7 +15,8 @@ speaker     [256]                RawNet3 embedding of the reference voice (mean 
 ==========  ===================  ===========================================================
 
 A missing array means "no such condition" (the model sees zeros), except ``video``, which
-unflat computes from the video when absent and CLIP's weights are available.
+unflat computes from the video when absent (CLIP ViT-B/16), and ``speaker``, which it computes
+from a reference recording when one is given (RawNet3).
 """
 
 from __future__ import annotations
