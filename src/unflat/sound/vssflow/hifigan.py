@@ -131,7 +131,8 @@ register_model(
         ),
         files=(
             WeightFile(
-                filename="model.safetensors",
+                # Saved under another name: the cache's own converted file is model.safetensors.
+                filename="vocoder.safetensors",
                 urls=(f"{AUDIOLDM2_URL}/resolve/main/vocoder/model.safetensors",),
                 # 55.3 M float32 parameters; exact bytes and hash not yet pinned.
                 approx_bytes=221_000_000,
