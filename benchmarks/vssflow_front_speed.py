@@ -4,7 +4,8 @@
 
 Times (median of 3 after one warm-up): the mel + VAE encoding of 10 s of audio (training's
 side), the VAE decoding of a [1, 128, 250] latent, the HiFi-GAN on 1000 mel frames, and CLIP
-ViT-B/16 on 10 frames (a window has 100: ten times that); peak memory is the process's maximum resident size.
+ViT-B/16 on 10 frames (a window has 100: ten times that); peak memory is the process's
+maximum resident size.
 """
 
 from __future__ import annotations
