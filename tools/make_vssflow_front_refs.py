@@ -166,6 +166,14 @@ SENTENCES = [
     "The 2nd of 12 items costs £20, not 1,234,567 or 2005.",
 ]
 OOV_WORDS = ["unflat", "vssflow", "zorbulent", "kwyjibo", "brexit"]
+# One sentence each: NLTK's word_tokenize first splits sentences with punkt, whose data file
+# needs a download; on a single sentence its word splitter alone gives the same tokens.
+TOKEN_SENTENCES = [
+    "I'm gonna say, 'hello' -- don't you think so?!",
+    "Gimme the cannot-do list of the kids' toys and I'd've wanna go...",
+    "It's 'tis the dogs' day, isn't it? Yes!",
+    "We'll meet again, sweetheart; e.g. at 10:30",
+]
 
 
 def make_text(out: Path) -> None:
@@ -185,9 +193,25 @@ def make_text(out: Path) -> None:
     phonemes = next(c for c in probe if isinstance(c, tuple) and "AA0" in c)
     g2p.idx2p = dict(enumerate(["<pad>", "<unk>", "<s>", "</s>", *phonemes]))
     g2p.load_variables()
+    import unicodedata
+
+    from g2p_en.expand import normalize_numbers
+    from nltk.tokenize import NLTKWordTokenizer
+
+    def g2p_words(text: str) -> list[str]:
+        """g2p_en's own preprocessing, then NLTK's word splitter."""
+        text = normalize_numbers(text)
+        text = "".join(
+            c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+        ).lower()
+        text = re.sub("[^ a-z'.,?!\\-]", "", text)
+        text = text.replace("i.e.", "that is").replace("e.g.", "for example")
+        return NLTKWordTokenizer().tokenize(text)
+
     record = {
         "cleaned": {s: published_clean(s) for s in SENTENCES},
         "oov": {w: g2p.predict(w) for w in OOV_WORDS},
+        "tokens": {s: g2p_words(s) for s in TOKEN_SENTENCES},
     }
     (out / "text_reference.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
 
@@ -198,6 +222,7 @@ def make_rawnet(out: Path, source: Path) -> None:
     from models.RawNet3 import RawNet3
     from models.RawNetBasicBlock import Bottle2neck
 
+    torch.manual_seed(SEED)  # the layers _randomise-like filling below leaves at their init
     options = {"encoder_type": "ECA", "nOut": 8, "out_bn": False, "sinc_stride": 10}
     options |= {"log_sinc": True, "norm_sinc": "mean", "grad_mult": 1}
     model = RawNet3(Bottle2neck, model_scale=4, context=True, summed=True, C=32, **options)
@@ -280,7 +305,7 @@ def main(out: Path, rawnet: Path | None = None) -> None:
     if rawnet is not None:
         make_rawnet(out, rawnet)
     names = ("torch", "diffusers", "transformers", "safetensors", "librosa", "numpy")
-    names += ("espnet_tts_frontend", "inflect", "g2p_en", "asteroid-filterbanks")
+    names += ("espnet_tts_frontend", "inflect", "g2p_en", "nltk", "asteroid-filterbanks")
     versions = {name: importlib.metadata.version(name) for name in names}
     (out / "versions.json").write_text(json.dumps(versions, indent=1))
 

@@ -71,6 +71,11 @@ def test_words_split_as_nltk_splits_them():
     assert g2p_tokens("e.g. the end. next") == ["for", "example", "the", "end", ".", "next"]
 
 
+@pytest.mark.parametrize("sentence", sorted(REFERENCE["tokens"]))
+def test_words_split_as_nltks_word_tokenizer_splits_one_sentence(sentence: str):
+    assert g2p_tokens(sentence) == REFERENCE["tokens"][sentence]
+
+
 def test_ids_with_a_tiny_dictionary(tmp_path):
     path = tmp_path / "tiny.dict"
     path.write_text(TINY_DICTIONARY)

