@@ -206,3 +206,13 @@ def test_bad_inputs_are_input_errors(fixture):
         model.condition(io["in_video_feat"][..., :10])
     with pytest.raises(InputError, match="phoneme ids"):
         model.condition(io["in_video_feat"], phone_id=torch.full((2, 3), 200))
+
+
+def test_condot_path_over_all_channels(fixture):
+    from unflat.sound.vssflow.model import condot_path
+
+    _, io, conditions = fixture
+    x_t, target = condot_path(io["train_x1"], io["train_x0"], io["train_t"], conditions.channels)
+    _close(x_t, io["train_x_t"], 1e-6)
+    _close(target, io["train_dx_t"], 1e-6)
+    assert not target[:, 16:].any()  # the condition channels stay where they are

@@ -3,7 +3,7 @@
 
 Modules: ``config`` (the network's shapes in the published schema), ``model`` (the network,
 ``condition``, ``guided_velocity``, ``training_loss``), ``ode`` (euler, midpoint and dopri5 as
-torchdiffeq computes them), ``sample`` (``sample``, ``generate_audio``), ``stretch``
+torchdiffeq computes them), ``sample`` (``sample``, ``generate_latents``), ``stretch``
 (``stretch_phonemes``), ``train_config`` / ``train`` / ``data`` (training on one device or under
 torchrun), ``frontend`` / ``vocoder`` / ``phonemes`` (the log-mel stand-in latent, Griffin-Lim and
 a phoneme vocabulary, used by the synthetic training task).

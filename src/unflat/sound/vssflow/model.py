@@ -192,19 +192,6 @@ class Conditions:
     cross_attn: Tensor
     channels: Tensor
 
-    def dropped(self, drop: bool | Tensor) -> Conditions:
-        """The null condition (zeros, as published) for the whole batch when ``drop`` is True,
-        or for the items where a [B] bool ``drop`` is True."""
-        if isinstance(drop, bool):
-            return self if not drop else Conditions(*map(torch.zeros_like, self))
-        keep = (~drop).to(self.cross_attn.dtype)
-        return Conditions(
-            self.cross_attn * keep[:, None, None], self.channels * keep[:, None, None]
-        )
-
-    def __iter__(self):
-        return iter((self.cross_attn, self.channels))
-
 
 class VSSFlow(nn.Module):
     """The published ``VAFlow`` network: DiT (``vaflow``) and the condition projections."""
@@ -322,13 +309,19 @@ class VSSFlow(nn.Module):
 
         ``x1`` clean latents and ``x0`` noise [B, C_latent, T]; ``t`` [B] in [0, 1].
         """
-        c = conditions.channels.to(x1.dtype)
-        data, noise = torch.cat([x1, c], dim=1), torch.cat([x0, c], dim=1)
-        tt = t.to(x1.dtype)[:, None, None]
-        x_t = tt * data + (1 - tt) * noise
+        x_t, target = condot_path(x1, x0, t, conditions.channels)
         pred = self(x_t, t, conditions.cross_attn)
         n = self.latent_channels
-        return F.mse_loss(pred[:, :n].float(), (x1 - x0).float())
+        return F.mse_loss(pred[:, :n].float(), target[:, :n].float())
+
+
+def condot_path(x1: Tensor, x0: Tensor, t: Tensor, channels: Tensor) -> tuple[Tensor, Tensor]:
+    """The published CondOT sample over all channels: ``x_t = t [x1, c] + (1 - t) [x0, c]`` and
+    its velocity ``[x1 - x0, 0]`` (``flow_matching`` ``AffineProbPath(CondOTScheduler())``)."""
+    c = channels.to(x1.dtype)
+    data, noise = torch.cat([x1, c], dim=1), torch.cat([x0, c], dim=1)
+    tt = t.to(x1.dtype)[:, None, None]
+    return tt * data + (1 - tt) * noise, data - noise
 
 
 def _batch_size(*tensors: Tensor | None) -> int:
