@@ -43,7 +43,8 @@ def test_every_model_entry_can_be_built() -> None:
     entries = registry.list_entries()
     assert {"depth-pro", "sharp", "face-mesh", "iris"} <= {e.name for e in entries}
     for entry in entries:
-        assert registry.architecture_available(entry), entry.name
+        # Entries marked unavailable list extractors whose outputs are read from files (VSSFlow).
+        assert registry.architecture_available(entry) or not entry.available, entry.name
         assert entry.licence and entry.licence_url.startswith("https://")
 
 

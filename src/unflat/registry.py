@@ -33,6 +33,11 @@ MODEL_MODULES = (
     "unflat.depth.depth_pro",
     "unflat.splat.sharp.model",
     "unflat.sound.vssflow.model",
+    "unflat.sound.vssflow.vae",
+    "unflat.sound.vssflow.hifigan",
+    "unflat.sound.vssflow.features",
+    "unflat.sound.vssflow.rawnet",
+    "unflat.nn.clip_vit",
     "unflat.face.nets",
     "unflat.face.liveportrait.model",
 )

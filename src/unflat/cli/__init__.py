@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         sound,
         splat,
         view,
+        vssflow,
     )
 
     return run(app, argv if argv is not None else sys.argv[1:])

@@ -17,12 +17,15 @@ from unflat.weights.integrity import file_hint
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """The tensors of a ``.pt``/``.pth`` checkpoint, read with ``weights_only=True``.
+    """The tensors of a ``.pt``/``.pth`` checkpoint, read with ``weights_only=True`` (or of a
+    ``.safetensors`` file, floats as float32).
 
     Unwraps ``{"state_dict": ...}``/``{"model": ...}``, flattens nested dicts with dots (a
     multi-module file), and drops a ``module.`` prefix that DDP training leaves on every key.
     """
     path = Path(path)
+    if path.suffix == ".safetensors":  # a released file already in safetensors (diffusers')
+        return dict(read_state(path))
     try:
         with warnings.catch_warnings():
             # torch warns on stderr about what it meets in the file (a pickle protocol other than
