@@ -28,7 +28,15 @@ from unflat.pipelines.batch_inputs import resolve_inputs
 from unflat.pipelines.chain import FAILURES, ChainJob, reconcile_manifest
 from unflat.progress import Progress, report
 
-_WORKER = "from unflat.pipelines.batch_pool import worker_main; worker_main()"
+# Ctrl-C reaches the workers too (one process group); one that is still importing must exit
+# quietly, not print a traceback under the batch's own "interrupted" line.
+_WORKER = (
+    "try:\n"
+    "    from unflat.pipelines.batch_pool import worker_main\n"
+    "    worker_main()\n"
+    "except KeyboardInterrupt:\n"
+    "    raise SystemExit(130) from None\n"
+)
 
 
 def default_workers(items: int, cores: int | None = None) -> int:
