@@ -1,0 +1,121 @@
+"""``unflat app`` in headless Chromium: upload a photo, get its depth preview; upload the
+bundled portrait, get a video; a missing input shows the CLI's one-line message.
+
+Needs Gradio (``pip install 'unflat[app]'``) and Debian's ``chromium``; skips without either.
+``UNFLAT_WRITE_DOCS=1`` also writes the screenshots of docs/app.md (docs/images/app_*.png).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.chromium import Chromium, chromium_path
+from tests.conftest import shared_path
+from unflat.pipelines.animate import bundled_portrait
+
+pytest.importorskip("gradio", reason="Gradio is not installed (pip install 'unflat[app]')")
+CHROMIUM = chromium_path()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run does)"
+)
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+WIDTH, HEIGHT = 1100, 900
+
+
+@pytest.fixture(scope="module")
+def address(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from unflat.app.server import start
+
+    page, url = start(workspace=tmp_path_factory.mktemp("app"))
+    yield url
+    page.close()
+
+
+@pytest.fixture
+def browser(address: str) -> Any:
+    assert CHROMIUM is not None
+    with Chromium(CHROMIUM, WIDTH, HEIGHT) as chromium:
+        chromium.call("Page.navigate", url=address)
+        wait_for(chromium, "document.querySelector('#depth-go') !== null", 60)
+        yield chromium
+
+
+def wait_for(chromium: Chromium, condition: str, seconds: float) -> None:
+    """Poll the JavaScript ``condition`` until it holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if chromium.evaluate(f"Boolean({condition})"):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"not within {seconds} s: {condition}")
+
+
+def upload(chromium: Chromium, selector: str, path: Path) -> None:
+    """Choose ``path`` in the file input inside ``selector``, as a user's file dialog does."""
+    found = chromium.call("Runtime.evaluate",
+                          expression=f"document.querySelector({json.dumps(selector)})")  # fmt: skip
+    chromium.call("DOM.setFileInputFiles", files=[str(path)], objectId=found["result"]["objectId"])
+
+
+def click(chromium: Chromium, selector: str) -> None:
+    chromium.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+
+def open_tab(chromium: Chromium, name: str) -> None:
+    script = f"""[...document.querySelectorAll('button[role=tab]')]
+        .find(b => b.innerText.trim() === {json.dumps(name)}).click()"""
+    chromium.evaluate(script)
+
+
+def save_screenshot(chromium: Chromium, name: str) -> None:
+    """docs/images/NAME.png at half size, when UNFLAT_WRITE_DOCS=1."""
+    if os.environ.get("UNFLAT_WRITE_DOCS") != "1":
+        return
+    clip = dict(x=0, y=0, width=WIDTH, height=HEIGHT, scale=0.5)
+    shot = chromium.call("Page.captureScreenshot", format="png", clip=clip)
+    (IMAGES / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_photo_to_depth_preview(browser: Chromium) -> None:
+    photo = shared_path("data", "faces", "portraits", "s12.jpg")  # a face: no weights needed
+    upload(browser, "#photo input[type=file]", photo)
+    wait_for(browser, "document.querySelector('#photo img') !== null", 30)
+    click(browser, "#depth-go")
+    wait_for(browser, "document.querySelector('#depth-preview img') !== null", 120)
+    summary = browser.evaluate("document.querySelector('#depth-summary textarea').value")
+    assert "375x500" in summary and "portrait-mesh" in summary, summary
+    # the preview is the depth map drawn for this photo: its size is the photo's
+    size = browser.evaluate("""(async () => { const img = document.querySelector(
+        '#depth-preview img'); await img.decode(); return [img.naturalWidth, img.naturalHeight];
+        })()""")
+    assert size == [375, 500]
+    save_screenshot(browser, "app_depth")
+
+
+def test_missing_photo_shows_one_line(browser: Chromium) -> None:
+    click(browser, "#depth-go")
+    line = "error: no photo given — upload a photo first"
+    wait_for(browser, f"document.body.innerText.includes({json.dumps(line)})", 30)
+    save_screenshot(browser, "app_error")
+
+
+def test_portrait_to_video(browser: Chromium) -> None:
+    open_tab(browser, "Portrait to animation")
+    upload(browser, "#portrait input[type=file]", bundled_portrait())
+    wait_for(browser, "document.querySelector('#portrait img') !== null", 30)
+    click(browser, "#animate-go")
+    wait_for(browser, "document.querySelector('#animation video')?.src", 180)
+    # the video plays in the page: it has frames of the portrait's size and some length
+    facts = browser.evaluate("""(async () => { const video = document.querySelector(
+        '#animation video'); if (video.readyState < 1) await new Promise(
+        done => video.addEventListener('loadedmetadata', done, {once: true}));
+        return [video.videoWidth, video.videoHeight, video.duration]; })()""")
+    assert facts[0] > 0 and facts[1] > 0 and 2.5 < facts[2] < 3.5, facts
+    save_screenshot(browser, "app_animate")
