@@ -7,7 +7,7 @@ Needs Gradio (``pip install 'unflat[app]'``) and Debian's ``chromium``; skips wi
 
 from __future__ import annotations
 
-import base64
+import io
 import json
 import os
 import time
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.cli.chromium import Chromium, chromium_path
 from tests.conftest import shared_path
@@ -68,19 +69,30 @@ def click(chromium: Chromium, selector: str) -> None:
     chromium.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
 
 
+def set_number(chromium: Chromium, selector: str, value: float) -> None:
+    """Type ``value`` into a number box, as a user does."""
+    chromium.evaluate(f"""(() => {{ const box = document.querySelector({json.dumps(selector)});
+        box.value = {value}; box.dispatchEvent(new Event('input', {{bubbles: true}}));
+        box.dispatchEvent(new Event('change', {{bubbles: true}})); }})()""")
+
+
 def open_tab(chromium: Chromium, name: str) -> None:
     script = f"""[...document.querySelectorAll('button[role=tab]')]
         .find(b => b.innerText.trim() === {json.dumps(name)}).click()"""
     chromium.evaluate(script)
 
 
-def save_screenshot(chromium: Chromium, name: str) -> None:
-    """docs/images/NAME.png at half size, when UNFLAT_WRITE_DOCS=1."""
+def save_screenshot(chromium: Chromium, name: str, top: str) -> None:
+    """docs/images/NAME.png at half size, scrolled to the element ``top``, when
+    UNFLAT_WRITE_DOCS=1."""
     if os.environ.get("UNFLAT_WRITE_DOCS") != "1":
         return
-    clip = dict(x=0, y=0, width=WIDTH, height=HEIGHT, scale=0.5)
-    shot = chromium.call("Page.captureScreenshot", format="png", clip=clip)
-    (IMAGES / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+    chromium.evaluate(f"""(() => {{ const box = document.querySelector({json.dumps(top)})
+        .getBoundingClientRect(); window.scrollTo(0, box.top + window.scrollY - 8); }})()""")
+    time.sleep(1)  # a few frames drawn where the page scrolled to
+    shot = Image.open(io.BytesIO(chromium.screenshot())).convert("RGB")
+    small = shot.resize((WIDTH // 2, HEIGHT // 2), Image.LANCZOS).quantize(128)  # small files
+    small.save(IMAGES / f"{name}.png", optimize=True)
 
 
 def test_photo_to_depth_preview(browser: Chromium) -> None:
@@ -96,14 +108,14 @@ def test_photo_to_depth_preview(browser: Chromium) -> None:
         '#depth-preview img'); await img.decode(); return [img.naturalWidth, img.naturalHeight];
         })()""")
     assert size == [375, 500]
-    save_screenshot(browser, "app_depth")
+    save_screenshot(browser, "app_depth", "#photo")
 
 
 def test_missing_photo_shows_one_line(browser: Chromium) -> None:
     click(browser, "#depth-go")
     line = "error: no photo given — upload a photo first"
     wait_for(browser, f"document.body.innerText.includes({json.dumps(line)})", 30)
-    save_screenshot(browser, "app_error")
+    save_screenshot(browser, "app_error", "#photo")
 
 
 def test_portrait_to_video(browser: Chromium) -> None:
@@ -118,4 +130,28 @@ def test_portrait_to_video(browser: Chromium) -> None:
         done => video.addEventListener('loadedmetadata', done, {once: true}));
         return [video.videoWidth, video.videoHeight, video.duration]; })()""")
     assert facts[0] > 0 and facts[1] > 0 and 2.5 < facts[2] < 3.5, facts
-    save_screenshot(browser, "app_animate")
+    save_screenshot(browser, "app_animate", "#animate-go")
+
+
+def test_photo_to_scene_in_the_viewer(browser: Chromium, address: str) -> None:
+    photo = shared_path("data", "faces", "portraits", "s12.jpg")
+    open_tab(browser, "Photo to scene")
+    upload(browser, "#scene-photo input[type=file]", photo)
+    wait_for(browser, "document.querySelector('#scene-photo img') !== null", 30)
+    set_number(browser, "#scene-seconds input[type=number]", 1.0)  # 24 frames: quick on a CPU
+    click(browser, "#scene-go")
+    wait_for(browser, "document.querySelector('#path-video video')?.src", 240)
+    frame = "document.querySelector('#viewer iframe')"
+    viewer = f"{frame}?.contentWindow?.unflatViewer"
+    wait_for(browser, viewer, 120)
+    # the viewer's page, served from the app's own address, shows the scene
+    state = browser.evaluate(f"[{viewer}.ready, {viewer}.error, {viewer}.config.gaussians]")
+    assert state[0] and not state[1] and state[2] > 10_000, state
+    # behind its token only: another token, or a name outside the table, is not found
+    source = browser.evaluate(f"{frame}.src")
+    token = source.rstrip("/").rsplit("/", 1)[1]
+    for probe in (f"unflat-view/{'x' * len(token)}/index.html", f"unflat-view/{token}/..%2fjobs.py",
+                  f"unflat-view/{token}/scene.json%00"):  # fmt: skip
+        code = browser.evaluate(f"fetch({json.dumps(address + probe)}).then(r => r.status)")
+        assert code == 404, probe
+    save_screenshot(browser, "app_scene", "#scene-go")

@@ -104,15 +104,17 @@ def scene_tab(workspace: jobs.Workspace, viewers: Viewers) -> None:
     """Photo to a 3D scene: the viewer of ``unflat view`` embedded, and a camera-path video."""
     gr.Markdown(WEIGHTS_SCENE)
     with gr.Row():
-        photo = gr.Image(type="filepath", label="Photo")
+        photo = gr.Image(type="filepath", label="Photo", elem_id="scene-photo")
         with gr.Column():
             depth_file = gr.File(label="Depth file (optional)")
             path = gr.Dropdown(PATHS, value="rotate_forward", label="Camera path")
-            seconds = gr.Slider(1.0, 8.0, value=2.0, step=0.5, label="Video seconds")
-    go = gr.Button("Make the scene", variant="primary")
-    viewer = gr.HTML(label="Scene")
+            seconds = gr.Slider(
+                1.0, 8.0, value=2.0, step=0.5, label="Video seconds", elem_id="scene-seconds"
+            )
+    go = gr.Button("Make the scene", variant="primary", elem_id="scene-go")
+    viewer = gr.HTML(label="Scene", elem_id="viewer")
     with gr.Row():
-        video = gr.Video(label="Camera-path video")
+        video = gr.Video(label="Camera-path video", elem_id="path-video")
         scene_file = gr.File(label="Scene (.ply, metres)")
 
     @shown
