@@ -34,7 +34,7 @@ WIDTH, HEIGHT = 1100, 900
 def address(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from unflat.app.server import start
 
-    page, url = start(workspace=tmp_path_factory.mktemp("app"))
+    page, url, _ = start(workspace=tmp_path_factory.mktemp("app"))
     yield url
     page.close()
 
@@ -91,7 +91,7 @@ def save_screenshot(chromium: Chromium, name: str, top: str) -> None:
         .getBoundingClientRect(); window.scrollTo(0, box.top + window.scrollY - 8); }})()""")
     time.sleep(1)  # a few frames drawn where the page scrolled to
     shot = Image.open(io.BytesIO(chromium.screenshot())).convert("RGB")
-    small = shot.resize((WIDTH // 2, HEIGHT // 2), Image.LANCZOS).quantize(128)  # small files
+    small = shot.resize((WIDTH // 2, HEIGHT // 2), Image.LANCZOS).quantize(256)  # small files
     small.save(IMAGES / f"{name}.png", optimize=True)
 
 
@@ -108,7 +108,42 @@ def test_photo_to_depth_preview(browser: Chromium) -> None:
         '#depth-preview img'); await img.decode(); return [img.naturalWidth, img.naturalHeight];
         })()""")
     assert size == [375, 500]
+    # the CLI's note: line, shown on the page
+    wait_for(browser, "document.body.innerText.includes('depth is a portrait estimate')", 10)
     save_screenshot(browser, "app_depth", "#photo")
+
+
+def click_at(chromium: Chromium, selector: str, fx: float, fy: float) -> None:
+    """A mouse click at the fraction ``(fx, fy)`` of the element's box."""
+    box = chromium.evaluate(f"""(() => {{ const element = document.querySelector(
+        {json.dumps(selector)}); element.scrollIntoView(); const r = element
+        .getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }})()""")
+    x, y = box[0] + fx * box[2], box[1] + fy * box[3]
+    for kind in ("mousePressed", "mouseReleased"):
+        chromium.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)  # fmt: skip
+
+
+def test_two_clicks_on_the_photo_measure(browser: Chromium) -> None:
+    photo = shared_path("data", "faces", "portraits", "s12.jpg")
+    upload(browser, "#photo input[type=file]", photo)
+    wait_for(browser, "document.querySelector('#photo img') !== null", 30)
+    browser.evaluate("[...document.querySelectorAll('button')].find(b => b.innerText"
+                     ".includes('Measure (click')).click()")  # fmt: skip
+    click_at(browser, "#photo img", 0.4, 0.4)
+    wait_for(browser, "document.querySelector('#second textarea').value !== ''", 10)
+    click_at(browser, "#photo img", 0.6, 0.4)
+    wait_for(browser, "document.querySelector('#first textarea').value !== ''", 10)
+    points = browser.evaluate(
+        "['#first', '#second'].map(s => document.querySelector(s + ' textarea').value)"
+    )
+    # pixels of the 375 x 500 photo (not of the page): the second right of the first
+    (x1, y1), (x2, y2) = (tuple(map(int, point.split(","))) for point in points)
+    assert 0 <= x1 < x2 < 375 and 0 <= y1 < 500 and abs(y1 - y2) <= 1, points
+    click(browser, "#measure-go")
+    wait_for(browser, "document.querySelector('#distance textarea').value !== ''", 60)
+    line = browser.evaluate("document.querySelector('#distance textarea').value")
+    assert line.endswith("(focal 722 px, default)") and " m between " in line, line
 
 
 def test_missing_photo_shows_one_line(browser: Chromium) -> None:

@@ -4,6 +4,7 @@ messages as the CLI, fresh output folders, and a clear line when Gradio is missi
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from unflat.app.jobs import Workspace, depth_job, dub_job, measure_job
 from unflat.cli import main
 from unflat.errors import UnflatError, format_error
 from unflat.pipelines.animate import bundled_portrait
+from unflat.progress import note
 
 
 def message(error: pytest.ExceptionInfo[UnflatError]) -> str:
@@ -59,3 +61,23 @@ def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().err.strip() == (
         "error: --port 70000 is not a port — give 1 to 65535, or leave it out"
     )
+
+
+def test_notes_are_caught_per_thread() -> None:
+    from unflat.app.notes import caught_notes
+
+    others: list[list[str]] = []
+
+    def other_job() -> None:
+        with caught_notes() as notes:
+            note("from the other job")
+        others.append(notes)
+
+    with caught_notes() as notes:
+        note("depth is a portrait estimate")
+        thread = threading.Thread(target=other_job)
+        thread.start()
+        thread.join()
+        print("not a note", file=sys.stderr)
+    assert notes == ["depth is a portrait estimate"]
+    assert others == [["from the other job"]]

@@ -50,8 +50,9 @@ def start(
     host: str | None = None,
     share: bool = False,
     workspace: Path | None = None,
-) -> tuple[Any, str]:
-    """Start the app in the background; returns the Gradio page and the address to open."""
+) -> tuple[Any, str, Path]:
+    """Start the app in the background: the Gradio page, the address to open and the folder
+    the results go to."""
     check_port(port)
     gradio = _gradio()
     from unflat.app.ui import build
@@ -63,13 +64,13 @@ def start(
         allowed_paths=[str(space.root)], quiet=True, theme=gradio.themes.Soft(),
     )  # fmt: skip
     _add_viewer_route(page.server_app, viewers)
-    return page, share_url or local_url
+    return page, share_url or local_url, space.root
 
 
 def serve(port: int | None = None, host: str | None = None, share: bool = False) -> None:
     """Run the app until Ctrl-C; the page's address is the last line printed."""
-    page, url = start(port, host, share)
-    print("Ctrl-C stops the app", file=sys.stderr)
+    page, url, results = start(port, host, share)
+    print(f"results go to {results}; Ctrl-C stops the app", file=sys.stderr)
     print(url, flush=True)
     try:
         page.block_thread()

@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from unflat.app import jobs
+from unflat.app.notes import caught_notes
 from unflat.app.viewer import Viewers
 from unflat.errors import UnflatError, format_error
 from unflat.progress import Progress
@@ -36,14 +37,19 @@ def bar(progress: gr.Progress) -> Progress:
 
 
 def shown(job: Callable[..., Any]) -> Callable[..., Any]:
-    """``job`` with unflat's errors shown on the page as the CLI's one line."""
+    """``job`` with unflat's errors shown on the page as the CLI's one line, its notes as
+    warnings."""
 
     @functools.wraps(job)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return job(*args, **kwargs)
+            with caught_notes() as notes:
+                result = job(*args, **kwargs)
         except UnflatError as error:
             raise gr.Error(format_error(error), print_exception=False) from None
+        for line in notes:  # what the CLI says as note: lines, said on the page
+            gr.Warning(line, title="Note")
+        return result
 
     return run
 
@@ -87,9 +93,9 @@ def depth_tab(workspace: jobs.Workspace) -> None:
     refocus_go.click(refocus, [photo, depth_file, focus, f_number], [refocused, refocus_note])
     with gr.Accordion("Measure (click two points on the photo)", open=False):
         with gr.Row():
-            first = gr.Textbox(label="First point X,Y")
-            second = gr.Textbox(label="Second point X,Y")
-        measure_go = gr.Button("Measure")
+            first = gr.Textbox(label="First point X,Y", elem_id="first")
+            second = gr.Textbox(label="Second point X,Y", elem_id="second")
+        measure_go = gr.Button("Measure", elem_id="measure-go")
         distance = gr.Textbox(label="Distance", elem_id="distance")
     measure_go.click(shown(jobs.measure_job), [photo, first, second, depth_file], distance)
 
