@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     # Importing the command modules registers their commands on ``app``.
     from unflat.cli import (  # noqa: F401
         animate,
+        app_command,
         batch_command,
         depth,
         evaluate,
