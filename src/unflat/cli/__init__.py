@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         models,
         sound,
         splat,
+        train,
         view,
         vssflow,
     )

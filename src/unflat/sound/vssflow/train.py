@@ -453,8 +453,8 @@ def _train_step(run: _Run, batch: dict[str, Tensor]) -> float:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m unflat.sound.vssflow.train", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m unflat.sound.vssflow.train") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--config", default="tiny", help="tiny | full | path to a JSON config")
     p.add_argument("--data", default="synthetic", help="synthetic | folder of .pt items")
     p.add_argument("--steps", type=int, required=True, help="total optimizer steps to reach")
