@@ -112,7 +112,10 @@ def main() -> None:
         return
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     load = os.getloadavg()
-    results = [_in_subprocess(precision, args) for precision in PRECISIONS]
+    results = []
+    for precision in PRECISIONS:
+        results.append(_in_subprocess(precision, args))
+        print(json.dumps(results[-1]), flush=True)  # each as it ends: a slow bf16 loses nothing
     report = {"size": args.size, "threads": args.threads, "repeats": args.repeats}
     report.update({"load_average_before": load, "results": results})
     _print_table(results)
