@@ -72,6 +72,8 @@ _PERSON_TRACE, _PERSON_FULL = 0.02, 0.25
 # the portrait behind it: about 2 mm, under a soft hair edge's width, so a still head is the
 # portrait itself and a moved one leaves background, not a copy of its old edge.
 _SETTLE = 0.02
+# Over how far (eye-corner distances) the warp's movement outside the face oval is smoothed.
+_EDGE_SOFTNESS = 0.1
 # Few-shot: how many of the nearest shots are blended, and the cost difference over which a
 # farther shot's weight falls by a factor e.
 _BLEND_SHOTS = 3
@@ -342,6 +344,7 @@ class Animator:
         depth = np.concatenate([target[:468, 2], np.full(len(extra_src), 1e9)])
         x0, y0, x1, y1 = rig.region
         map_x, map_y = backward_map(src, dst, rig.triangles, rig.region, depth=depth)
+        self._soften_edge(map_x, map_y, dst_face)
         self._shift_irises(map_x, map_y, (x0, y0), target, shot)
         warped = remap(shot.image, map_x, map_y).astype(np.float32)
         alpha = remap(shot.person, map_x, map_y)[..., None]
@@ -354,6 +357,39 @@ class Animator:
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
         warp = Warp(rig.region, map_x, map_y, alpha[..., 0])
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8), warp
+
+    def _soften_edge(self, map_x: np.ndarray, map_y: np.ndarray, face: np.ndarray) -> None:
+        """Fade the warp's edge: outside the face oval (``face``: the 468 target points) the
+        movement is smoothed over a tenth of an eye-corner distance, blending into the face's
+        own across the jaw line and the hairline, so the jaw opening or the head turning does
+        not leave a crease where the face mesh meets the rings around it.
+
+        Worked out at a quarter of the resolution (the correction is smooth; at the oval, where
+        detail would show, it is zero), then added at full size.
+        """
+        x0, y0, _, _ = self.rig.region
+        height, width = map_x.shape
+        step = 4
+        small = (width // step, height // step)
+        if min(small) < 4:
+            return
+        shifts = [
+            cv2.resize(map_x, small, interpolation=cv2.INTER_AREA),
+            cv2.resize(map_y, small, interpolation=cv2.INTER_AREA),
+        ]
+        xs = (np.arange(small[0], dtype=np.float32) + 0.5) * width / small[0] - 0.5 + x0
+        ys = (np.arange(small[1], dtype=np.float32) + 0.5) * height / small[1] - 0.5 + y0
+        shifts[0] -= xs[None]
+        shifts[1] -= ys[:, None]
+        sigma = max(_EDGE_SOFTNESS * self._unit / step, 1.0)
+        scale = np.array([small[0] / width, small[1] / height])
+        outline = (face[list(FACE_OVAL)] - [x0, y0]) * scale
+        oval = polygon_mask(outline, (small[1], small[0])).astype(np.float32)
+        # 0 at the oval and inside it, rising to 1 a blur width out
+        outside = np.clip(1.0 - 2.0 * cv2.GaussianBlur(oval, (0, 0), sigma), 0, 1) * (1 - oval)
+        for full, shift in zip((map_x, map_y), shifts, strict=True):
+            change = outside * (cv2.GaussianBlur(shift, (0, 0), sigma) - shift)
+            full += cv2.resize(change, (width, height), interpolation=cv2.INTER_LINEAR)
 
     def _background(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
         """What lies behind the warped person inside the rig's region: the portrait where
