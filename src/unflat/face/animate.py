@@ -34,7 +34,7 @@ from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.expressions import jaw_open
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
-from unflat.face.mouth import lip_colour, mouth_interior
+from unflat.face.mouth import lip_colour, mouth_interior, skin_colour
 from unflat.face.portrait import (
     Portrait,
     background_plate,
@@ -65,6 +65,15 @@ _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
 _MAX_GAZE = 0.22
 # How much of each expression measure counts as much as 10 degrees of head rotation.
 _KEY_SCALE = np.array([0.05, 0.05, 0.08, 0.08])
+# Person probability above which a portrait pixel holds some of the person (its hair's tail),
+# and at which it counts as wholly the person when the plate replaces it.
+_PERSON_TRACE, _PERSON_FULL = 0.02, 0.25
+# How far (eye-corner distances) a point must move before the background plate fully replaces
+# the portrait behind it: about 2 mm, under a soft hair edge's width, so a still head is the
+# portrait itself and a moved one leaves background, not a copy of its old edge.
+_SETTLE = 0.02
+# Over how far (eye-corner distances) the warp's movement outside the face oval is smoothed.
+_EDGE_SOFTNESS = 0.1
 # Few-shot: how many of the nearest shots are blended, and the cost difference over which a
 # farther shot's weight falls by a factor e.
 _BLEND_SHOTS = 3
@@ -107,6 +116,10 @@ class _Rig:
     n_outer: int
     plate: np.ndarray
     region: tuple[int, int, int, int]  # box outside which frames equal the portrait
+    settle: float  # pixels a point must move before the plate fully shows behind it
+    # inside ``region``: the portrait, float32, and how much of each pixel is the person
+    still: np.ndarray
+    foreground: np.ndarray
 
 
 def _build_rig(shot: Portrait) -> _Rig:
@@ -141,21 +154,33 @@ def _build_rig(shot: Portrait) -> _Rig:
     moving = np.concatenate([face, extra[weights > 0]])
     lo, hi = moving.min(axis=0), moving.max(axis=0)
     pad = 0.6 * (hi - lo)
-    hole = (shot.person > 0.3) & polygon_mask(ring_pts[1], (height, width))
-    hole = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    # every pixel with any of the person in it (hair's soft tail too) gets a background of its
+    # own, or the old hair edge would stay behind as a ghost where the head moves away
+    # where the rings move anything: inside the second ring, and above the face's middle out
+    # to the fixed third ring (the crown's rings take the head's motion fully)
+    moving = polygon_mask(ring_pts[1], (height, width))
+    upper = polygon_mask(ring_pts[2], (height, width))
+    upper[int(np.clip(centre[1], 0, height)) :] = False
+    hole = (shot.person > _PERSON_TRACE) & (moving | upper)
+    hole = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     # outside this box nothing moves and the plate equals the portrait: frames copy it as is
     lo, hi = lo - pad, hi + pad
     if hole.any():
         ys, xs = np.nonzero(hole)
         lo = np.minimum(lo, [xs.min(), ys.min()])
         hi = np.maximum(hi, [xs.max() + 1, ys.max() + 1])
+    region = clip_box((*lo, *hi), (height, width))
+    x0, y0, x1, y1 = region
     return _Rig(
         points=np.concatenate([face, extra]),
         weights=weights,
         triangles=np.concatenate([mapping[tri], triangles()]).astype(np.int32),
         n_outer=len(tri),
-        plate=background_plate(shot.image, hole),
-        region=clip_box((*lo, *hi), (height, width)),
+        plate=background_plate(shot.image, hole).astype(np.float32),
+        region=region,
+        settle=max(_SETTLE * float(measures.face_unit(shot.landmarks)), 1.0),
+        still=shot.image[y0:y1, x0:x1].astype(np.float32),
+        foreground=np.clip(shot.person[y0:y1, x0:x1] / _PERSON_FULL, 0, 1).astype(np.float32),
     )
 
 
@@ -242,6 +267,7 @@ class Animator:
         self._closed_lips = closed_lip_gap(self.primary.canonical)
         self._eye_ids = np.concatenate([np.array(i[:_HALO_END]) for i in EYE_CONTOUR_INDICES])
         self._lips = lip_colour(self.primary.image, self.primary.landmarks)
+        self._skin = skin_colour(self.primary.image, self.primary.landmarks)
         # the head's rigid centre, in the canonical frame and in the portrait
         centre = self.primary.canonical[ids].T @ weights / weights.sum()
         self._centres = centre, self.primary.pose.apply(centre[None])[0]
@@ -318,11 +344,12 @@ class Animator:
         depth = np.concatenate([target[:468, 2], np.full(len(extra_src), 1e9)])
         x0, y0, x1, y1 = rig.region
         map_x, map_y = backward_map(src, dst, rig.triangles, rig.region, depth=depth)
+        self._soften_edge(map_x, map_y, dst_face)
         self._shift_irises(map_x, map_y, (x0, y0), target, shot)
         warped = remap(shot.image, map_x, map_y).astype(np.float32)
         alpha = remap(shot.person, map_x, map_y)[..., None]
         frame = shot.image.astype(np.float32)
-        frame[y0:y1, x0:x1] = alpha * warped + (1 - alpha) * rig.plate[y0:y1, x0:x1]
+        frame[y0:y1, x0:x1] = alpha * warped + (1 - alpha) * self._background(map_x, map_y)
         weights = self.shot_weights(target)
         if weights[0][0] != 0 or len(weights) > 1:
             self._blend_shots(frame, target, weights)
@@ -330,6 +357,57 @@ class Animator:
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
         warp = Warp(rig.region, map_x, map_y, alpha[..., 0])
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8), warp
+
+    def _soften_edge(self, map_x: np.ndarray, map_y: np.ndarray, face: np.ndarray) -> None:
+        """Fade the warp's edge: outside the face oval (``face``: the 468 target points) the
+        movement is smoothed over a tenth of an eye-corner distance, blending into the face's
+        own across the jaw line and the hairline, so the jaw opening or the head turning does
+        not leave a crease where the face mesh meets the rings around it.
+
+        Worked out at a quarter of the resolution (the correction is smooth; at the oval, where
+        detail would show, it is zero), then added at full size.
+        """
+        x0, y0, _, _ = self.rig.region
+        height, width = map_x.shape
+        step = 4
+        small = (width // step, height // step)
+        if min(small) < 4:
+            return
+        shifts = [
+            cv2.resize(map_x, small, interpolation=cv2.INTER_AREA),
+            cv2.resize(map_y, small, interpolation=cv2.INTER_AREA),
+        ]
+        xs = (np.arange(small[0], dtype=np.float32) + 0.5) * width / small[0] - 0.5 + x0
+        ys = (np.arange(small[1], dtype=np.float32) + 0.5) * height / small[1] - 0.5 + y0
+        shifts[0] -= xs[None]
+        shifts[1] -= ys[:, None]
+        sigma = max(_EDGE_SOFTNESS * self._unit / step, 1.0)
+        scale = np.array([small[0] / width, small[1] / height])
+        outline = (face[list(FACE_OVAL)] - [x0, y0]) * scale
+        oval = polygon_mask(outline, (small[1], small[0])).astype(np.float32)
+        # 0 at the oval and inside it, rising to 1 a blur width out
+        outside = np.clip(1.0 - 2.0 * cv2.GaussianBlur(oval, (0, 0), sigma), 0, 1) * (1 - oval)
+        for full, shift in zip((map_x, map_y), shifts, strict=True):
+            change = outside * (cv2.GaussianBlur(shift, (0, 0), sigma) - shift)
+            full += cv2.resize(change, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def _background(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+        """What lies behind the warped person inside the rig's region: the portrait where
+        nothing moved, the plate where the person has moved away.
+
+        The plate shows in proportion to how far the warp moved each pixel (full after
+        ``settle`` pixels) and to how much of the person the portrait held there, so a head
+        that stays put is the portrait exactly (no band of inpainted colour round its edge)
+        and one that moves leaves background, not a ghost of its old outline.
+        """
+        rig = self.rig
+        x0, y0, x1, y1 = rig.region
+        moved = np.hypot(
+            map_x - np.arange(x0, x1, dtype=np.float32)[None],
+            map_y - np.arange(y0, y1, dtype=np.float32)[:, None],
+        )
+        share = np.clip(moved / rig.settle, 0.0, 1.0) * rig.foreground
+        return rig.still + share[..., None] * (rig.plate[y0:y1, x0:x1] - rig.still)
 
     def _shift_irises(
         self,
@@ -442,15 +520,19 @@ class Animator:
         driver_landmarks: np.ndarray | None,
     ) -> np.ndarray:
         """Fill an opening mouth that the shot in use (``shot``) holds closed."""
+        # Past the shot's own opening the warp only stretches the thin line between its lips
+        # (the mesh's triangles across the mouth): the inside is drawn from the first opening
+        # beyond it, fully once the lips are twice as far apart (or LIPS_CLOSED past closed
+        # lips), so it fades in without popping and never leaves a stretched lip showing.
         opening = float(measures.mouth_opening(target))
-        if opening < OPEN_MOUTH or shot.mouth_open >= 0.6 * opening:
+        own = shot.mouth_open
+        strength = float(np.clip((opening - own) / max(own, measures.LIPS_CLOSED), 0, 1))
+        if strength <= 0:
             return frame
         lip = target[list(measures.INNER_LIP), :2]
         interior, mask, (x0, y0, x1, y1) = mouth_interior(
-            frame, lip, self._lips, driver_frame, driver_landmarks
+            frame, lip, self._lips, driver_frame, driver_landmarks, self._skin
         )
-        # fade in with the opening so a mouth just parting does not pop
-        strength = float(np.clip((opening - OPEN_MOUTH) / 0.05, 0, 1))
         mask = mask[..., None] * strength
         region = frame[y0:y1, x0:x1]
         region[:] = mask * interior + (1 - mask) * region

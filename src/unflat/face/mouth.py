@@ -1,9 +1,12 @@
 """The inside of an opening mouth, for portraits whose own mouth is closed.
 
 With a driver video, its mouth interior (teeth, tongue, shadow) is warped from the driver frame
-onto the output's inner-lip outline and colour-matched to the portrait's lips. Without one (motion
-presets), a mouth is drawn: a dark cavity shading to the lip colour, upper teeth and, when it
-opens wide, a tongue. Both work in the mouth's box only, so the cost does not grow with the
+onto the output's inner-lip outline and relit by the ratio of the portrait's skin colour to the
+driver's (a per-channel gain: the portrait's light and colour cast, while teeth stay lighter than
+the cavity). Without one (motion presets), a mouth is drawn in the portrait's own colours: a
+cavity darker than its lips, upper teeth as light as its skin and less saturated, and, when it
+opens wide, a tongue. Either sits behind the lips: its mask ends inside the inner-lip outline
+with a soft edge. Both work in the mouth's box only, so the cost does not grow with the
 portrait's size.
 """
 
@@ -13,7 +16,7 @@ import cv2
 import numpy as np
 
 from unflat.face.portrait import polygon_mask
-from unflat.face.warp import clip_box
+from unflat.face.warp import backward_map, clip_box, remap
 from unflat.face_mesh import INNER_LIP, OUTER_LIP
 
 
@@ -39,8 +42,25 @@ def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np
     return pixels.mean(0), pixels.std(0) + 1.0
 
 
-# Lip colour for a portrait whose lips fall outside the image.
+def skin_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """Mean colour of the skin around the mouth: the box a mouth's width about the outer lips,
+    less the lips. ``None`` when none of it lies in the image."""
+    height, width = image.shape[:2]
+    outer = np.round(landmarks[list(OUTER_LIP), :2])
+    reach = 0.5 * float(np.ptp(outer[:, 0]))
+    lo = np.clip((outer.min(0) - reach).astype(int), 0, [width, height])
+    hi = np.clip((outer.max(0) + reach).astype(int) + 1, 0, [width, height])
+    shape = (int(hi[1] - lo[1]), int(hi[0] - lo[0]))
+    if min(shape) <= 0:
+        return None
+    skin = ~polygon_mask(outer - lo, shape)
+    pixels = image[lo[1] : hi[1], lo[0] : hi[0]][skin].astype(np.float32)
+    return pixels.mean(0) if len(pixels) else None
+
+
+# Lip and skin colour for a portrait whose mouth falls outside the image.
 _DEFAULT_LIPS = (np.array([150.0, 80, 80]), np.full(3, 20.0))
+_DEFAULT_SKIN = np.array([190.0, 140.0, 120.0])
 
 
 def mouth_interior(
@@ -49,12 +69,14 @@ def mouth_interior(
     lips: tuple[np.ndarray, np.ndarray] | None,
     driver_frame: np.ndarray | None,
     driver_landmarks: np.ndarray | None,
+    skin: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """The mouth's inside for the inner-lip outline ``lip`` (frame pixels).
 
-    ``lips`` is the portrait's :func:`lip_colour`, which the inside is matched to. Returns
-    (interior float32 [h,w,3], feathered mask float32 [h,w], box): both arrays cover only
-    ``box`` (x0, y0, x1, y1) of the frame, the outline's bounds plus the feather.
+    ``lips`` and ``skin`` are the portrait's :func:`lip_colour` and :func:`skin_colour`, which
+    the inside is lit by. Returns (interior float32 [h,w,3], feathered mask float32 [h,w], box):
+    both arrays cover only ``box`` (x0, y0, x1, y1) of the frame, the outline's bounds plus the
+    feather.
     """
     mouth_width = float(np.ptp(lip[:, 0])) or 1.0
     pad = 3.0 * max(mouth_width * 0.015, 0.7) + 2.0
@@ -63,44 +85,80 @@ def mouth_interior(
     shape = (y1 - y0, x1 - x0)
     local = lip - [x0, y0]
     hole = polygon_mask(local, shape)
-    lip_mean, lip_std = lips if lips is not None else _DEFAULT_LIPS
+    lip_mean, _ = lips if lips is not None else _DEFAULT_LIPS
+    skin = _DEFAULT_SKIN if skin is None else skin
     interior = None
     if driver_frame is not None and driver_landmarks is not None:
-        src = driver_landmarks[list(INNER_LIP), :2].astype(np.float32)
-        matrix, _ = cv2.estimateAffine2D(src, local.astype(np.float32), method=cv2.LMEDS)
-        if matrix is not None:
-            interior = cv2.warpAffine(
-                driver_frame,
-                matrix,
-                (shape[1], shape[0]),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REFLECT101,
-            ).astype(np.float32)
-            driver_lips = lip_colour(driver_frame, driver_landmarks)
-            if driver_lips is not None:
-                # match the driver's lip colour statistics to the portrait's, keep its shading
-                d_mean, d_std = driver_lips
-                interior = (interior - d_mean) / d_std * lip_std + lip_mean
+        interior = _driver_inside(driver_frame, driver_landmarks[list(INNER_LIP), :2], local, shape)
+        if interior is not None:
+            driver_skin = skin_colour(driver_frame, driver_landmarks)
+            if driver_skin is not None:
+                # relight: the driver's skin brightness becomes the portrait's, and half the
+                # colour cast between them is taken over (all of it turned a warm-lit driver's
+                # teeth blue on a pale face; matching the lips' spread tinted them pink, gold or
+                # green with the lips' hue)
+                ratio = np.clip(skin / np.maximum(driver_skin, 1.0), 0.25, 4.0)
+                gain = ratio.mean() * np.sqrt(ratio / ratio.mean())
+                interior = interior * gain
     if interior is None:
-        interior = _drawn(local, shape, lip_mean)
+        interior = _drawn(local, shape, lip_mean, skin)
     mask = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(mouth_width * 0.015, 0.7))
     mask = np.clip((mask - 0.2) / 0.6, 0.0, 1.0)
     return np.clip(interior, 0, 255), mask, box
 
 
-# Drawn mouth colours (RGB): the cavity's shadow, the tongue, the teeth.
-_CAVITY = np.array([40.0, 18.0, 20.0])
-_TONGUE = np.array([150.0, 62.0, 66.0])
-_TEETH = np.array([222.0, 214.0, 196.0])
+def _lip_rim(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inner-lip ``contour`` [N,2] with its centre and a ring a third further out (onto the
+    lips), as mesh points ``[2N+1,2]``, and the triangles over them: a fan inside, a band out."""
+    centre = contour.mean(0)
+    points = np.concatenate([contour, centre + 1.3 * (contour - centre), centre[None]])
+    n = len(contour)
+    k = np.arange(n)
+    following = (k + 1) % n
+    fan = np.stack([k, following, np.full(n, 2 * n)], axis=1)
+    band = np.concatenate(
+        [np.stack([k, following, n + k], 1), np.stack([following, n + following, n + k], 1)]
+    )
+    return points, np.concatenate([fan, band]).astype(np.int32)
 
 
-def _drawn(lip: np.ndarray, shape: tuple[int, int], lip_colour: np.ndarray) -> np.ndarray:
+def _driver_inside(
+    driver_frame: np.ndarray,
+    driver_contour: np.ndarray,
+    contour: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray | None:
+    """The driver's mouth, mapped piecewise so its inner-lip outline lands exactly on
+    ``contour`` (pixels of the ``shape`` box): what lies inside the driver's lips fills the
+    inside of the portrait's, never the driver's lips (a single affine fit put them in the
+    corners)."""
+    if float(np.ptp(driver_contour[:, 1])) < 1.0:
+        return None
+    src, tri = _lip_rim(np.asarray(driver_contour, np.float64))
+    dst, _ = _lip_rim(np.asarray(contour, np.float64))
+    map_x, map_y = backward_map(src, dst, tri, (0, 0, shape[1], shape[0]))
+    return remap(driver_frame, map_x, map_y).astype(np.float32)
+
+
+# Drawn mouth colours from the portrait's own: the cavity's shadow and the tongue as shares of
+# the lips' colour; the teeth a quarter lighter than the skin around the mouth (enamel is
+# lighter than skin under the same light) with two fifths of its saturation taken out.
+_CAVITY, _TONGUE, _TEETH_GREY, _TEETH_LIGHT = 0.22, 0.75, 0.4, 1.25
+
+
+def _drawn(
+    lip: np.ndarray, shape: tuple[int, int], lip_colour: np.ndarray, skin: np.ndarray
+) -> np.ndarray:
     """A drawn mouth inside the inner-lip outline ``lip`` (pixels of an image of ``shape``).
 
     A dark cavity lighter towards the lips; once open enough, upper teeth under the upper lip
     (their height set by the mouth's width, as real teeth do not grow with the opening, fading
-    into shadow towards the corners) and a tongue low in the cavity.
+    into shadow towards the corners) and a tongue low in the cavity. Colours come from the
+    portrait's lips and skin, so the mouth has the painting's light and colour cast.
     """
+    cavity = _CAVITY * lip_colour
+    tongue_colour = _TONGUE * lip_colour
+    teeth_colour = _TEETH_LIGHT * ((1 - _TEETH_GREY) * skin + _TEETH_GREY * skin.mean())
     height, width = shape
     top = lip[: len(lip) // 2 + 1]
     bottom = lip[len(lip) // 2 :]
@@ -109,7 +167,7 @@ def _drawn(lip: np.ndarray, shape: tuple[int, int], lip_colour: np.ndarray) -> n
     hole = polygon_mask(lip, shape).astype(np.uint8)
     dist = cv2.distanceTransform(hole, cv2.DIST_L2, 3)
     depth = np.clip(dist / max(gap * 0.35, 1.0), 0, 1)[..., None]
-    out = (1 - depth) * (0.55 * lip_colour) + depth * _CAVITY
+    out = (1 - depth) * (0.55 * lip_colour) + depth * cavity
     out = out.astype(np.float32)
     if gap <= 4:
         return out
@@ -127,13 +185,12 @@ def _drawn(lip: np.ndarray, shape: tuple[int, int], lip_colour: np.ndarray) -> n
     tongue_top = lower_y - 0.35 * gap * across[..., 0]
     tongue = np.clip((rows - tongue_top) / max(0.15 * gap, 1.0), 0, 1)[..., None]
     tongue *= float(np.clip((gap / mouth_width - 0.15) / 0.15, 0, 1)) * 0.8
-    colour = 0.7 * _TONGUE + 0.3 * lip_colour
-    out = tongue * (colour * (0.55 + 0.45 * across)) + (1 - tongue) * out
-    teeth_height = min(0.5 * gap, 0.1 * mouth_width)
+    out = tongue * (tongue_colour * (0.55 + 0.45 * across)) + (1 - tongue) * out
+    teeth_height = min(0.5 * gap, 0.15 * mouth_width)
     below_lip = (rows - upper_y) / max(teeth_height, 1.0)
     # soft lower edge; teeth lit from above, darker towards their edge and the corners
     teeth = np.clip((1.0 - below_lip) / 0.25, 0, 1)[..., None] * across * 0.95
     shade = (0.95 - 0.25 * np.clip(below_lip, 0, 1))[..., None] * (0.45 + 0.55 * across)
-    colour = (0.85 * _TEETH + 0.15 * lip_colour) * shade
+    colour = teeth_colour * shade
     out = teeth * colour + (1 - teeth) * out
     return out.astype(np.float32)
