@@ -68,6 +68,7 @@ def finetune(
 ) -> list[dict[str, float]]:
     """Train ``person`` on its K shots for ``steps`` updates of G' and D'; the loss terms."""
     content = content or ContentLoss()
+    person.train()
     optimise_generator = torch.optim.Adam(person.generator_parameters(), rates[0], betas=BETAS)
     trainable = [p for p in person.discriminator.parameters() if p.requires_grad]
     optimise_discriminator = torch.optim.Adam(trainable, rates[1], betas=BETAS)
