@@ -29,6 +29,7 @@ from unflat.config import check_range, read_config, read_config_file
 from unflat.errors import ConfigError, InputError, UnflatError, WeightsError, format_error
 from unflat.face.fewshot.config import FewShotConfig, tiny_config
 from unflat.face.fewshot.data import VideoFolder, VideoSet, sample_episodes
+from unflat.face.fewshot.feature_nets import content_loss
 from unflat.face.fewshot.finetune import BETAS, DISCRIMINATOR_RATE, GENERATOR_RATE
 from unflat.face.fewshot.losses import ContentLoss
 from unflat.face.fewshot.meta import EmbedAndGenerate, meta_step
@@ -235,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    parser.add_argument(
+        "--content-net",
+        action="append",
+        default=[],
+        metavar="PATH=WEIGHT",
+        help="an exported feature network for the content loss (repeatable)",
+    )
     args = parser.parse_args(argv)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, shots=args.shots,
                              seed=args.seed, checkpoint_every=args.checkpoint_every)  # fmt: skip
@@ -244,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("give one of --data ROOT and --synthetic N", "see docs/fewshot.md")
         data: VideoSet = (VideoFolder(args.data, config.image_size) if args.data
                           else SyntheticFaces(args.synthetic, size=config.image_size))  # fmt: skip
-        train(config, settings, data, args.out, resume=args.resume, device=args.device)
+        content = content_loss(args.content_net).to(args.device)
+        train(config, settings, data, args.out, resume=args.resume, device=args.device,
+              content=content)  # fmt: skip
     except UnflatError as error:
         print(format_error(error), file=sys.stderr)
         return error.exit_code
