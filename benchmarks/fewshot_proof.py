@@ -27,6 +27,7 @@ import torch
 from unflat.face.fewshot.config import tiny_config
 from unflat.face.fewshot.evaluate import evaluate, person_frames
 from unflat.face.fewshot.finetune import DISCRIMINATOR_RATE, GENERATOR_RATE
+from unflat.face.fewshot.losses import FEATURE_MATCHING_WEIGHT, LossWeights
 from unflat.face.fewshot.synthetic import SyntheticFaces
 from unflat.face.fewshot.train import TrainSettings, train
 from unflat.io.atomic import write_json
@@ -71,6 +72,10 @@ def main() -> int:
     parser.add_argument(
         "--finetune-rates", type=float, nargs=2, default=(GENERATOR_RATE, DISCRIMINATOR_RATE)
     )
+    parser.add_argument(
+        "--adversarial-weight", type=float, default=1.0, help="scales the hinge term (the paper: 1)"
+    )
+    parser.add_argument("--feature-matching-weight", type=float, default=FEATURE_MATCHING_WEIGHT)
     parser.add_argument("--eval-frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
@@ -81,6 +86,8 @@ def main() -> int:
     training = SyntheticFaces(args.identities, frames=args.frames, size=args.size)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, shots=8,
                              generator_rate=args.rates[0], discriminator_rate=args.rates[1],
+                             weights=LossWeights(adversarial=args.adversarial_weight,
+                                                 feature_matching=args.feature_matching_weight),
                              checkpoint_every=max(args.steps // 5, 1))  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         run = train(tiny_config(image_size=args.size), settings, training, args.out or scratch)

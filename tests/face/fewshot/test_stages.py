@@ -6,7 +6,7 @@ import torch
 
 from unflat.face.fewshot.config import tiny_config
 from unflat.face.fewshot.finetune import Person, finetune
-from unflat.face.fewshot.losses import ContentLoss
+from unflat.face.fewshot.losses import ContentLoss, LossWeights
 from unflat.face.fewshot.meta import EmbedAndGenerate, Episodes, meta_step
 from unflat.face.fewshot.model import FewShotTalkingHead
 
@@ -70,3 +70,13 @@ def test_person_starts_as_the_feed_forward_model_and_finetuning_fits_its_shots()
     # The meta-learned model itself is untouched.
     with torch.no_grad():
         torch.testing.assert_close(model.embed(frames, shapes), embedding)
+
+
+def test_loss_weights_scale_the_generator_terms() -> None:
+    model, episodes = _model(), _episodes()
+    side = EmbedAndGenerate(model.embedder, model.generator)
+    optimisers = (torch.optim.Adam(side.parameters(), 1e-3),
+                  torch.optim.Adam(model.discriminator.parameters(), 1e-3))  # fmt: skip
+    plain = LossWeights(adversarial=0.0, feature_matching=0.0)
+    terms = meta_step(side, model.discriminator, optimisers, episodes, ContentLoss(), plain)
+    assert terms["adversarial"] == 0 and terms["feature_matching"] == 0 and terms["content"] > 0

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from unflat.face.fewshot.losses import (
-    FEATURE_MATCHING_WEIGHT,
     ContentLoss,
+    LossWeights,
     discriminator_hinge,
     feature_matching,
     generator_adversarial,
@@ -64,10 +64,12 @@ def finetune(
     batch_size: int = 8,
     rates: tuple[float, float] = (GENERATOR_RATE, DISCRIMINATOR_RATE),
     seed: int = 0,
+    weights: LossWeights | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``person`` on its K shots for ``steps`` updates of G' and D'; the loss terms."""
-    content = content or ContentLoss()
+    """Train ``person`` on its K shots for ``steps`` updates of G' and D'; the loss terms
+    (``weights``: the paper's by default; the embedding match has no part here)."""
+    content, w = content or ContentLoss(), weights or LossWeights()
     person.train()
     optimise_generator = torch.optim.Adam(person.generator_parameters(), rates[0], betas=BETAS)
     trainable = [p for p in person.discriminator.parameters() if p.requires_grad]
@@ -82,10 +84,10 @@ def finetune(
         fake_scores, fake_features = person.discriminator(fake, shape, zero)
         with torch.no_grad():
             _, real_features = person.discriminator(real, shape, zero)
-        loss_content = content(fake, real)
-        matching = FEATURE_MATCHING_WEIGHT * feature_matching(fake_features, real_features)
+        loss_content = w.content * content(fake, real)
+        matching = w.feature_matching * feature_matching(fake_features, real_features)
         optimise_generator.zero_grad(set_to_none=True)
-        (loss_content + generator_adversarial(fake_scores) + matching).backward()
+        (loss_content + w.adversarial * generator_adversarial(fake_scores) + matching).backward()
         optimise_generator.step()
         scores, _ = person.discriminator(torch.cat([real, fake.detach()]), shape.repeat(2, 1, 1, 1),
                                          zero.repeat(2))  # fmt: skip

@@ -13,6 +13,7 @@ VGGFace exported to TorchScript) plugs in through :class:`FeatureNet` with the p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -25,6 +26,18 @@ EMBEDDING_MATCH_WEIGHT = 80.0
 # The paper's content weights when real VGG19 / VGGFace feature networks are plugged in.
 VGG19_WEIGHT = 1e-2
 VGGFACE_WEIGHT = 2e-3
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """How much each term counts in the generator's loss; the defaults are the paper's.
+    ``adversarial`` scales the hinge term (1 in the paper); 0 there and in ``feature_matching``
+    trains E and G as a plain reconstruction model."""
+
+    content: float = 1.0
+    adversarial: float = 1.0
+    feature_matching: float = FEATURE_MATCHING_WEIGHT
+    embedding_match: float = EMBEDDING_MATCH_WEIGHT
 
 
 @runtime_checkable

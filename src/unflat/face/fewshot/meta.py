@@ -19,9 +19,8 @@ import torch
 from torch import nn
 
 from unflat.face.fewshot.losses import (
-    EMBEDDING_MATCH_WEIGHT,
-    FEATURE_MATCHING_WEIGHT,
     ContentLoss,
+    LossWeights,
     discriminator_hinge,
     embedding_match,
     feature_matching,
@@ -72,11 +71,13 @@ def meta_step(
     optimisers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
     episodes: Episodes,
     content: ContentLoss,
+    weights: LossWeights | None = None,
 ) -> dict[str, float]:
     """One update of E and G, then one of D; the loss terms as floats.
 
     ``generator_side`` is an :class:`EmbedAndGenerate` and ``discriminator`` a
-    :class:`Discriminator`, each possibly wrapped in DDP."""
+    :class:`Discriminator`, each possibly wrapped in DDP; ``weights`` default to the paper's."""
+    w = weights or LossWeights()
     optimise_generator, optimise_discriminator = optimisers
     e = episodes
     embedding, fake = generator_side(e.frames, e.landmarks, e.target_landmarks)
@@ -87,11 +88,10 @@ def meta_step(
     with torch.no_grad():
         _, real_features = discriminator(e.target, e.target_landmarks, e.videos)
     terms = {
-        "content": content(fake, e.target),
-        "adversarial": generator_adversarial(fake_scores),
-        "feature_matching": FEATURE_MATCHING_WEIGHT
-        * feature_matching(fake_features, real_features),
-        "embedding_match": EMBEDDING_MATCH_WEIGHT
+        "content": w.content * content(fake, e.target),
+        "adversarial": w.adversarial * generator_adversarial(fake_scores),
+        "feature_matching": w.feature_matching * feature_matching(fake_features, real_features),
+        "embedding_match": w.embedding_match
         * embedding_match(_columns(discriminator)[e.videos].detach(), embedding),
     }
     optimise_generator.zero_grad(set_to_none=True)
@@ -104,7 +104,7 @@ def meta_step(
     hinge = discriminator_hinge(real_scores, fake_scores)
     match = embedding_match(_columns(discriminator)[e.videos], embedding.detach())
     optimise_discriminator.zero_grad(set_to_none=True)
-    (hinge + EMBEDDING_MATCH_WEIGHT * match).backward()
+    (hinge + w.embedding_match * match).backward()
     optimise_discriminator.step()
     found = {name: float(value.detach()) for name, value in terms.items()}
     found["discriminator"] = float(hinge.detach())

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from unflat.face.fewshot.config import FewShotConfig, tiny_config
 from unflat.face.fewshot.data import VideoFolder, VideoSet, sample_episodes
 from unflat.face.fewshot.feature_nets import content_loss
 from unflat.face.fewshot.finetune import BETAS, DISCRIMINATOR_RATE, GENERATOR_RATE
-from unflat.face.fewshot.losses import ContentLoss
+from unflat.face.fewshot.losses import ContentLoss, LossWeights
 from unflat.face.fewshot.meta import EmbedAndGenerate, meta_step
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.face.fewshot.synthetic import SyntheticFaces
@@ -52,6 +52,8 @@ class TrainSettings:
     discriminator_rate: float = DISCRIMINATOR_RATE
     seed: int = 0
     checkpoint_every: int = 100
+    # The generator's loss terms (the paper's by default).
+    weights: LossWeights = field(default_factory=LossWeights)
 
     def validate(self) -> None:
         check_range("steps", self.steps, 0, 10**9, "the total number of steps to reach")
@@ -200,7 +202,8 @@ def _steps(
         draw = episode_generator(settings.seed, run.step, rank)
         videos = torch.randint(len(data), (settings.batch_size,), generator=draw).tolist()
         episodes = sample_episodes(data, videos, settings.shots, draw).to(device)
-        terms = meta_step(run.generator_side, run.discriminator, run.optimisers, episodes, content)
+        terms = meta_step(run.generator_side, run.discriminator, run.optimisers, episodes, content,
+                          settings.weights)  # fmt: skip
         history.append(terms)
         run.step += 1
         if run.step % settings.checkpoint_every == 0 or run.step == settings.steps:
