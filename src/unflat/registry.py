@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "unflat.nn.clip_vit",
     "unflat.face.nets",
     "unflat.face.liveportrait.model",
+    "unflat.face.fewshot.model",
 )
 # Other installed packages register theirs through this entry-point group.
 ENTRY_POINT_GROUP = "unflat.models"
