@@ -24,3 +24,12 @@ def test_trains_resumes_and_refuses_a_bad_config(tmp_path: Path, capsys) -> None
     assert {"config.json", "model.safetensors"} <= {path.name for path in run.iterdir()}
     assert main(["train", "vssflow", "--steps", "1"]) == 2  # --out missing: argparse's refusal
     assert "--out" in capsys.readouterr().err
+
+
+def test_talking_head_trains_through_the_cli(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    command = ["train", "talking-head", "--synthetic", "2", "--config", "tiny", "--out", str(run)]
+    assert main([*command, "--steps", "1", "--batch-size", "1", "--shots", "1"]) == 0
+    assert (run / "checkpoint.pt").is_file()
+    assert main(["train", "talking-head", "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    assert "--synthetic" in capsys.readouterr().err

@@ -7,6 +7,8 @@ beside the loop they drive); this group only gives them one command line, so the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from unflat.cli.app import app
@@ -28,8 +30,26 @@ def train_vssflow_command(ctx: typer.Context) -> None:
     """
     from unflat.sound.vssflow.train import main
 
+    _forward(main, ctx.args, "unflat train vssflow")
+
+
+@train_app.command("talking-head", context_settings=FORWARD, add_help_option=False)
+def train_talking_head_command(ctx: typer.Context) -> None:
+    """Meta-learn the few-shot talking-head model; `--help` lists the options.
+
+    Synthetic faces or a VoxCeleb-style folder of clips with their landmarks
+    (docs/fewshot.md); under torchrun as `torchrun --nproc_per_node N -m unflat train
+    talking-head ...`; `--resume` continues a run from its checkpoint.
+    """
+    from unflat.face.fewshot.train import main
+
+    _forward(main, ctx.args, "unflat train talking-head")
+
+
+def _forward(main: Callable[..., int], args: list[str], prog: str) -> None:
+    """Run a trainer's ``main`` on ``args``; its exit code becomes the command's."""
     try:
-        code = main(list(ctx.args), prog="unflat train vssflow")
+        code = main(list(args), prog=prog)
     except SystemExit as done:  # argparse's --help (0) and its usage errors (2)
         code = done.code if isinstance(done.code, int) else 2
     if code:

@@ -222,10 +222,10 @@ def _config(name: str) -> FewShotConfig:
     return read_config(FewShotConfig, read_config_file(name), "fewshot_talking_head")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m unflat.face.fewshot.train") -> int:
     """The training entry point (also under torchrun); exit code 2 with one line on bad input."""
     parser = argparse.ArgumentParser(
-        prog="python -m unflat.face.fewshot.train", description=__doc__,
+        prog=prog, description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--config", default="tiny", help="tiny | full | a JSON model config")
