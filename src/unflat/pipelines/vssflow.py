@@ -52,7 +52,7 @@ def missing_weights(
         where = f"in {folder}" if folder is not None else "in a folder passed as --weights"
         missing.append(
             f"VSSFlow {CONFIG_NAME} + {SAFETENSORS_NAME} {where} (not published yet: train "
-            "them with python -m unflat.sound.vssflow.train)"
+            "them with unflat train vssflow)"
         )
     names = (
         FRONT_ENDS + ((CLIP_MODEL,) if need_clip else ()) + (("rawnet3",) if need_speaker else ())
