@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from unflat.face.fewshot.config import tiny_config
-from unflat.face.fewshot.evaluate import evaluate, person_frames
+from unflat.face.fewshot.evaluate import HELD_OUT_SEED, evaluate, person_frames
 from unflat.face.fewshot.finetune import DISCRIMINATOR_RATE, GENERATOR_RATE
 from unflat.face.fewshot.losses import FEATURE_MATCHING_WEIGHT, LossWeights
 from unflat.face.fewshot.synthetic import SyntheticFaces
@@ -34,7 +34,6 @@ from unflat.io.atomic import write_json
 from unflat.io.images import save_rgb
 
 # Held-out people come from another seed than the training people.
-HELD_OUT_SEED = 1000
 
 
 def contact_sheet(model, data: SyntheticFaces, videos: list[int], args: argparse.Namespace):

@@ -33,3 +33,19 @@ def test_talking_head_trains_through_the_cli(tmp_path: Path, capsys) -> None:
     assert (run / "checkpoint.pt").is_file()
     assert main(["train", "talking-head", "--steps", "1", "--out", str(tmp_path / "r")]) == 2
     assert "--synthetic" in capsys.readouterr().err
+
+
+def test_eval_fewshot_scores_a_trained_checkpoint(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    train = ["train", "talking-head", "--synthetic", "2", "--config", "tiny", "--out", str(run)]
+    assert main([*train, "--steps", "1", "--batch-size", "1", "--shots", "1"]) == 0
+    report = tmp_path / "scores.json"
+    command = ["eval", "fewshot", str(run), "--shots", "0", "--shots", "1", "--people", "1",
+               "--finetune-steps", "1", "--json", str(report)]  # fmt: skip
+    assert main(command) == 0
+    scores = json.loads(report.read_text())["shots"]
+    assert set(scores) == {"0", "1"}
+    assert all(0 < row["l1"] < 1 and 0 < row["psnr"] < 60 for row in scores.values())
+    assert main(command) == 2  # the report exists: --overwrite to replace it
+    assert main(["eval", "fewshot", str(tmp_path / "none")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err

@@ -276,3 +276,38 @@ def _cross_table(rows: list) -> object:
             f"{r.identity_rigid_driver:.4f}", f"{r.mouth_corr:.3f}",
         )  # fmt: skip
     return table
+
+
+@eval_app.command("fewshot")
+def fewshot_command(
+    checkpoint: Path = typer.Argument(..., help="A run folder or checkpoint.pt of the model."),
+    shots: list[int] = typer.Option(
+        [0, 1, 8], "--shots", min=0, help="Shot counts (0: feed-forward; repeat the option)."
+    ),
+    people: int = typer.Option(3, "--people", min=1, help="Held-out synthetic people."),
+    finetune_steps: int = typer.Option(40, "--finetune-steps", min=0, help="Updates per person."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the scores as JSON."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+) -> None:
+    """Few-shot talking heads: L1 and PSNR on synthetic people the model never saw.
+
+    Each person's first frames are the shots, their last 8 frames are scored (docs/fewshot.md).
+    """
+    from rich.table import Table
+
+    from unflat.face.fewshot.evaluate import held_out_scores
+    from unflat.face.fewshot.train import model_from_checkpoint
+    from unflat.io.atomic import write_json
+
+    _check_report(json_path, overwrite)
+    model = model_from_checkpoint(checkpoint)
+    frames = max(shots) + 8 + 1  # the shots, then 8 frames never shown to the model
+    with Bar() as bar:
+        scores = held_out_scores(model, people=people, frames=max(frames, 16), shots=shots,
+                                 finetune_steps=finetune_steps, progress=bar)  # fmt: skip
+    table = Table("shots", "L1", "PSNR (dB)")
+    for count, row in scores.items():
+        table.add_row(count, f"{row['l1']:.4f}", f"{row['psnr']:.2f}")
+    _print_wide(table)
+    if json_path is not None:
+        write_json(json_path, {"shots": scores}, overwrite=overwrite)

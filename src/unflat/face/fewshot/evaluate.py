@@ -17,8 +17,13 @@ import torch
 from unflat.face.fewshot.data import VideoSet, to_tensors
 from unflat.face.fewshot.finetune import DISCRIMINATOR_RATE, GENERATOR_RATE, Person, finetune
 from unflat.face.fewshot.model import FewShotTalkingHead
+from unflat.face.fewshot.synthetic import SyntheticFaces
 from unflat.image_quality import psnr
 from unflat.progress import Progress, report
+
+# Held-out synthetic people are drawn from this seed; training sets use seed 0 (the default of
+# SyntheticFaces), so no held-out identity was ever trained on.
+HELD_OUT_SEED = 1000
 
 
 def person_frames(
@@ -69,3 +74,20 @@ def evaluate(
         scores[str(count)] = {"l1": float(np.mean(l1s)), "psnr": float(np.mean(psnrs)),
                               "landmarks": None}  # fmt: skip
     return scores
+
+
+def held_out_scores(
+    model: FewShotTalkingHead,
+    *,
+    people: int = 3,
+    frames: int = 24,
+    shots: Sequence[int] = (0, 1, 8),
+    eval_frames: int = 8,
+    finetune_steps: int = 40,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """:func:`evaluate` on ``people`` procedural people never trained on, at the model's size."""
+    held_out = SyntheticFaces(people, frames=frames, size=model.config.image_size,
+                              seed=HELD_OUT_SEED)  # fmt: skip
+    return evaluate(model, held_out, range(people), shots=shots, eval_frames=eval_frames,
+                    finetune_steps=finetune_steps, progress=progress)  # fmt: skip
