@@ -125,7 +125,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.is_file():
-        raise InputError(f"no checkpoint at {path}", "give a run folder of unflat train talking-head (or drop --resume)")
+        hint = "give a run folder of unflat train talking-head (or drop --resume)"
+        raise InputError(f"no checkpoint at {path}", hint)
     try:
         found = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a damaged or foreign file: say which
