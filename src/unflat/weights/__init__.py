@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from unflat.download import file_sha256, offline
 from unflat.weights.cache import cache_dir, fetch_hint, is_cached, weights_path
-from unflat.weights.checkpoints import read_checkpoint
+from unflat.weights.checkpoints import read_checkpoint, read_training_state
 from unflat.weights.fetching import fetch
 from unflat.weights.integrity import verify_cached, weights_id, weights_label
 from unflat.weights.loading import load_model, resolve_weights
@@ -36,6 +36,7 @@ __all__ = [
     "load_model",
     "offline",
     "read_checkpoint",
+    "read_training_state",
     "resolve_weights",
     "verify_cached",
     "weights_id",

@@ -60,6 +60,19 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return state
 
 
+def read_training_state(path: str | os.PathLike[str]) -> object:
+    """Whatever a trainer saved with ``torch.save`` at ``path`` (tensors, numbers, strings,
+    dicts and lists only: read with ``weights_only=True``); a damaged, foreign or unsafe file
+    is a :class:`WeightsError` that says which, as for model checkpoints."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on the pickle; our error says more
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise _unreadable_checkpoint(path, error) from None
+
+
 def _unreadable_checkpoint(path: Path, error: Exception) -> WeightsError:
     """A plain message for a file ``torch.load`` refused.
 

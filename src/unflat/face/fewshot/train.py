@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from unflat.config import check_range, read_config, read_config_file
+from unflat.config import check_range, read_config_file
 from unflat.errors import ConfigError, InputError, UnflatError, WeightsError, format_error
 from unflat.face.fewshot.config import FewShotConfig, tiny_config
 from unflat.face.fewshot.data import VideoFolder, VideoSet, sample_episodes
@@ -36,6 +36,7 @@ from unflat.face.fewshot.meta import EmbedAndGenerate, meta_step
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.face.fewshot.synthetic import SyntheticFaces
 from unflat.io.atomic import atomic_write
+from unflat.weights.checkpoints import read_training_state
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -127,12 +128,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         hint = "give a run folder of unflat train talking-head (or drop --resume)"
         raise InputError(f"no checkpoint at {path}", hint)
-    try:
-        found = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a damaged or foreign file: say which
-        raise WeightsError(
-            f"cannot read checkpoint {path}: {error}", "use an intact file"
-        ) from None
+    found = read_training_state(path)
     if not isinstance(found, dict) or found.get("kind") != "fewshot_meta_learning":
         raise WeightsError(f"{path} is not a few-shot training checkpoint", "pass one we wrote")
     return found
@@ -220,7 +216,7 @@ def _config(name: str) -> FewShotConfig:
         return tiny_config()
     if name == "full":
         return FewShotConfig()
-    return read_config(FewShotConfig, read_config_file(name), "fewshot_talking_head")
+    return FewShotConfig.from_dict(read_config_file(name))
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m unflat.face.fewshot.train") -> int:

@@ -53,6 +53,7 @@ from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
 from unflat.sound.vssflow.frontend import MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
+from unflat.weights.checkpoints import read_training_state
 
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.safetensors"  # the EMA weights, for unflat.load_model(OUT)
@@ -147,10 +148,7 @@ def load_checkpoint(path: str | Path, model: VSSFlowConfig | None = None) -> dic
         path = path / CHECKPOINT
     if not path.is_file():
         raise InputError(f"no checkpoint at {path}", "train first, or drop --resume")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file
-        raise WeightsError(f"cannot read checkpoint {path}: {exc}", "use an intact file") from exc
+    ckpt = read_training_state(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a VSSFlow training checkpoint", "pass one we wrote")
     if model is not None:
