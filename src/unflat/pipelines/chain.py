@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from unflat.errors import ConfigError, DeviceError, OutputError, WeightsError
 from unflat.io.atomic import write_json
 from unflat.io.images import read_photo
-from unflat.pipelines.depth import DepthPipeline, write_depth_outputs
+from unflat.pipelines.depth import DepthOutputs, DepthPipeline, write_depth_outputs
 from unflat.pipelines.render import RenderPipeline
 from unflat.pipelines.scene import SceneJob, ScenePipeline, depth_file_for
 from unflat.progress import Progress
@@ -96,10 +96,8 @@ class SceneStage:
         return self.job.done(base)
 
     def decode(self, path: Path, base: Path) -> Any:
-        if self.after_depth:
-            depth = base.with_name(base.name + ".depth.npy")  # DepthOutputs' name
-        else:
-            depth = depth_file_for(path, self.job.depth)
+        after = self.after_depth
+        depth = DepthOutputs(base).npy if after else depth_file_for(path, self.job.depth)
         return read_photo(path), depth
 
     def infer(self, decoded: Any) -> Any:

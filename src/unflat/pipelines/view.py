@@ -9,6 +9,7 @@ loads the scene file as it is on disk and ``scene.json`` for the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +33,7 @@ PAGE_FILES = {
 BUILD_HINT = "reinstall unflat; from a source checkout: cd web/viewer && npm ci && npm run build"
 
 
+@functools.cache
 def page_resources() -> dict[str, Resource]:
     """The built page (``unflat/assets/viewer``), read into memory once."""
     folder = resources.files("unflat") / "assets" / "viewer"

@@ -53,7 +53,7 @@ from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
 from unflat.sound.vssflow.frontend import MelFrontend
 from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.train_config import VSSFlowTrainConfig
-from unflat.weights.checkpoints import read_training_state
+from unflat.weights.checkpoints import read_training_state, save_safetensors
 
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.safetensors"  # the EMA weights, for unflat.load_model(OUT)
@@ -377,11 +377,8 @@ def _write_checkpoint(run: _Run) -> None:
 def _export_weights(ema: nn.Module, out: Path) -> None:
     """The EMA weights as ``OUT/model.safetensors`` beside ``config.json``: the folder then loads
     with ``unflat.load_model(OUT)`` through the registry, like any published model."""
-    from safetensors.torch import save_file
-
-    state = {key: value.detach().cpu().contiguous() for key, value in ema.state_dict().items()}
-    with atomic_write(out / WEIGHTS) as temporary:
-        save_file(state, str(temporary), metadata={"source": "unflat.sound.vssflow.train (EMA)"})
+    state = {key: value.cpu() for key, value in ema.state_dict().items()}
+    save_safetensors(state, out / WEIGHTS, {"source": "unflat.sound.vssflow.train (EMA)"})
 
 
 def _run_steps(
