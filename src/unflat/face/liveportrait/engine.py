@@ -151,7 +151,8 @@ class LivePortraitEngine:
         with self._timed("paste"):
             pasted = paste_back(picture, source.crop, self.portrait.image)
             map_x, map_y = source_map(source.crop, offset, pasted.region)
-            warp = Warp(pasted.region, map_x, map_y, np.ones_like(map_x))
+            # the living scene blends by the same feathered mask as the pasted frame
+            warp = Warp(pasted.region, map_x, map_y, pasted.alpha)
         return pasted.frame, warp
 
     def frames(
