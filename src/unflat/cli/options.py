@@ -22,7 +22,8 @@ AnimationEngine = Annotated[
     typer.Option(
         "--engine",
         help="Face animator: classical (landmark warp, no weights), liveportrait (the "
-        "LivePortrait network: `unflat models fetch liveportrait`), or auto: liveportrait when "
-        "its weights are installed, else classical.",
+        "LivePortrait network: `unflat models fetch liveportrait`), fewshot (a model of "
+        "`unflat train talking-head`: --checkpoint), or auto: fewshot with --checkpoint, "
+        "liveportrait when its weights are installed, else classical.",
     ),
 ]
