@@ -166,3 +166,26 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "junk.pt"]
+
+
+def test_run_refuses_fewshot_without_a_checkpoint_and_draws_with_one(
+    run: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from unflat.io.depth_files import save_depth_npy
+    from unflat.pipelines.run import RunPipeline, RunSettings
+
+    with pytest.raises(ConfigError, match="needs --checkpoint"):
+        RunSettings(out=tmp_path / "none", engine="fewshot").check()
+    height, width = mona().image.shape[:2]
+    depth = tmp_path / "mona.depth.npy"
+    save_depth_npy(depth, np.full((height, width), 1.5, np.float32))
+    out = tmp_path / "run"
+    settings = RunSettings(out=out, depth=depth, focal_px=800.0, max_size=192, motion="idle",
+                           seconds=0.1, fps=10.0, check_sync=False, engine="fewshot",
+                           engine_checkpoint=str(run))  # fmt: skip
+    result = RunPipeline(settings)()
+    video = json.loads((out / "run.json").read_text())["stages"]["video"]
+    assert video["engine"] == "fewshot" and video["frames"] == 1
+    assert probe_video(result.video).height == 192

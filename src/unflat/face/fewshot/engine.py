@@ -52,16 +52,22 @@ TRAIN_HINT = (
 )
 
 
-def load_fewshot(path: str | Path) -> FewShotTalkingHead:
-    """The meta-learned model of a run folder or its ``checkpoint.pt``, in eval mode.
-
-    A missing file is an :class:`InputError`; a damaged one, another model's, or one whose
-    weights do not fit its own config a :class:`WeightsError`, each with how to get a good one."""
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint of a run folder (or the file itself); an :class:`InputError` if none."""
     path = Path(path).expanduser()
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.is_file():
         raise InputError(f"no few-shot checkpoint at {path}", TRAIN_HINT)
+    return path
+
+
+def load_fewshot(path: str | Path) -> FewShotTalkingHead:
+    """The meta-learned model of a run folder or its ``checkpoint.pt``, in eval mode.
+
+    A missing file is an :class:`InputError`; a damaged one, another model's, or one whose
+    weights do not fit its own config a :class:`WeightsError`, each with how to get a good one."""
+    path = checkpoint_file(path)
     found = read_training_state(path)
     config = found.get("config") if isinstance(found, dict) else None
     ours = isinstance(config, dict) and config.get("architecture") == ARCHITECTURE
@@ -125,17 +131,23 @@ class FewShotEngine:
     def person(self, progress: Progress | None = None) -> Person:
         """The person's fine-tuned generator (embedded and fine-tuned on first use)."""
         if self._person is None:
-            frames, shapes = shot_tensors(self.shots, self.size)
-            person = Person(self.model, frames, shapes)
-            steps = self.finetune_steps
-
-            def step_done(step: int, _terms: dict[str, float]) -> None:
-                report(progress, "fine-tuning on the shots", step + 1, steps)
-
-            if steps:
-                finetune(person, frames, shapes, steps, seed=self.seed, on_step=step_done)
-            self._person = person.eval()
+            # fine-tuning learns, even when the frames are asked for under inference mode (the
+            # living photo renders in it): the person's copies of the networks must be trainable
+            with torch.inference_mode(False), torch.enable_grad():
+                self._person = self._fine_tuned(progress)
         return self._person
+
+    def _fine_tuned(self, progress: Progress | None) -> Person:
+        frames, shapes = shot_tensors(self.shots, self.size)
+        person = Person(self.model, frames, shapes)
+        steps = self.finetune_steps
+
+        def step_done(step: int, _terms: dict[str, float]) -> None:
+            report(progress, "fine-tuning on the shots", step + 1, steps)
+
+        if steps:
+            finetune(person, frames, shapes, steps, seed=self.seed, on_step=step_done)
+        return person.eval()
 
     def render(self, target: np.ndarray) -> tuple[np.ndarray, Warp]:
         """One frame: the portrait's face generated under its landmarks moved to ``target``
