@@ -33,6 +33,7 @@ from unflat.face.detect import detect
 from unflat.face.fewshot.data import to_tensors
 from unflat.face.fewshot.finetune import DISCRIMINATOR_RATE, GENERATOR_RATE, Person, finetune
 from unflat.face.fewshot.framing import clip_square, cut, to_square
+from unflat.face.fewshot.losses import LossWeights
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.face.liveportrait.crop import FaceCrop
 from unflat.face.motion import from_track
@@ -83,6 +84,7 @@ def read_clip(path: str | Path, face_track: FaceTrack, size: int, keep: Sequence
 def fewshot_outputs(
     model: FewShotTalkingHead, clip: Clip, shots: Sequence[int], scored: Sequence[int],
     steps: int, rates: tuple[float, float], seed: int = 0, progress: Progress | None = None,
+    weights: LossWeights | None = None,
 ) -> np.ndarray:  # fmt: skip
     """``uint8 [n,S,S,3]``: the model fine-tuned on ``shots`` drawing the ``scored`` frames."""
     size = model.config.image_size
@@ -93,7 +95,8 @@ def fewshot_outputs(
         report(progress, f"fine-tuning on {len(shots)} shots", step + 1, steps)
 
     if steps:
-        finetune(person, frames, shapes, steps, rates=rates, seed=seed, on_step=step_done)
+        finetune(person, frames, shapes, steps, rates=rates, seed=seed, weights=weights,
+                 on_step=step_done)  # fmt: skip
     _, targets = to_tensors(clip.crops[list(scored)], clip.points[list(scored)], size)
     with torch.no_grad():
         made = person.eval()(targets)
@@ -149,12 +152,14 @@ def real_face_scores(
     every: int = 5,
     finetune_steps: int = 40,
     finetune_rates: tuple[float, float] = (GENERATOR_RATE, DISCRIMINATOR_RATE),
+    finetune_weights: LossWeights | None = None,
     max_frames: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """``{"1": {...}, "8": {...}, "classical": {...}}``: self-reenactment of ``clip`` (its first
-    ``max_frames`` frames) at the model's size by the model fine-tuned on each shot count, and
-    by the classical engine."""
+    ``max_frames`` frames) at the model's size by the model fine-tuned on each shot count
+    (``finetune_steps`` updates at ``finetune_rates`` with the loss terms ``finetune_weights``,
+    the paper's by default), and by the classical engine."""
     face_track = track(clip, neutral=0, max_frames=max_frames,
                        progress=prefixed(progress, "real faces: "))  # fmt: skip
     spread, scored = pick_frames(len(face_track), max(shots), every)
@@ -163,7 +168,8 @@ def real_face_scores(
     results: dict[str, dict[str, float | None]] = {}
     for number in shots:
         made = fewshot_outputs(model, data, spread[:number], scored, finetune_steps,
-                               finetune_rates, progress=progress)  # fmt: skip
+                               finetune_rates, progress=progress,
+                               weights=finetune_weights)  # fmt: skip
         results[str(number)] = score(made, data, scored)
     results["classical"] = score(classical_outputs(data, spread[0], scored, progress), data, scored)
     floor, _ = landmark_error(data.crops[scored], data.points[scored])
