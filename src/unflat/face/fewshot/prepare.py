@@ -1,6 +1,7 @@
 """Turn talking-face videos into the training layout (``docs/fewshot.md``)::
 
     python -m unflat.face.fewshot.prepare VIDEO... --out ROOT [--size 256] [--clip-seconds 2]
+        [--max-frames N]
 
 Each video is tracked with our mesh, cut to one upright face square per clip (:mod:`.framing`,
 the square the engine and the scores use) and written as ``ROOT/<video>/<video>/NNN.mp4`` with
@@ -70,12 +71,13 @@ def prepare_video(
 
 def prepare_videos(
     videos: Sequence[str | Path], root: str | Path, *, size: int = 256,
-    clip_seconds: float | None = None, progress: Progress | None = None,
+    clip_seconds: float | None = None, max_frames: int | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:  # fmt: skip
     """:func:`prepare_video` for each of ``videos``."""
     return [clip for video in videos
             for clip in prepare_video(video, root, size=size, clip_seconds=clip_seconds,
-                                      progress=progress)]  # fmt: skip
+                                      max_frames=max_frames, progress=progress)]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="dataset ROOT to write")
     parser.add_argument("--size", type=int, default=256, help="clip side in pixels")
     parser.add_argument("--clip-seconds", type=float, help="cut videos into clips this long")
+    parser.add_argument("--max-frames", type=int, help="use only each video's first frames")
     args = parser.parse_args(argv)
     try:
         for clip in prepare_videos(args.videos, args.out, size=args.size,
-                                   clip_seconds=args.clip_seconds):  # fmt: skip
+                                   clip_seconds=args.clip_seconds,
+                                   max_frames=args.max_frames):  # fmt: skip
             print(clip)
     except UnflatError as error:
         print(format_error(error), file=sys.stderr)
