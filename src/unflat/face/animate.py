@@ -44,7 +44,7 @@ from unflat.face.portrait import (
 )
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
-from unflat.face_mesh import EYE_CONTOUR_INDICES
+from unflat.face_mesh import EYE_CONTOUR_INDICES, FACE_OVAL
 from unflat.progress import Progress, counted
 from unflat.types import FaceTrack
 
@@ -52,10 +52,6 @@ from unflat.types import FaceTrack
 POSE_LIMITS = np.array([20.0, 28.0, 25.0])
 # Head shift limit, in outer-eye-corner distances.
 MAX_SHIFT = 0.35
-FACE_OVAL = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-)  # fmt: skip
 # Rings around the face (scale from the face centre) and how much of the head's motion their
 # vertices take at the crown and at the chin; the last ring is fixed.
 _RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))

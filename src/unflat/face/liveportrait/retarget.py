@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unflat.face.liveportrait.crop import MIDDLE_LIDS
 from unflat.face_mesh import (
     EYE_CORNERS,
+    EYE_MIDDLE_LIDS,
     MOUTH_INNER,
     OUTER_MOUTH_CORNERS,
     face_unit,
@@ -40,7 +40,7 @@ def eye_ratios(landmarks: np.ndarray) -> np.ndarray:
     xy = landmarks_xy(landmarks)
     ratios = [
         _distance(xy, *lids) / np.maximum(_distance(xy, *corners), 1e-6)
-        for corners, lids in zip(EYE_CORNERS, MIDDLE_LIDS, strict=True)
+        for corners, lids in zip(EYE_CORNERS, EYE_MIDDLE_LIDS, strict=True)
     ]
     return np.stack(ratios, axis=-1)
 
