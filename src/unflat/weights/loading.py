@@ -187,6 +187,8 @@ def load_model(
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     # Where the weights came from, for messages about what the model then produces.
     model.unflat_weights = weights_label(file)
+    # The config it was built from, for what the state dict does not hold (its input size).
+    model.unflat_config = config
     return model
 
 
