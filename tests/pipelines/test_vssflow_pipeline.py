@@ -75,7 +75,8 @@ def test_cli_names_the_missing_weights_and_exits_2(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
     video = tmp_path / "clip.mp4"
     write_video(video, [np.zeros((48, 64, 3), np.uint8)] * 5, fps=10)
-    code = main(["vssflow", "generate", str(video), "-o", str(tmp_path / "out.wav")])
+    args = ["vssflow", "generate", str(video), "-o", str(tmp_path / "out.wav"), "--device", "cpu"]
+    code = main(args)
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1
     assert "missing weights" in error and "audioldm2-vocoder" in error

@@ -111,8 +111,12 @@ class VSSFlowPipeline:
         device: str = "cpu",
         **options: object,
     ) -> VSSFlowPipeline:
-        """Check every weight file first (one error naming all that are missing), then load.
-        ``reference``: a reference voice will be given (RawNet3 is then needed)."""
+        """Check every weight file first (one error naming all that are missing), then load on
+        ``device`` (``auto``, ``cpu``, ``cuda``...). ``reference``: a reference voice will be
+        given (RawNet3 is then needed)."""
+        from unflat.device import pick_device
+
+        device = pick_device(device)
         need_clip = features is None or read_features(features).video is None
         missing = missing_weights(weights, need_clip, reference)
         if missing:

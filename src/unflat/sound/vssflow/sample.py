@@ -87,11 +87,14 @@ def generate_latents(
     **options: object,
 ) -> Tensor:
     """Audio latents [B, C_latent, T] for ``conditions`` from fresh noise (published: divided
-    by ``scale_factor`` after sampling). ``options`` go to ``sample``."""
+    by ``scale_factor`` after sampling). ``options`` go to ``sample``. The noise is drawn on
+    ``generator``'s device (one seed gives the same noise whatever device the model is on)."""
     cfg = model.cfg
     channels = conditions.channels
     shape = (channels.shape[0], cfg.latent_channels, cfg.latent_length)
-    noise = torch.randn(shape, generator=generator, device=channels.device, dtype=channels.dtype)
+    where = channels.device if generator is None else generator.device
+    noise = torch.randn(shape, generator=generator, device=where, dtype=channels.dtype)
+    noise = noise.to(channels.device)
     x = torch.cat([noise, channels], dim=1)
     out = sample(model, x, conditions.cross_attn, **options)  # type: ignore[arg-type]
     return out[:, : cfg.latent_channels] / cfg.vaflow_params.scale_factor
