@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from unflat.errors import WeightsError
+from unflat.errors import ConfigError, WeightsError
 from unflat.io.audio import read_audio, write_wav
 from unflat.io.video import write_video
 from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel
@@ -55,6 +55,17 @@ def test_windows_join_into_the_clips_length(tmp_path):
     audio = read_audio(result.output, sample_rate=16000)
     assert abs(len(audio.samples) - 24000) <= 1 and np.isfinite(audio.samples).all()
     assert stages[-1] == ("VSSFlow windows", 2, 2)
+
+
+def test_weights_of_another_latent_are_refused_by_their_config(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    flow, codec = pipeline.flow, pipeline.codec
+    flow.unflat_config = {"architecture": "vssflow", "latent": "audioldm2-vae"}
+    VSSFlowPipeline(flow, codec, pipeline.clip)  # the published latent, said
+    flow.unflat_config = {"architecture": "vssflow", "latent": "mel"}  # a trainer's run
+    with pytest.raises(ConfigError, match="model the 'mel' latent") as error:
+        VSSFlowPipeline(flow, codec, pipeline.clip)
+    assert "unflat.sound.vssflow.sample" in error.value.hint
 
 
 def test_missing_weights_are_all_named_in_one_line(tmp_path, monkeypatch):
