@@ -48,8 +48,11 @@ def sample_with_nfe(
     # The published grid: float32 linspace (dopri5 reads its times in float64).
     grid = torch.linspace(0, 1, steps + 1, device=x.device)
 
+    # the tokens and RoPE tables every evaluation shares, made once for this call
+    guidance = model.guidance(cross_attn, w, x.shape[-1])
+
     def velocity(t: Tensor, state: Tensor) -> Tensor:
-        return model.guided_velocity(state, t, cross_attn, w).to(state.dtype)
+        return guidance.velocity(state, t).to(state.dtype)
 
     return solve(velocity, x, grid, method, atol=atol, rtol=rtol)
 
