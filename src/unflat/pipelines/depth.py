@@ -113,7 +113,7 @@ class DepthPipeline:
         weights: str | None = None,
         model: str = "depth-pro",
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         ply: bool = False,
         preview: bool = True,

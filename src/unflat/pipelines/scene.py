@@ -68,7 +68,7 @@ class ScenePipeline:
         weights: str | None = None,
         depth_weights: str | None = None,
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         depth_units: str | float = "auto",
         background: bool = True,
