@@ -8,6 +8,7 @@ reported (the first call, which includes one-off kernel setup, is among them). P
   convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (CPU);
 - ``autocast-bf16`` / ``autocast-fp16``: the fp32 model under ``torch.autocast``;
 - ``compile-<path>``: the same after ``torch.compile``;
+- ``auto``: the path ``--precision auto`` picks on this machine (its one line is printed);
 - ``reference-fp32`` / ``reference-autocast-bf16``: the published apple/ml-depth-pro code, given
   ``--reference-src`` (its checkout's ``src`` folder) and an importable timm (``--timm DIR``,
   e.g. from ``pip install --no-deps --target DIR timm``); torchvision is stubbed, see
@@ -37,6 +38,7 @@ PATHS = (
     "reference-fp32",
     "reference-autocast-bf16",
     "reference-autocast-fp16",
+    "auto",
 )
 
 
@@ -128,6 +130,19 @@ def run_one(args: argparse.Namespace) -> dict:
     return result
 
 
+def resolve_auto(device_name: str, threads: int) -> str:
+    """The path ``--precision auto`` picks here for full-size Depth Pro (it says why)."""
+    import torch
+
+    from unflat.device import resolve_precision
+    from unflat.nn.precision_probe import PrecisionProbe
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    return resolve_precision("auto", device, PrecisionProbe(device))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=["fp32", "bf16", "int8"])
@@ -142,7 +157,9 @@ def main() -> None:
     if args.path:  # a child process: time one configuration, print its JSON
         print(json.dumps(run_one(args)))
         return
-    for path in args.paths:
+    for label in args.paths:
+        path = resolve_auto(args.device, args.threads) if label == "auto" else label
+        label = f"auto -> {path}" if label == "auto" else label
         if path.startswith("reference") and not args.reference_src:
             print(f"skipping {path}: pass --reference-src", file=sys.stderr)
             continue
@@ -158,9 +175,10 @@ def main() -> None:
             continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         result["machine"] = f"{platform.machine()}, {platform.node()}"
+        result["label"] = label
         peak = result.get("peak_gpu_gb", result["peak_rss_gb"])
         runs = [round(s, 2) for s in result["seconds"]]
-        print(f"{path:26s} median {result['median_s']:8.2f} s  runs {runs}  peak {peak:.2f} GB")
+        print(f"{label:26s} median {result['median_s']:8.2f} s  runs {runs}  peak {peak:.2f} GB")
         if args.json:
             with args.json.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
