@@ -45,3 +45,16 @@ def test_unknown_precision_is_one_line(tmp_path, tiny_weights, capsys):
     assert len(errors) == 1
     assert errors[0].startswith("error: unknown precision 'fp64' — use one of auto, fp32, ")
     assert "Traceback" not in err
+
+
+def test_every_job_defaults_to_auto():
+    from unflat.cli.batch_options import stage_options
+    from unflat.pipelines.depth import DepthPipeline
+    from unflat.pipelines.run_context import RunSettings
+    from unflat.pipelines.scene import ScenePipeline
+
+    main(["--version"])  # registers the commands
+    options = stage_options(["depth", "scene"], {"depth": [], "scene": []})
+    assert options["depth"]["precision"] == options["scene"]["precision"] == "auto"
+    assert DepthPipeline().precision == ScenePipeline().precision == "auto"
+    assert RunSettings().precision == "auto"
