@@ -3,6 +3,8 @@ depth is the chosen path's."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,8 @@ def test_auto_says_its_choice_in_one_line_and_runs(tmp_path, tiny_weights, capsy
     assert len(said) == 1
     chosen = said[0].split("-> ")[1].split(" ")[0]
     assert chosen in device.PRECISION_NAMES
+    # The sidecar says which path made the numbers.
+    assert json.loads((tmp_path / "auto" / "p.json").read_text())["precision"] == chosen
     # The tiny network is never worth measuring: nothing was timed or cached.
     assert not (tmp_path / "home" / "precision.json").exists()
     assert main([*args, "-o", str(tmp_path / chosen), "--precision", chosen]) == 0

@@ -45,6 +45,7 @@ class DepthEstimator:
     dtype: torch.dtype = torch.float32
     name: str = "depth-pro"
     weights_sha256: str | None = None
+    precision: str = "fp32"  # the path it runs in, ``auto`` resolved
 
     @classmethod
     def from_options(
@@ -66,7 +67,7 @@ class DepthEstimator:
         dtype = apply_precision(network, precision, torch_device, (VisionTransformer,))
         sha256 = weights_id(file)
         name = model if weights is None else str(weights)
-        return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
+        return cls(network, torch_device, dtype, name, sha256, precision)
 
     def predict(
         self, photo: Photo, f_px: float | None = None, progress: Progress | None = None
@@ -94,6 +95,7 @@ class DepthEstimator:
             focal_source=source,
             model=self.name,
             seconds=time.perf_counter() - start,
+            precision=self.precision,
         )
 
     __call__ = predict

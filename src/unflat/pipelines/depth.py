@@ -88,6 +88,7 @@ def write_depth_outputs(
         "depth_max_m": float(np.nanmax(result.depth)),
         "model": result.model,
         "weights_sha256": weights_sha256,
+        "precision": result.precision,
         "seconds": result.seconds,
         "unflat": __version__,
         "files": {
