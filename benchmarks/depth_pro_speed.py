@@ -8,11 +8,12 @@ reported (the first call, which includes one-off kernel setup, is among them). P
   convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (CPU);
 - ``autocast-bf16`` / ``autocast-fp16``: the fp32 model under ``torch.autocast``;
 - ``compile-<path>``: the same after ``torch.compile``;
-- ``auto``: the path ``--precision auto`` picks on this machine (its one line is printed);
 - ``reference-fp32`` / ``reference-autocast-bf16``: the published apple/ml-depth-pro code, given
   ``--reference-src`` (its checkout's ``src`` folder) and an importable timm (``--timm DIR``,
   e.g. from ``pip install --no-deps --target DIR timm``); torchvision is stubbed, see
-  ``torchvision_stub.py``.
+  ``torchvision_stub.py``;
+- ``auto``: the path ``--precision auto`` picks on this machine; it is resolved first and says
+  what it chose and why in one line, and its row carries the chosen path's name.
 
     python benchmarks/depth_pro_speed.py --device cpu --paths fp32 bf16 int8 --runs 3
     python benchmarks/depth_pro_speed.py --device cuda --paths fp32 fp16 bf16 compile-fp16
@@ -130,19 +131,6 @@ def run_one(args: argparse.Namespace) -> dict:
     return result
 
 
-def resolve_auto(device_name: str, threads: int) -> str:
-    """The path ``--precision auto`` picks here for full-size Depth Pro (it says why)."""
-    import torch
-
-    from unflat.device import resolve_precision
-    from unflat.nn.precision_probe import PrecisionProbe
-
-    if threads:
-        torch.set_num_threads(threads)
-    device = torch.device(device_name)
-    return resolve_precision("auto", device, PrecisionProbe(device))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=["fp32", "bf16", "int8"])
@@ -157,9 +145,7 @@ def main() -> None:
     if args.path:  # a child process: time one configuration, print its JSON
         print(json.dumps(run_one(args)))
         return
-    for label in args.paths:
-        path = resolve_auto(args.device, args.threads) if label == "auto" else label
-        label = f"auto -> {path}" if label == "auto" else label
+    for path in args.paths:
         if path.startswith("reference") and not args.reference_src:
             print(f"skipping {path}: pass --reference-src", file=sys.stderr)
             continue
@@ -175,14 +161,37 @@ def main() -> None:
             continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         result["machine"] = f"{platform.machine()}, {platform.node()}"
-        result["label"] = label
         peak = result.get("peak_gpu_gb", result["peak_rss_gb"])
         runs = [round(s, 2) for s in result["seconds"]]
-        print(f"{label:26s} median {result['median_s']:8.2f} s  runs {runs}  peak {peak:.2f} GB")
+        print(f"{path:26s} median {result['median_s']:8.2f} s  runs {runs}  peak {peak:.2f} GB")
         if args.json:
             with args.json.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
 
 
+def resolve_auto(argv: list[str]) -> list[str]:
+    """``argv`` with the path ``auto`` among ``--paths`` replaced by the path that
+    ``--precision auto`` picks here for full-size Depth Pro (which says its choice)."""
+    if "--paths" not in argv:
+        return argv
+    start = argv.index("--paths") + 1
+    end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
+    if "auto" not in argv[start:end]:
+        return argv
+    import torch
+
+    from unflat.device import resolve_precision
+    from unflat.nn.precision_probe import PrecisionProbe
+
+    if "--threads" in argv and int(argv[argv.index("--threads") + 1]):
+        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
+    device = torch.device(argv[argv.index("--device") + 1] if "--device" in argv else "cpu")
+    chosen = resolve_precision("auto", device, PrecisionProbe(device))
+    # Once each: auto's row is its chosen path's row when that path is also asked for.
+    paths = list(dict.fromkeys(chosen if path == "auto" else path for path in argv[start:end]))
+    return [*argv[:start], *paths, *argv[end:]]
+
+
 if __name__ == "__main__":
+    sys.argv = resolve_auto(sys.argv)
     main()

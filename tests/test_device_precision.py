@@ -130,7 +130,7 @@ def test_resolve_says_the_choice_once(capsys, monkeypatch):
 
 
 def test_names_are_checked():
-    check_precision("auto", CPU)
+    check_precision("int8", CPU)
     with pytest.raises(DeviceError) as caught:
         resolve_precision("fp64", CPU)
     assert "unknown precision 'fp64'" in str(caught.value)
@@ -145,3 +145,18 @@ def test_gpu_rules(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _device=None: (6, 1))
     assert choose_precision(torch.device("cuda")).precision == "fp32"
     assert choose_precision(torch.device("mps")).line().startswith("precision auto -> fp32 (mps")
+
+
+def test_a_new_path_is_measured_on_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNFLAT_HOME", str(tmp_path))
+    monkeypatch.delenv("UNFLAT_PRECISION_PROBE", raising=False)
+    monkeypatch.setattr(device, "PRECISION_NAMES", ("fp32", "bf16", "fp16", "int8"))
+    epyc = recorded("avx2_epyc.cpuinfo")
+    probe = CountingProbe({"fp32": 3.0, "int8": 4.0, "bf16": 9.0, "int8-fp32": 1.5})
+    assert choose_precision(CPU, probe, epyc, FULL_TORCH).precision == "fp32"
+    assert probe.calls == ["fp32", "int8", "bf16"]
+    monkeypatch.setattr(device, "PRECISION_NAMES", (*device.PRECISION_NAMES, "int8-fp32"))
+    choice = choose_precision(CPU, probe, epyc, FULL_TORCH)
+    assert probe.calls[3:] == ["fp32", "int8", "int8-fp32", "bf16"]
+    assert choice.precision == "int8-fp32"
+    assert choice.why.startswith("measured here: int8-fp32 2.00x, int8 0.75x, bf16 0.33x")

@@ -57,8 +57,6 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 PRECISION_NAMES = (*PRECISIONS, "int8")
-#: The precision chosen by the processor (see "Precision auto" below); the default.
-AUTO = "auto"
 
 
 def check_precision(precision: str, device: torch.device) -> None:
@@ -66,8 +64,6 @@ def check_precision(precision: str, device: torch.device) -> None:
 
     ``int8`` (int8 transformer matmuls, bf16 convolutions) is a CPU path; ``fp16`` a GPU one.
     """
-    if precision == AUTO:
-        return  # resolved by resolve_precision, once the model is known
     if precision == "int8":
         if device.type != "cpu":
             raise DeviceError(
@@ -189,6 +185,9 @@ def _cv2_threads(count: int | None = None) -> int:
 # convolutions fall to slow generic kernels. ``auto`` picks by the rule table below (one edit
 # to change a choice) and, for a large model on the CPU, by a measurement made once per machine.
 
+#: The precision chosen by the processor; the default of every command that has --precision.
+AUTO = "auto"
+
 
 @dataclass(frozen=True)
 class PrecisionRule:
@@ -237,8 +236,8 @@ GPU_RULES: dict[str, tuple[str, str]] = {
     "mps": ("fp32", "half precision not measured on Apple GPUs yet"),
 }
 
-#: The CPU paths a measurement compares (those in PRECISION_NAMES that run on the CPU).
-PROBE_CANDIDATES = ("fp32", "int8", "bf16")
+#: The CPU paths a measurement compares; a name not (yet) in PRECISION_NAMES is skipped.
+PROBE_CANDIDATES = ("fp32", "int8", "int8-fp32", "bf16")
 #: A measured path replaces the table's choice only when this much faster (noise margin).
 PROBE_MARGIN = 1.15
 PROBE_VARIABLE = "UNFLAT_PRECISION_PROBE"
@@ -301,9 +300,17 @@ def probe_cache_file() -> Path:
     return cache_dir().parent / "precision.json"
 
 
+def probe_candidates() -> tuple[str, ...]:
+    """The paths a measurement times: :data:`PROBE_CANDIDATES` that exist."""
+    return tuple(name for name in PROBE_CANDIDATES if name in PRECISION_NAMES)
+
+
 def probe_key(features: CpuFeatures, torch_cpu: TorchCpu) -> str:
-    """One machine kind: its processor's model and features, and the torch version."""
-    return f"{features.model or features.architecture}|{features.fingerprint()}|{torch_cpu.version}"
+    """One machine kind (its processor's model and features, the torch version) and the paths
+    measured: a new path is measured on the next run."""
+    machine = features.model or features.architecture
+    paths = "+".join(probe_candidates())
+    return f"{machine}|{features.fingerprint()}|torch {torch_cpu.version}|{paths}"
 
 
 def _read_cache(file: Path) -> dict[str, dict]:
@@ -325,7 +332,7 @@ def probed_choice(
     if isinstance(entry, dict) and entry.get("precision") in PRECISION_NAMES:
         return PrecisionChoice(entry["precision"], f"{entry.get('why', 'measured')}; cached")
     seconds = {}
-    for name in PROBE_CANDIDATES:
+    for name in probe_candidates():
         try:
             seconds[name] = probe(name)
         except (RuntimeError, DeviceError):  # a path this torch cannot run is no candidate

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from unflat.device import check_precision, pick_device, resolve_precision
+from unflat.device import AUTO, check_precision, pick_device, resolve_precision
 from unflat.nn.inference import apply_precision
 from unflat.nn.precision_probe import PrecisionProbe
 from unflat.nn.vit import VisionTransformer, block_progress
@@ -59,7 +59,8 @@ class DepthEstimator:
         from unflat.weights import load_model, resolve_weights, weights_id
 
         torch_device = pick_device(device)
-        check_precision(precision, torch_device)  # before gigabytes of weights are loaded
+        if precision != AUTO:  # auto is resolved once the network is known
+            check_precision(precision, torch_device)  # before gigabytes of weights are loaded
         # Resolved once: the file loaded is the file whose hash goes into every sidecar.
         file = resolve_weights(model, weights)
         network = load_model(model, device=torch_device, weights=file)
