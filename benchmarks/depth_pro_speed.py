@@ -82,6 +82,29 @@ def build_reference(src: str, timm_dir: str | None, device):
     return model.eval().requires_grad_(False), torch.float32
 
 
+def resolve_auto(argv: list[str]) -> list[str]:
+    """``argv`` with the path ``auto`` among ``--paths`` replaced by the path that
+    ``--precision auto`` picks here for full-size Depth Pro (which says its choice)."""
+    if "--paths" not in argv:
+        return argv
+    start = argv.index("--paths") + 1
+    end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
+    if "auto" not in argv[start:end]:
+        return argv
+    import torch
+
+    from unflat.device import resolve_precision
+    from unflat.nn.precision_probe import PrecisionProbe
+
+    if "--threads" in argv and int(argv[argv.index("--threads") + 1]):
+        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
+    device = torch.device(argv[argv.index("--device") + 1] if "--device" in argv else "cpu")
+    chosen = resolve_precision("auto", device, PrecisionProbe(device))
+    # Once each: auto's row is its chosen path's row when that path is also asked for.
+    paths = list(dict.fromkeys(chosen if path == "auto" else path for path in argv[start:end]))
+    return [*argv[:start], *paths, *argv[end:]]
+
+
 def run_one(args: argparse.Namespace) -> dict:
     """Time one configuration in this process."""
     import torch
@@ -167,29 +190,6 @@ def main() -> None:
         if args.json:
             with args.json.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
-
-
-def resolve_auto(argv: list[str]) -> list[str]:
-    """``argv`` with the path ``auto`` among ``--paths`` replaced by the path that
-    ``--precision auto`` picks here for full-size Depth Pro (which says its choice)."""
-    if "--paths" not in argv:
-        return argv
-    start = argv.index("--paths") + 1
-    end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
-    if "auto" not in argv[start:end]:
-        return argv
-    import torch
-
-    from unflat.device import resolve_precision
-    from unflat.nn.precision_probe import PrecisionProbe
-
-    if "--threads" in argv and int(argv[argv.index("--threads") + 1]):
-        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
-    device = torch.device(argv[argv.index("--device") + 1] if "--device" in argv else "cpu")
-    chosen = resolve_precision("auto", device, PrecisionProbe(device))
-    # Once each: auto's row is its chosen path's row when that path is also asked for.
-    paths = list(dict.fromkeys(chosen if path == "auto" else path for path in argv[start:end]))
-    return [*argv[:start], *paths, *argv[end:]]
 
 
 if __name__ == "__main__":
