@@ -160,3 +160,18 @@ def test_a_new_path_is_measured_on_the_next_run(tmp_path, monkeypatch):
     assert probe.calls[3:] == ["fp32", "int8", "int8-fp32", "bf16"]
     assert choice.precision == "int8-fp32"
     assert choice.why.startswith("measured here: int8-fp32 2.00x, int8 0.75x, bf16 0.33x")
+
+
+def test_auto_stays_within_the_paths_measured_faithful_for_a_model(capsys, monkeypatch):
+    monkeypatch.setattr(device, "_SAID", set())
+    zen4 = device.cpu_choice(recorded("zen4.cpuinfo"), FULL_TORCH)
+    monkeypatch.setattr(device, "choose_precision", lambda _device, _probe=None: zen4)
+    assert resolve_precision("auto", CPU) == "int8"
+    assert resolve_precision("auto", CPU, model="SHARP", faithful=("fp32",)) == "fp32"
+    assert resolve_precision("int8", CPU, model="SHARP", faithful=("fp32",)) == "int8"
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1] == (
+        "note: precision auto (SHARP) -> fp32 (SHARP is measured faithful in fp32 only; "
+        "here the fastest path is int8)"
+    )
+    assert len(lines) == 2

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -250,8 +250,10 @@ class PrecisionChoice:
     precision: str
     why: str
 
-    def line(self) -> str:
-        return f"precision auto -> {self.precision} ({self.why})"
+    def line(self, model: str | None = None) -> str:
+        """``precision auto -> int8 (why)``; ``precision auto (SHARP) -> ...`` for a model."""
+        named = f" ({model})" if model else ""
+        return f"precision auto{named} -> {self.precision} ({self.why})"
 
 
 def cpu_choice(features: CpuFeatures, torch_cpu: TorchCpu) -> PrecisionChoice:
@@ -368,16 +370,30 @@ _SAID: set[str] = set()
 
 
 def resolve_precision(
-    precision: str, device: torch.device, probe: Callable[[str], float] | None = None
+    precision: str,
+    device: torch.device,
+    probe: Callable[[str], float] | None = None,
+    *,
+    model: str | None = None,
+    faithful: Collection[str] | None = None,
 ) -> str:
     """``precision`` checked for ``device``, with ``auto`` replaced by its choice, which is
-    said in one line (once per process)."""
+    said in one line (once per process; naming ``model`` when given).
+
+    ``faithful``: the paths measured faithful for this model (fp32 always is); auto's choice
+    outside them gives fp32. An explicit precision is obeyed as it is.
+    """
     if precision != AUTO:
         check_precision(precision, device)
         return precision
     choice = choose_precision(device, probe)
-    if choice.line() not in _SAID:
-        _SAID.add(choice.line())
-        note(choice.line())
+    if faithful is not None and choice.precision not in faithful:
+        paths = ", ".join(sorted({"fp32", *faithful}))
+        why = f"{model or 'this model'} is measured faithful in {paths} only; "
+        choice = PrecisionChoice("fp32", f"{why}here the fastest path is {choice.precision}")
+    line = choice.line(model)
+    if line not in _SAID:
+        _SAID.add(line)
+        note(line)
     check_precision(choice.precision, device)
     return choice.precision
