@@ -361,7 +361,7 @@ def choose_precision(
     features = features or cpu_features.detect()
     torch_cpu = torch_cpu or cpu_features.torch_cpu()
     table = cpu_choice(features, torch_cpu)
-    if probe is None or os.environ.get(PROBE_VARIABLE, "1") == "0":
+    if probe is None or os.environ.get(PROBE_VARIABLE, "1").lower() in ("0", "off", "false", "no"):
         return table
     return probed_choice(table, probe_key(features, torch_cpu), probe, probe_cache_file())
 
