@@ -89,6 +89,7 @@ class CountingProbe:
 def test_measured_once_per_machine_and_again_for_another(tmp_path, monkeypatch):
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path))
     monkeypatch.delenv("UNFLAT_PRECISION_PROBE", raising=False)
+    monkeypatch.setattr(device, "PRECISION_NAMES", ("fp32", "bf16", "fp16", "int8"))
     epyc, zen4 = recorded("avx2_epyc.cpuinfo"), recorded("zen4.cpuinfo")
     probe = CountingProbe({"fp32": 3.0, "int8": 2.0})  # bf16 fails: left out, no error
     first = choose_precision(CPU, probe, epyc, FULL_TORCH)
