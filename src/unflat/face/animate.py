@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from unflat import face_mesh as measures
+from unflat.device import frame_workers, pipelined
 from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.composite import composite
 from unflat.face.expressions import jaw_open
@@ -594,8 +595,13 @@ def animate_warped(
     fps: float | None = None,
     max_seconds: float | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> Iterator[tuple[np.ndarray, Warp]]:
-    """:func:`animate` with a prepared ``animator``, yielding each frame with its :class:`Warp`."""
+    """:func:`animate` with a prepared ``animator``, yielding each frame with its :class:`Warp`.
+
+    ``workers`` threads render frames ahead of the consumer (default
+    :func:`~unflat.device.frame_workers`); the frames come out in order either way.
+    """
     if isinstance(driver, Motion):
         motion, landmarks, frames = driver, None, None
         times = np.arange(len(driver)) / driver.fps
@@ -603,17 +609,27 @@ def animate_warped(
         motion, times, landmarks = from_track(driver), driver.times, driver.landmarks
     motion = animator.limited(motion)
     indices = output_indices(times, fps or motion.fps, max_seconds)
-    frame_cache: tuple[int, np.ndarray] | None = None
-    numbered = enumerate(frames) if frames is not None else None
-    for t in counted(indices, progress, "animating"):
-        driver_frame = None
-        if numbered is not None:
-            while frame_cache is None or frame_cache[0] < t:
-                frame_cache = next(numbered)
-            driver_frame = frame_cache[1]
-        target = animator.target_landmarks(motion, int(t))
-        yield animator.render_warped(
+
+    def jobs() -> Iterator[tuple[int, np.ndarray | None]]:
+        # the driver's frames are decoded here, in the caller's thread, in order
+        frame_cache: tuple[int, np.ndarray] | None = None
+        numbered = enumerate(frames) if frames is not None else None
+        for t in counted(indices, progress, "animating"):
+            driver_frame = None
+            if numbered is not None:
+                while frame_cache is None or frame_cache[0] < t:
+                    frame_cache = next(numbered)
+                driver_frame = frame_cache[1]
+            yield int(t), driver_frame
+
+    def render(job: tuple[int, np.ndarray | None]) -> tuple[np.ndarray, Warp]:
+        t, driver_frame = job
+        target = animator.target_landmarks(motion, t)
+        return animator.render_warped(
             target,
             driver_frame=driver_frame,
             driver_landmarks=None if landmarks is None else landmarks[t],
         )
+
+    # frames render side by side while the caller encodes the finished ones
+    yield from pipelined(render, jobs(), workers=workers or frame_workers())
