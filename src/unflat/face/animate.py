@@ -362,7 +362,8 @@ class Animator:
         best = self.shots[weights[0][0]]
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
         warp = Warp(rig.region, map_x, map_y, alpha)
-        return np.clip(frame + 0.5, 0, 255).astype(np.uint8), warp
+        # rounded and saturated to 8 bits in one pass (a colour-matched shot can go below 0)
+        return cv2.convertScaleAbs(np.maximum(frame, 0, out=frame)), warp
 
     def _soften_edge(self, map_x: np.ndarray, map_y: np.ndarray, face: np.ndarray) -> None:
         """Fade the warp's edge: outside the face oval (``face``: the 468 target points) the
