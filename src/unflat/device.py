@@ -14,7 +14,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -397,3 +397,43 @@ def resolve_precision(
         note(line)
     check_precision(choice.precision, device)
     return choice.precision
+
+
+def frame_workers(cores: int | None = None) -> int:
+    """How many threads render video frames side by side: half the cores, 1 to 4.
+
+    Each frame runs single-threaded (see the module docstring); the caller's own thread
+    meanwhile consumes finished frames (encodes them). On 2 cores that is one rendering thread
+    beside the encoder; on 16 cores four, past which the Python parts of a frame, which hold the
+    interpreter's lock, leave more threads idle.
+    """
+    import os
+
+    count = (os.cpu_count() or 1) if cores is None else cores
+    return max(1, min(4, count // 2))
+
+
+T = TypeVar("T")
+
+
+def pipelined(function: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
+    """``function(item)`` for each item, in order, computed by ``workers`` threads up to twice
+    as many items ahead of the consumer (frames overlap: the next ones render while this one
+    is encoded). ``items`` is read in the caller's thread, so a decoder need not be shared.
+    An error in ``function`` is raised where its item's result is taken.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="frame") as pool:
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
