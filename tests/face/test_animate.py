@@ -256,3 +256,15 @@ def test_cli_bad_driver_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no face" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob("out*"))
     assert main(["animate", "--driver", str(blank), "--motion", "idle", "-o", str(out)]) == 2
+
+
+def test_frames_rendered_side_by_side_equal_those_rendered_one_by_one() -> None:
+    from unflat.face.animate import animate_warped
+
+    motion = Motion.still(6, 25.0)
+    for t in range(6):
+        motion.rotation[t] = euler_to_rotation(2.0 * t, -3.0 * t, t)
+    one = [f for f, _ in animate_warped(animator(), motion, workers=1)]
+    three = [f for f, _ in animate_warped(animator(), motion, workers=3)]
+    assert len(one) == 6 and all(np.array_equal(a, b) for a, b in zip(one, three, strict=True))
+    assert not np.array_equal(one[0], one[5])

@@ -11,6 +11,14 @@ Inputs = Annotated[
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Redo or replace existing outputs.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (chosen by the processor and said in one line; docs/precision.md), fp32 "
+        "(reference), bf16, fp16 (GPU) or int8 (CPU).",
+    ),
+]
 FocalPx = Annotated[
     float | None,
     typer.Option("--focal-px", help="Focal length in pixels (overrides EXIF and estimates)."),

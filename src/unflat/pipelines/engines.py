@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from unflat.face.motion import Motion
 from unflat.face.portrait import Portrait
 from unflat.progress import Progress
 from unflat.types import FaceTrack
+
+if TYPE_CHECKING:
+    from torch import nn
 
 AUTO = "auto"
 LIVEPORTRAIT = "liveportrait"
@@ -133,17 +136,23 @@ def _fewshot_choice(name: str, weights: str | None, checkpoint: str | None) -> s
     return FEWSHOT
 
 
-def input_size(weights: str | None) -> int:
-    """The network's input side: a weights folder's ``config.json`` may say (``"input":
-    {"size": N}``, as the test fixtures do); the released weights take 256."""
+def input_size(weights: str | nn.Module | None) -> int:
+    """The network's input side: the config its weights came with may say (``"input":
+    {"size": N}``, as the test fixtures' do); the released weights take 256. ``weights`` is a
+    model from :func:`unflat.weights.load_model` (the config it loaded, ``unflat_config``), or
+    a weights folder or file (its ``config.json``)."""
     from unflat.face.liveportrait.engine import INPUT_SIZE
 
     if weights is None:
         return INPUT_SIZE
-    path = Path(weights).expanduser()
-    config = (path if path.is_dir() else path.parent) / "config.json"
     try:
-        size = json.loads(config.read_text()).get("input", {}).get("size", INPUT_SIZE)
+        if isinstance(weights, str):
+            path = Path(weights).expanduser()
+            folder = path if path.is_dir() else path.parent
+            config = json.loads((folder / "config.json").read_text())
+        else:
+            config = getattr(weights, "unflat_config", None) or {}
+        size = config.get("input", {}).get("size", INPUT_SIZE)
     except (OSError, ValueError, AttributeError):
         return INPUT_SIZE
     return int(size) if isinstance(size, int) and size > 0 else INPUT_SIZE
@@ -161,7 +170,7 @@ def _liveportrait(
     model = load_model(LIVEPORTRAIT, device=pick_device(device), weights=file)
     if len(portraits) > 1:
         note(f"the LivePortrait engine animates one portrait; {len(portraits) - 1} more left out")
-    return LivePortraitEngine(model, portraits, face=face, input_size=input_size(weights))
+    return LivePortraitEngine(model, portraits, face=face, input_size=input_size(model))
 
 
 def _classical(

@@ -57,7 +57,7 @@ class RunSettings:
     seed: int = 0
     weights: str | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     overwrite: bool = False
     check_sync: bool = True
     engine: str = AUTO

@@ -7,7 +7,7 @@ default, none for the feed-forward model). Each frame then moves the portrait's 
 classical engine does (the driver's head pose and expression retargeted onto the portrait's own
 face shape and place, :class:`~unflat.face.animate.Animator`), draws them as a landmark image in
 the portrait's square, generates the face there and pastes it back into the portrait as the
-LivePortrait engine does (:func:`~unflat.face.liveportrait.paste.paste_back`).
+LivePortrait engine does (:func:`~unflat.face.liveportrait.paste.paste_layout`).
 
 The model knows no files: :func:`load_fewshot` reads a checkpoint of ``unflat train
 talking-head``.
@@ -30,7 +30,7 @@ from unflat.face.fewshot.finetune import Person, finetune
 from unflat.face.fewshot.framing import cut, face_square, to_square
 from unflat.face.fewshot.landmark_image import landmark_images
 from unflat.face.fewshot.model import FewShotTalkingHead
-from unflat.face.liveportrait.paste import paste_back
+from unflat.face.liveportrait.paste import paste_layout
 from unflat.face.motion import Motion, from_track
 from unflat.face.portrait import Portrait, prepare_portrait
 from unflat.face.warp import backward_map
@@ -126,6 +126,8 @@ class FewShotEngine:
         # the classical engine's retargeting: the driver's motion on this portrait's face
         self.animator = Animator([self.portrait])
         self.square = face_square(self.portrait.landmarks)
+        # what pasting a square into this portrait needs is the same for every frame
+        self.layout = paste_layout(self.square, self.portrait.image, self.size)
         self._person: Person | None = None
 
     def person(self, progress: Progress | None = None) -> Person:
@@ -158,7 +160,7 @@ class FewShotEngine:
         with torch.no_grad():
             made = self.person()(shape)[0]
         picture = (made.clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
-        pasted = paste_back(np.ascontiguousarray(picture), self.square, self.portrait.image)
+        pasted = self.layout.paste(np.ascontiguousarray(picture))
         source = self.portrait.landmarks[:MESH_POINTS, :2]
         map_x, map_y = backward_map(source, np.asarray(target)[:MESH_POINTS, :2], triangles(),
                                     pasted.region)  # fmt: skip
