@@ -43,7 +43,11 @@ from unflat.types import FaceTrack
 _FOLLOW_RADIUS = 0.75
 # Syllables per second of ordinary speech (Hz): the lips' own smoothing cutoff.
 SYLLABLE_RATE = 4.5
-_LIPS = sorted(set(face_mesh.INNER_LIP) | set(face_mesh.OUTER_LIP))
+_FAST = sorted(
+    set(face_mesh.INNER_LIP)
+    | set(face_mesh.OUTER_LIP)
+    | {i for eye in EYE_CONTOUR_INDICES for i in eye[:EYE_LID_POINTS]}
+)
 
 
 @dataclass
@@ -251,8 +255,9 @@ def build_track(
     if smooth and len(results) > 1:
         raw, landmarks = landmarks, smooth_sequence(landmarks, times)
         # the lips are speech's fastest movers: they open and close with each syllable, 4 to 5
-        # times a second, which the 1 Hz rest cutoff cuts to a fraction; they get that rate
-        landmarks[:, _LIPS] = smooth_sequence(raw[:, _LIPS], times, min_cutoff=SYLLABLE_RATE)
+        # times a second, which the 1 Hz rest cutoff cuts to a fraction; they get that rate, and
+        # so do the lids (a blink closes and opens within a syllable's time)
+        landmarks[:, _FAST] = smooth_sequence(raw[:, _FAST], times, min_cutoff=SYLLABLE_RATE)
     chosen = parse_neutral(neutral)
     if chosen is not None and chosen >= len(results):
         raise InputError(
