@@ -33,6 +33,7 @@ from unflat import face_mesh as measures
 from unflat.device import frame_workers, pipelined
 from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.composite import composite
+from unflat.face.detect import detect
 from unflat.face.expressions import jaw_open
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
@@ -60,6 +61,16 @@ _RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))
 # Mouth opening (inner-lip gap over eye-corner distance) that counts as an open mouth.
 OPEN_MOUTH = 0.06
 _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
+# Lip gaps (eye-corner distances past the portrait's closed lips) at which a portrait's mouth is
+# rendered and read back by the face tracker, once per portrait driven by a video. The tracker's
+# mesh (like any face mesh without lip refinement) reads a parting mouth as less open than its
+# lips are, by how much depends on the face (thin painted lips read closed until well apart),
+# and a driver's openings are that tracker's readings of its face: so the portrait's lips part
+# until the tracker reads on its face what it read on the driver's. Up to about the jaw's reach;
+# the reading is taken to grow at least a quarter as fast as the gap (single readings are noisy,
+# and a flat stretch would make a small change of the driver's a jump of the jaw).
+_MOUTH_PROBES = (0.0, 0.04, 0.08, 0.13, 0.2, 0.3)
+_MIN_READ_SLOPE, _MAX_RENDERED_GAP = 0.25, 0.45
 _MAX_GAZE = 0.22
 # How much of each expression measure counts as much as 10 degrees of head rotation.
 _KEY_SCALE = np.array([0.05, 0.05, 0.08, 0.08])
@@ -234,6 +245,13 @@ def closed_lip_gap(canonical: np.ndarray) -> float:
     return gap if gap <= measures.LIPS_CLOSED else 0.0
 
 
+def _same_face(found: np.ndarray, landmarks: np.ndarray) -> bool:
+    """Whether a face found in a rendered frame is the portrait's (not another in the picture):
+    its landmarks lie within a third of an eye-corner distance of the portrait's, on average."""
+    offset = np.linalg.norm(found[:468, :2] - landmarks[:468, :2], axis=1).mean()
+    return bool(offset < float(measures.face_unit(landmarks)) / 3)
+
+
 def _set_gaze(canonical: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     out = canonical.copy()
     for e, (corner_a, corner_b) in enumerate(measures.EYE_CORNERS):
@@ -276,6 +294,7 @@ class Animator:
         centre = self.primary.canonical[ids].T @ weights / weights.sum()
         self._centres = centre, self.primary.pose.apply(centre[None])[0]
         self._shot_keys = [_expression_key(shot.canonical) for shot in self.shots]
+        self._mouth_map: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- retargeting -------------------------------------------------------------------------
 
@@ -292,9 +311,51 @@ class Animator:
         expression[468:] = 0.0
         canonical = self.primary.canonical + expression
         if motion.mouth_open is not None:  # a shape: as far beyond the portrait's closed lips
-            canonical = _set_mouth(canonical, self._closed_lips + float(motion.mouth_open[t]))
+            gap = self.rendered_opening(float(motion.mouth_open[t]))
+            canonical = _set_mouth(canonical, self._closed_lips + gap)
         canonical = _set_lids(canonical, motion.eye_open[t])
         return _set_gaze(canonical, motion.gaze[t])
+
+    def rendered_opening(self, opening: float) -> float:
+        """How far past its closed lips (eye-corner distances) the portrait's lips must part for
+        the face tracker to read ``opening`` past its reading of them closed: the inverse of
+        :meth:`mouth_response`, with the last probe's slope beyond it (a face whose reading
+        saturates parts no further than the tracker's reading grows)."""
+        if self._mouth_map is None:
+            self._mouth_map = self.mouth_response()
+        read, literal = self._mouth_map
+        if opening <= read[-1]:
+            return float(np.interp(opening, read, literal))
+        return float(min(literal[-1] + opening - read[-1], _MAX_RENDERED_GAP))
+
+    def mouth_response(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tracker's reading past the closed one, lip gap rendered) at each of the probes,
+        the readings made increasing; the identity where the tracker loses the face."""
+        shot = self.primary
+        literal, read = [], []
+        for opening in _MOUTH_PROBES:
+            canonical = _set_mouth(shot.canonical, self._closed_lips + opening)
+            frame = self.render(self._posed(canonical))
+            faces = [f for f in detect(frame) if _same_face(f.landmarks, shot.landmarks)]
+            if faces:
+                found = faces[0].landmarks
+                literal.append(opening)
+                read.append(
+                    float(measures.lip_gap(head_pose(found, reference_face()).invert(found)))
+                )
+        if len(read) < 2:
+            return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+        rise, gaps = np.array(read) - read[0], np.array(literal)
+        for k in range(1, len(rise)):  # the reading grows as the lips part, never slower than this
+            rise[k] = max(rise[k], rise[k - 1] + _MIN_READ_SLOPE * (gaps[k] - gaps[k - 1]))
+        return rise, gaps
+
+    def _posed(self, canonical: np.ndarray) -> np.ndarray:
+        """Pose-free landmarks placed with the primary portrait's own head pose."""
+        pose = self.primary.pose
+        centre, source_centre = self._centres
+        moved = pose.scale * (canonical - centre) @ pose.rotation.T + source_centre
+        return moved.astype(np.float32)
 
     def target_landmarks(self, motion: Motion, t: int) -> np.ndarray:
         """Where the portrait's 478 landmarks go in frame ``t`` (pixels of the canvas).
