@@ -93,6 +93,10 @@ def tiny_config(videos: int = 4, image_size: int = 64) -> FewShotConfig:
 
 def proof_config(videos: int = 64, image_size: int = 64) -> FewShotConfig:
     """The learning proof's model (``benchmarks/fewshot_proof.py``): the tiny layout twice as
-    wide (16 to 64 channels, a 64-d embedding), which fits procedural faces on 2 CPU cores in
-    minutes where the tiny one stays a blur."""
-    return replace(tiny_config(videos, image_size), embedding_dim=64, base_width=16, max_width=64)
+    wide (16 to 64 channels, a 64-d embedding), self-attention at 1/8 of the side (8x8 at 64 px)
+    in E and D. G's feature maps at 64 px are 16 to 64 px wide, so it has none: attention over
+    32x32 positions (``tiny_config``'s ``attention_up``) cost most of a CPU step when measured."""
+    return replace(
+        tiny_config(videos, image_size), embedding_dim=64, base_width=16, max_width=64,
+        attention_down=max(image_size // 8, POOLED_SIDE), attention_up=image_size // 4,
+    )  # fmt: skip
