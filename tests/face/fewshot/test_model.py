@@ -76,6 +76,11 @@ def test_the_proof_model_keeps_attention_off_large_maps() -> None:
     for net in (proof.embedder, proof.discriminator):
         assert sum(isinstance(m, SelfAttention) for m in net.modules()) == 1
     assert not any(isinstance(m, SelfAttention) for m in proof.generator.modules())
+    # Spectral norm in D only.
+    for net, wanted in ((proof.embedder, False), (proof.generator, False),
+                        (proof.discriminator, True)):  # fmt: skip
+        convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all(hasattr(m, "parametrizations") == wanted for m in convs)
 
 
 def test_registered_with_the_paper_size_as_default() -> None:
