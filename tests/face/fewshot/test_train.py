@@ -87,6 +87,14 @@ def test_entry_point_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["--synthetic", "2", "--steps", "1", "--out", str(tmp_path / "r"),
                  "--resume"]) == 2  # fmt: skip
     assert "no checkpoint" in capsys.readouterr().err
+    run = tmp_path / "warm"
+    warm = ["--warmup-steps", "1", "--rates", "1e-3", "2e-3"]
+    assert main(["--synthetic", "2", "--steps", "2", "--out", str(run), "--batch-size", "1",
+                 "--shots", "1", *warm]) == 0  # fmt: skip
+    saved = load_checkpoint(run)
+    assert saved["settings"]["warmup_steps"] == 1
+    assert saved["settings"]["discriminator_rate"] == 2e-3
+    assert saved["history"][0]["feature_matching"] == 0 < saved["history"][1]["feature_matching"]
 
 
 def test_video_folder_layout(tmp_path) -> None:
