@@ -123,11 +123,18 @@ class ScenePipeline:
 
     def _sharp_model(self) -> torch.nn.Module:
         if self._sharp is None:
-            from unflat.device import pick_device
+            from unflat.device import check_precision, pick_device
+            from unflat.nn.inference import apply_precision
+            from unflat.nn.vit import VisionTransformer
             from unflat.weights import load_model, resolve_weights, weights_id
 
+            device = pick_device(self.device)
+            check_precision(self.precision, device)  # before the weights are loaded
             file = resolve_weights("sharp", self.weights)
-            self._sharp = load_model("sharp", device=pick_device(self.device), weights=file)
+            self._sharp = load_model("sharp", device=device, weights=file)
+            if self.precision != "fp32":  # fp32 stays the model exactly as loaded
+                # SHARP's encoder is Depth Pro's: the same paths, the same blocks to quantise.
+                apply_precision(self._sharp, self.precision, device, (VisionTransformer,))
             self.weights_sha256 = weights_id(file)
         return self._sharp
 
