@@ -8,7 +8,8 @@ The run starts by printing the date, ``uptime`` and the CPU's ``lscpu`` model an
 with ``uptime`` again; ``--timeout`` stops a path that takes longer. Paths:
 
 - ``fp32``: the reference; ``bf16`` / ``fp16``: the whole model in that dtype (channels-last
-  convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (CPU);
+  convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (a CPU with
+  bf16 kernels; elsewhere the same as ``int8-fp32``);
   ``int8-fp32``: int8 transformer matmuls + fp32 convolutions (CPU);
 - ``autocast-bf16`` / ``autocast-fp16``: the fp32 model under ``torch.autocast``;
 - ``compile-<path>``: the same after ``torch.compile``;

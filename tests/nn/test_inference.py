@@ -2,8 +2,9 @@
 
 The bounds are the measured errors (printed with ``-s``) rounded up: a path that drifts further
 fails here before it reaches a benchmark table. ``int8-fp32`` stays far below the 1% target; the
-bf16 paths (``bf16``, and ``int8`` whose convolutions are bf16) reach 1.3% at the worst pixel of
-the fixture: bf16 keeps 8 bits of mantissa through the decoder's convolutions.
+bf16 paths (``bf16``, and ``int8`` whose convolutions are bf16 where the CPU has bf16 kernels;
+elsewhere ``int8`` is ``int8-fp32``) reach 1.3% at the worst pixel of the fixture: bf16 keeps 8
+bits of mantissa through the decoder's convolutions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from unflat.nn.vit import VisionTransformer
 
 CPU = torch.device("cpu")
 # Largest relative depth error against fp32 over the fixture image, per path (measured on an
-# AVX2 CPU: int8-fp32 2e-5, int8 0.0125, bf16 0.0127).
+# AVX2 CPU: int8-fp32 2e-5, int8 0.0125 before it fell back to int8-fp32 there, bf16 0.0127).
 DEPTH_ERROR = {"int8-fp32": 1e-3, "int8": 0.013, "bf16": 0.013}
 
 

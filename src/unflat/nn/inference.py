@@ -97,17 +97,29 @@ def mixed_int8_bf16(
     """Transformers in fp32 with int8 linear layers; everything else in bf16, channels-last.
 
     Transformer matmuls gain most from int8; convolutions from bf16 with channels-last
-    layout (oneDNN's preferred one). CPU only.
+    layout (oneDNN's preferred one). CPU only. On a CPU without oneDNN bf16 kernels (AVX2
+    only), bf16 convolutions fall to a generic kernel 7.6x slower than fp32 (BENCHMARKS.md),
+    so there the rest stays fp32: the :func:`int8_fp32` path.
     """
     from unflat.device import check_precision
 
     check_precision("int8", device)
+    if not has_bf16_kernels():
+        return int8_fp32(model, transformer_types, device)
     low_precision(model, torch.bfloat16, device, transformer_types)
     for module in model.modules():
         if isinstance(module, transformer_types):
             module.float()
             quantize_linears_int8(module)
     return cast_inputs_to_weights(model)
+
+
+def has_bf16_kernels() -> bool:
+    """Whether this CPU and PyTorch build have oneDNN's bf16 convolutions and matmuls (x86:
+    AVX-512, native with AVX512_BF16 or AMX; ARM: bf16 instructions). Without them (AVX2-only
+    CPUs) bf16 runs PyTorch's generic code."""
+    checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(checker is not None and torch.backends.mkldnn.is_available() and checker())
 
 
 def int8_fp32(
@@ -172,7 +184,7 @@ def apply_precision(
 
     if precision == "int8":
         mixed_int8_bf16(model, transformer_types, device)
-        return torch.bfloat16
+        return torch.bfloat16 if has_bf16_kernels() else torch.float32
     if precision == "int8-fp32":
         int8_fp32(model, transformer_types, device)
         return torch.float32
