@@ -16,7 +16,9 @@ with ``uptime`` again; ``--timeout`` stops a path that takes longer. Paths:
 - ``reference-fp32`` / ``reference-autocast-bf16``: the published apple/ml-depth-pro code, given
   ``--reference-src`` (its checkout's ``src`` folder) and an importable timm (``--timm DIR``,
   e.g. from ``pip install --no-deps --target DIR timm``); torchvision is stubbed, see
-  ``torchvision_stub.py``.
+  ``torchvision_stub.py``;
+- ``auto``: the path ``--precision auto`` picks on this machine; it is resolved first and says
+  what it chose and why in one line, and its row carries the chosen path's name.
 
     python benchmarks/depth_pro_speed.py --device cpu --paths fp32 bf16 int8 --runs 3
     python benchmarks/depth_pro_speed.py --device cuda --paths fp32 fp16 bf16 compile-fp16
@@ -42,6 +44,7 @@ PATHS = (
     "reference-fp32",
     "reference-autocast-bf16",
     "reference-autocast-fp16",
+    "auto",
 )
 
 
@@ -82,6 +85,29 @@ def build_reference(src: str, timm_dir: str | None, device):
     )
     model, _ = create_model_and_transforms(config, device=device)
     return model.eval().requires_grad_(False), torch.float32
+
+
+def resolve_auto(argv: list[str]) -> list[str]:
+    """``argv`` with the path ``auto`` among ``--paths`` replaced by the path that
+    ``--precision auto`` picks here for full-size Depth Pro (which says its choice)."""
+    if "--paths" not in argv:
+        return argv
+    start = argv.index("--paths") + 1
+    end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
+    if "auto" not in argv[start:end]:
+        return argv
+    import torch
+
+    from unflat.device import resolve_precision
+    from unflat.nn.precision_probe import PrecisionProbe
+
+    if "--threads" in argv and int(argv[argv.index("--threads") + 1]):
+        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
+    device = torch.device(argv[argv.index("--device") + 1] if "--device" in argv else "cpu")
+    chosen = resolve_precision("auto", device, PrecisionProbe(device))
+    # Once each: auto's row is its chosen path's row when that path is also asked for.
+    paths = list(dict.fromkeys(chosen if path == "auto" else path for path in argv[start:end]))
+    return [*argv[:start], *paths, *argv[end:]]
 
 
 def run_one(args: argparse.Namespace) -> dict:
@@ -199,4 +225,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = resolve_auto(sys.argv)
     main()

@@ -1,4 +1,5 @@
-"""Device and dtype choice: cuda > mps > cpu, the precision names the CLI accepts, and threads.
+"""Device and dtype choice: cuda > mps > cpu, the precision names the CLI accepts, ``auto``'s
+choice of precision (see "Precision auto" below), and threads.
 
 Threads: the large models (Depth Pro, SHARP) split each operation across every core. The face
 nets' operations are too small to split: their threads spend more time waiting for one another
@@ -9,13 +10,22 @@ process beside it 161 against 64). Per-frame face work therefore runs with ``sma
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+import json
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import torch
 
-from unflat.errors import DeviceError
+from unflat.errors import DeviceError, OutputError
+from unflat.progress import note
+
+if TYPE_CHECKING:
+    from unflat.cpu_features import CpuFeatures, TorchCpu
 
 PRECISIONS: dict[str, torch.dtype] = {
     "fp32": torch.float32,
@@ -66,7 +76,8 @@ def check_precision(precision: str, device: torch.device) -> None:
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     """Resolve a precision name; fp16 on the CPU is refused: its kernels are slow or missing."""
     if precision not in PRECISIONS:
-        raise DeviceError(f"unknown precision {precision!r}", "use fp32, bf16, fp16 or int8")
+        names = ", ".join((AUTO, *PRECISION_NAMES))
+        raise DeviceError(f"unknown precision {precision!r}", f"use one of {names}")
     dtype = PRECISIONS[precision]
     if dtype == torch.float16 and device.type == "cpu":
         raise DeviceError(
@@ -165,3 +176,264 @@ def _cv2_threads(count: int | None = None) -> int:
     if count is not None:
         cv2.setNumThreads(count)
     return int(cv2.getNumThreads())
+
+
+# --- Precision auto ---------------------------------------------------------------------------
+#
+# The fastest faithful path depends on the processor: int8 ran Depth Pro 2.27x faster than fp32
+# on a Zen 4 (AVX-512 BF16 and VNNI) and 4x slower on an AVX2-only EPYC, where its bf16
+# convolutions fall to slow generic kernels. ``auto`` picks by the rule table below (one edit
+# to change a choice) and, for a large model on the CPU, by a measurement made once per machine.
+
+#: The precision chosen by the processor; the default of every command that has --precision.
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class PrecisionRule:
+    """Processors with every feature of ``needs`` (:mod:`unflat.cpu_features` names) run
+    ``precision`` when torch offers all of ``torch_needs`` (``onednn``, ``int8``)."""
+
+    kind: str
+    needs: tuple[str, ...]
+    precision: str
+    why: str
+    torch_needs: tuple[str, ...] = ()
+
+
+#: The first row whose ``needs`` the processor has decides. Keep a fast path here only where
+#: it was measured faster than fp32 (BENCHMARKS.md, docs/precision.md).
+CPU_RULES: tuple[PrecisionRule, ...] = (
+    PrecisionRule(
+        "AMX", ("amx_bf16", "amx_int8"), "int8",
+        "matrix units run the int8 matmuls and bf16 convolutions", ("onednn", "int8"),
+    ),
+    PrecisionRule(
+        "AVX-512 BF16 and VNNI", ("avx512_bf16", "avx512_vnni"), "int8",
+        "int8 matmuls and bf16 convolutions have fast kernels; measured 2.27x fp32 on Zen 4",
+        ("onednn", "int8"),
+    ),
+    PrecisionRule(
+        "AVX-512 without BF16", ("avx512f",), "fp32",
+        "bf16 convolutions fall to slow kernels here, so int8 and bf16 are not faster",
+    ),
+    PrecisionRule(
+        "AVX2 with AVX-VNNI, without BF16", ("avx2", "avx_vnni"), "fp32",
+        "int8 matmuls have VNNI but bf16 convolutions fall to slow kernels (not measured yet)",
+    ),
+    PrecisionRule(
+        "AVX2 without VNNI/BF16", ("avx2",), "fp32",
+        "int8 and bf16 fall to slow kernels here; int8 measured 4x slower than fp32",
+    ),
+    PrecisionRule("ARM", ("neon",), "fp32", "no faster path measured on ARM yet"),
+)  # fmt: skip
+OTHER_CPU = PrecisionRule("this processor", (), "fp32", "no faster path known for it")
+
+#: GPU choices by device type: (precision, why).
+GPU_RULES: dict[str, tuple[str, str]] = {
+    "cuda": ("fp16", "tensor cores; the published Depth Pro runs fp16 on GPUs"),
+    "cuda-old": ("fp32", "no tensor cores (compute capability below 7.0)"),
+    "mps": ("fp32", "half precision not measured on Apple GPUs yet"),
+}
+
+#: The CPU paths a measurement compares; a name not (yet) in PRECISION_NAMES is skipped.
+PROBE_CANDIDATES = ("fp32", "int8", "int8-fp32", "bf16")
+#: A measured path replaces the table's choice only when this much faster (noise margin).
+PROBE_MARGIN = 1.15
+PROBE_VARIABLE = "UNFLAT_PRECISION_PROBE"
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """What ``auto`` chose, and why (said in one line)."""
+
+    precision: str
+    why: str
+
+    def line(self, model: str | None = None) -> str:
+        """``precision auto -> int8 (why)``; ``precision auto (SHARP) -> ...`` for a model."""
+        named = f" ({model})" if model else ""
+        return f"precision auto{named} -> {self.precision} ({self.why})"
+
+
+def cpu_choice(features: CpuFeatures, torch_cpu: TorchCpu) -> PrecisionChoice:
+    """The :data:`CPU_RULES` choice for a processor and a torch build."""
+    rule = next((row for row in CPU_RULES if features.has(*row.needs)), OTHER_CPU)
+    offers = {"onednn": torch_cpu.onednn, "int8": torch_cpu.int8_engine}
+    missing = [need for need in rule.torch_needs if not offers[need]]
+    if missing:
+        return PrecisionChoice(
+            "fp32", f"{rule.kind}, but this torch build has no {' or '.join(missing)} kernels"
+        )
+    return PrecisionChoice(rule.precision, f"{rule.kind}: {rule.why}")
+
+
+def gpu_choice(device: torch.device) -> PrecisionChoice:
+    """The :data:`GPU_RULES` choice for a CUDA or MPS device."""
+    kind = device.type
+    if kind == "cuda" and torch.cuda.get_device_capability(device)[0] < 7:
+        kind = "cuda-old"
+    precision, why = GPU_RULES.get(kind, ("fp32", f"no faster path known on {device.type}"))
+    return PrecisionChoice(precision, f"{device.type}: {why}")
+
+
+def measured_choice(table: PrecisionChoice, seconds: dict[str, float]) -> PrecisionChoice:
+    """The table's choice unless the probe found a path :data:`PROBE_MARGIN` times faster
+    (``seconds``: the probe's time per path)."""
+    base = seconds.get(table.precision, seconds.get("fp32"))
+    if base is None:
+        return table  # neither the table's path nor the reference could be measured
+    fastest = min(seconds, key=seconds.__getitem__)
+    faster = seconds[fastest] * PROBE_MARGIN < base
+    precision = fastest if faster or table.precision not in seconds else table.precision
+    reference = seconds.get("fp32", base)
+    ranked = sorted((name for name in seconds if name != "fp32"), key=seconds.__getitem__)
+    speeds = ", ".join(f"{name} {reference / seconds[name]:.2f}x" for name in ranked)
+    measured = f"measured here: {speeds} fp32's speed"
+    if precision == table.precision:
+        return PrecisionChoice(precision, f"{table.why}; {measured}")
+    return PrecisionChoice(precision, f"{measured}; the table said {table.precision}")
+
+
+def probe_cache_file() -> Path:
+    """Where measured choices are kept: beside the weights' cache (``UNFLAT_HOME`` etc.)."""
+    from unflat.weights.cache import cache_dir
+
+    return cache_dir().parent / "precision.json"
+
+
+def probe_candidates() -> tuple[str, ...]:
+    """The paths a measurement times: :data:`PROBE_CANDIDATES` that exist."""
+    return tuple(name for name in PROBE_CANDIDATES if name in PRECISION_NAMES)
+
+
+def probe_key(features: CpuFeatures, torch_cpu: TorchCpu) -> str:
+    """One machine kind (its processor's model and features, the torch version) and the paths
+    measured: a new path is measured on the next run."""
+    machine = features.model or features.architecture
+    paths = "+".join(probe_candidates())
+    return f"{machine}|{features.fingerprint()}|torch {torch_cpu.version}|{paths}"
+
+
+def _read_cache(file: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}  # none yet, or damaged: measure again
+    return data if isinstance(data, dict) else {}
+
+
+def probed_choice(
+    table: PrecisionChoice, key: str, probe: Callable[[str], float], file: Path
+) -> PrecisionChoice:
+    """The choice measured by ``probe`` (seconds per candidate), cached in ``file`` by ``key``."""
+    from unflat.io.atomic import write_json
+
+    cache = _read_cache(file)
+    entry = cache.get(key)
+    if isinstance(entry, dict) and entry.get("precision") in PRECISION_NAMES:
+        return PrecisionChoice(entry["precision"], f"{entry.get('why', 'measured')}; cached")
+    seconds = {}
+    for name in probe_candidates():
+        try:
+            seconds[name] = probe(name)
+        except (RuntimeError, DeviceError):  # a path this torch cannot run is no candidate
+            continue
+    choice = measured_choice(table, seconds)
+    cache[key] = {"precision": choice.precision, "why": choice.why, "seconds": seconds}
+    with contextlib.suppress(OSError, OutputError):  # read-only: measured again next time
+        write_json(file, cache)
+    return choice
+
+
+def choose_precision(
+    device: torch.device,
+    probe: Callable[[str], float] | None = None,
+    features: CpuFeatures | None = None,
+    torch_cpu: TorchCpu | None = None,
+) -> PrecisionChoice:
+    """``auto``'s precision on ``device``: the rule tables, or on the CPU with ``probe`` given
+    (and ``UNFLAT_PRECISION_PROBE`` not ``0``) the measured choice, cached per machine."""
+    if device.type != "cpu":
+        return gpu_choice(device)
+    from unflat import cpu_features
+
+    features = features or cpu_features.detect()
+    torch_cpu = torch_cpu or cpu_features.torch_cpu()
+    table = cpu_choice(features, torch_cpu)
+    if probe is None or os.environ.get(PROBE_VARIABLE, "1").lower() in ("0", "off", "false", "no"):
+        return table
+    return probed_choice(table, probe_key(features, torch_cpu), probe, probe_cache_file())
+
+
+_SAID: set[str] = set()
+
+
+def resolve_precision(
+    precision: str,
+    device: torch.device,
+    probe: Callable[[str], float] | None = None,
+    *,
+    model: str | None = None,
+    faithful: Collection[str] | None = None,
+) -> str:
+    """``precision`` checked for ``device``, with ``auto`` replaced by its choice, which is
+    said in one line (once per process; naming ``model`` when given).
+
+    ``faithful``: the paths measured faithful for this model (fp32 always is); auto's choice
+    outside them gives fp32. An explicit precision is obeyed as it is.
+    """
+    if precision != AUTO:
+        check_precision(precision, device)
+        return precision
+    choice = choose_precision(device, probe)
+    if faithful is not None and choice.precision not in faithful:
+        paths = ", ".join(sorted({"fp32", *faithful}))
+        why = f"{model or 'this model'} is measured faithful in {paths} only; "
+        choice = PrecisionChoice("fp32", f"{why}here the fastest path is {choice.precision}")
+    line = choice.line(model)
+    if line not in _SAID:
+        _SAID.add(line)
+        note(line)
+    check_precision(choice.precision, device)
+    return choice.precision
+
+
+def frame_workers(cores: int | None = None) -> int:
+    """How many threads render video frames side by side: half the cores, 1 to 4.
+
+    Each frame runs single-threaded (see the module docstring); the caller's own thread
+    meanwhile consumes finished frames (encodes them). On 2 cores that is one rendering thread
+    beside the encoder; on 16 cores four, past which the Python parts of a frame, which hold the
+    interpreter's lock, leave more threads idle.
+    """
+    import os
+
+    count = (os.cpu_count() or 1) if cores is None else cores
+    return max(1, min(4, count // 2))
+
+
+T = TypeVar("T")
+
+
+def pipelined(function: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
+    """``function(item)`` for each item, in order, computed by ``workers`` threads up to twice
+    as many items ahead of the consumer (frames overlap: the next ones render while this one
+    is encoded). ``items`` is read in the caller's thread, so a decoder need not be shared.
+    An error in ``function`` is raised where its item's result is taken.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="frame") as pool:
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

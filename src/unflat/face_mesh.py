@@ -35,6 +35,21 @@ EYE_LIDS = (
     ((160, 144), (159, 145), (158, 153)),
     ((387, 373), (386, 374), (385, 380)),
 )
+# Each eye's middle upper and lower lid point.
+EYE_MIDDLE_LIDS = (EYE_LIDS[0][1], EYE_LIDS[1][1])
+# The face's outline, clockwise from the forehead's top (MediaPipe's FACE_OVAL).
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)  # fmt: skip
+# The jaw line from the subject's right ear round the chin to the left ear.
+JAW_LINE = (
+    127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152,
+    377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356,
+)  # fmt: skip
+# Each brow's upper and lower edge (subject's right, then left), from its outer end inwards.
+BROW_UPPER = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
+BROW_LOWER = ((46, 53, 52, 65, 55), (276, 283, 282, 295, 285))
 # Lip contours, closed loops starting at the subject's right corner: inner (the mouth opening)
 # and outer (the lips' edge).
 INNER_LIP = (

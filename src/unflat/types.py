@@ -50,7 +50,8 @@ class Photo:
 class DepthMap:
     """Metric depth in metres ``float32 [H,W]`` with the focal length (pixels) it was scaled with.
 
-    ``focal_source`` says where the focal length came from: ``"exif"``, ``"model"`` or ``"user"``.
+    ``focal_source`` says where the focal length came from: ``"exif"``, ``"model"`` or ``"user"``;
+    ``precision`` is the path the model ran in (``fp32``, ``int8``...: ``auto`` resolved).
     """
 
     depth: np.ndarray
@@ -58,6 +59,7 @@ class DepthMap:
     focal_source: str = "model"
     model: str | None = None
     seconds: float | None = None
+    precision: str | None = None
 
     @property
     def height(self) -> int:

@@ -73,8 +73,9 @@ def test_a_driver_mouth_shape_opens_and_closes_the_portrait_mouth() -> None:
     motion = Motion.still(1, 25.0)
     motion.mouth_open = np.zeros(1, np.float32)  # the driver's lips closed
     assert np.abs(a.target_landmarks(motion, 0) - a.primary.landmarks).max() < 0.5
-    motion.mouth_open[0] = 0.2  # as far apart as a fifth of the eye-corner distance
-    assert lip_gap(a.target_canonical(motion, 0)) == pytest.approx(closed + 0.2, abs=1e-3)
+    motion.mouth_open[0] = 0.2  # as far apart as a fifth of the eye-corner distance, read
+    parted = closed + a.rendered_opening(0.2)  # the gap at which the tracker reads that on her
+    assert lip_gap(a.target_canonical(motion, 0)) == pytest.approx(parted, abs=1e-3)
     # a rest frame caught mid-word makes the lower lip's offset push up through the upper lip
     # when the driver closes; the shape closes the lips instead
     motion.expression[0, 14, 1] = -0.8
@@ -82,6 +83,32 @@ def test_a_driver_mouth_shape_opens_and_closes_the_portrait_mouth() -> None:
     assert lip_gap(a.target_canonical(motion, 0)) == pytest.approx(closed, abs=1e-3)
     motion.mouth_open = None  # presets: the offsets alone
     assert lip_gap(a.target_canonical(motion, 0)) < closed - 0.05
+
+
+def _read_gap(frame: np.ndarray) -> float:
+    """The pose-free lip gap our tracker reads on a frame (eye-corner distances)."""
+    from unflat.face.canonical import reference_face
+    from unflat.face.pose import head_pose
+
+    found = detect(frame)[0].landmarks
+    return float(lip_gap(head_pose(found, reference_face()).invert(found)))
+
+
+def test_a_driver_s_opening_reads_back_on_the_portrait() -> None:
+    # a driver whose lips the tracker read 0, 0.04 and 0.08 eye-corner distances past closed:
+    # the tracker reads the same openings on the painting's rendered mouth (its lips part further
+    # than that: a face mesh reads a parting mouth as less open than it is)
+    a = animator()
+    motion = Motion.still(3, 25.0)
+    motion.mouth_open = np.array([0.0, 0.04, 0.08], np.float32)
+    read = [_read_gap(a.render(a.target_landmarks(motion, t))) for t in range(3)]
+    rest = _read_gap(mona())
+    assert read[0] == pytest.approx(rest, abs=0.005)
+    assert read[1] - rest == pytest.approx(0.04, abs=0.015)
+    assert read[2] - rest == pytest.approx(0.08, abs=0.015)
+    gaps = [a.rendered_opening(x) for x in np.linspace(0, 0.3, 31)]
+    assert np.all(np.diff(gaps) >= 0) and gaps[0] == 0.0  # closed stays closed, then parts
+    assert max(np.diff(gaps)) <= 0.01 / 0.25 + 1e-6  # no jumps: at most 4x the reading's step
 
 
 def test_lip_opening_counts_from_the_clip_s_closed_lips() -> None:
@@ -256,3 +283,15 @@ def test_cli_bad_driver_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert "no face" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob("out*"))
     assert main(["animate", "--driver", str(blank), "--motion", "idle", "-o", str(out)]) == 2
+
+
+def test_frames_rendered_side_by_side_equal_those_rendered_one_by_one() -> None:
+    from unflat.face.animate import animate_warped
+
+    motion = Motion.still(6, 25.0)
+    for t in range(6):
+        motion.rotation[t] = euler_to_rotation(2.0 * t, -3.0 * t, t)
+    one = [f for f, _ in animate_warped(animator(), motion, workers=1)]
+    three = [f for f, _ in animate_warped(animator(), motion, workers=3)]
+    assert len(one) == 6 and all(np.array_equal(a, b) for a, b in zip(one, three, strict=True))
+    assert not np.array_equal(one[0], one[5])

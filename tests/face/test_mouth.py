@@ -4,10 +4,18 @@ colours; drawn from the first opening past the portrait's own."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.face.test_animate import animator
 from unflat.face.animate import _set_mouth
-from unflat.face.mouth import _drawn, _driver_inside, mouth_interior, skin_colour
+from unflat.face.mouth import (
+    _SHADOW_GAMMA,
+    _drawn,
+    _driver_inside,
+    _in_shadow,
+    mouth_interior,
+    skin_colour,
+)
 from unflat.face_mesh import INNER_LIP, OUTER_LIP
 
 
@@ -70,8 +78,17 @@ def test_driver_inside_is_relit_by_the_skin_ratio() -> None:
         frame, landmarks[list(INNER_LIP)], None, driver, landmarks, skin
     )
     centre = interior[interior.shape[0] // 2, interior.shape[1] // 2]
-    assert np.allclose(centre, skin, rtol=0.03)
+    # relit to the portrait's skin, then put in the lips' shadow: 120 -> 255 (120/255)^1.6 = 76
+    assert np.allclose(centre, 255 * (skin / 255) ** _SHADOW_GAMMA, rtol=0.03)
+    assert centre[0] == pytest.approx(76.3, abs=1.5)
     assert mask.max() == 1.0
+
+
+def test_the_shadow_deepens_the_cavity_more_than_the_teeth() -> None:
+    # a cavity a fifth as bright as the teeth becomes about a thirteenth: (1/5)^1.6 = 1/13.1
+    teeth, cavity = _in_shadow(np.array([250.0])), _in_shadow(np.array([50.0]))
+    assert teeth[0] == pytest.approx(247.0, abs=0.5)  # the brightest lose least (1%)
+    assert cavity[0] / teeth[0] == pytest.approx(0.2**1.6, rel=1e-3)
 
 
 def test_an_inside_shows_from_the_first_opening_past_the_portrait_s_own() -> None:

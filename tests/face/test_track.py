@@ -127,3 +127,31 @@ def test_track_without_any_face_is_a_clear_error() -> None:
     frames = [np.full((120, 160, 3), 90, np.uint8)] * 3
     with pytest.raises(InputError, match="no face"):
         track(frames, fps=25.0)
+
+
+def test_lips_and_lids_keep_syllables_and_blinks_the_rest_is_smoothed_of() -> None:
+    # a still face whose lower lip opens and closes 4 times a second (speech's syllable rate),
+    # by 4 px, with a 0.5 px jitter on every point, 2 s at 25 fps
+    from unflat.face.track import FrameFace, build_track
+
+    rng = np.random.default_rng(0)
+    times = np.arange(50) / 25.0
+    face = reference_face()[None] * 10 + [200, 200, 0]
+    frames = np.repeat(face, len(times), axis=0) + rng.normal(0, 0.5, (len(times), 478, 3))
+    opening = 2.0 * (1 - np.cos(2 * np.pi * 4.0 * times))
+    frames[:, 14, 1] += opening
+    frames[:, 159, 1] += opening  # an upper lid, blinking as fast
+    results = [
+        FrameFace(i, float(t), f.astype(np.float32))
+        for i, (t, f) in enumerate(zip(times, frames, strict=True))
+    ]
+    tr = build_track(results, 25.0, (400, 400), neutral=0)
+    gap = tr.landmarks[:, 14, 1] - tr.landmarks[:, 13, 1]
+    swing = np.ptp(gap[25:])  # after the filter has settled: 4 px in, 3.3 out
+    assert swing > 0.7 * np.ptp(opening)
+    assert np.ptp(tr.landmarks[25:, 159, 1]) > 0.7 * np.ptp(opening)
+    # with the face's 1 Hz rest cutoff they would be cut to 1.7 px
+    slow = smooth_sequence(frames[:, [13, 14]], times)
+    assert np.ptp(slow[25:, 1, 1] - slow[25:, 0, 1]) < 0.5 * np.ptp(opening)
+    # the rest of the face is still smoothed: a nose point's jitter falls below half
+    assert np.std(tr.landmarks[25:, 4, 0]) < 0.5 * np.std(frames[25:, 4, 0])

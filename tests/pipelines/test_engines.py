@@ -75,6 +75,8 @@ def test_the_input_size_comes_from_the_weights_config() -> None:
     assert input_size(str(tiny_weights())) == 64
     assert input_size(str(tiny_weights() / "model.safetensors")) == 64
     assert input_size(None) == 256
+    # a loaded model carries the config it was built from: nothing is read again
+    assert input_size(tiny_engine().model) == 64
 
 
 def test_cli_liveportrait_without_weights_says_how_to_install_them(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from unflat.errors import WeightsError
+from unflat.errors import ConfigError, WeightsError
 from unflat.io.audio import read_audio, write_wav
 from unflat.io.video import write_video
 from unflat.nn.clip_vit import ClipVisionConfig, ClipVisionModel
@@ -57,6 +57,17 @@ def test_windows_join_into_the_clips_length(tmp_path):
     assert stages[-1] == ("VSSFlow windows", 2, 2)
 
 
+def test_weights_of_another_latent_are_refused_by_their_config(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    flow, codec = pipeline.flow, pipeline.codec
+    flow.unflat_config = {"architecture": "vssflow", "latent": "audioldm2-vae"}
+    VSSFlowPipeline(flow, codec, pipeline.clip)  # the published latent, said
+    flow.unflat_config = {"architecture": "vssflow", "latent": "mel"}  # a trainer's run
+    with pytest.raises(ConfigError, match="model the 'mel' latent") as error:
+        VSSFlowPipeline(flow, codec, pipeline.clip)
+    assert "unflat.sound.vssflow.sample" in error.value.hint
+
+
 def test_missing_weights_are_all_named_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("UNFLAT_OFFLINE", "1")
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
@@ -75,7 +86,8 @@ def test_cli_names_the_missing_weights_and_exits_2(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path / "home"))
     video = tmp_path / "clip.mp4"
     write_video(video, [np.zeros((48, 64, 3), np.uint8)] * 5, fps=10)
-    code = main(["vssflow", "generate", str(video), "-o", str(tmp_path / "out.wav")])
+    args = ["vssflow", "generate", str(video), "-o", str(tmp_path / "out.wav"), "--device", "cpu"]
+    code = main(args)
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1
     assert "missing weights" in error and "audioldm2-vocoder" in error

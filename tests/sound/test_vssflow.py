@@ -25,7 +25,6 @@ from unflat.sound.vssflow.data import SyntheticToneDataset, collate
 from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
 from unflat.sound.vssflow.frontend import MelFrontend, mel_filterbank
 from unflat.sound.vssflow.phonemes import FILLER_ID, PhonemeVocab
-from unflat.sound.vssflow.phonemes import stretch_phonemes as stretch_over_span
 from unflat.sound.vssflow.sample import generate_latents
 from unflat.sound.vssflow.train import model_from_checkpoint, train
 from unflat.sound.vssflow.vocoder import griffin_lim
@@ -125,22 +124,13 @@ def test_objective_drops_the_whole_batch_to_the_null_condition():
 
 
 # ----------------------------------------------------------------------------- phonemes
-def test_phoneme_vocab_and_stretching():
+def test_phoneme_vocab():
     vocab = PhonemeVocab()
     ids = vocab.encode("HH AH0 L OW1")
     assert vocab.decode(ids) == ["HH", "AH0", "L", "OW1"]
-    assert len(vocab) <= 200 and vocab.tokens[FILLER_ID] == "<filler>"
+    assert len(vocab) == 96 and vocab.tokens[FILLER_ID] == "<filler>"
     with pytest.raises(InputError):
         vocab.encode(["QQ"])
-    track = stretch_over_span(ids, num_frames=40, fps=40.0, span=(0.25, 0.75))
-    assert (track[:10] == FILLER_ID).all() and (track[30:] == FILLER_ID).all()
-    for k, pid in enumerate(ids):  # equal shares of 5 frames each
-        assert (track[10 + 5 * k : 15 + 5 * k] == pid).all()
-    weighted = stretch_over_span(ids, 40, 40.0, span=(0.25, 0.75), durations=[3, 1, 0.5, 0.5])
-    assert int((weighted == ids[0]).sum()) == 12
-    assert (stretch_over_span([], 40, 40.0) == FILLER_ID).all()  # video-to-sound: no speech
-    with pytest.raises(InputError):
-        stretch_over_span(ids, 40, 40.0, span=(0.5, 0.55))
 
 
 # ----------------------------------------------------------------------------- front end

@@ -63,6 +63,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     assert not [p for p in (tmp_path / "resumed").iterdir() if ".tmp" in p.name]  # atomic
     # The run folder is a model folder: the registry builds it and loads the EMA weights.
     loaded = unflat.load_model(tmp_path / "resumed")
+    assert saved["latent"] == "mel" and loaded.unflat_config["latent"] == "mel"
     assert type(loaded).__name__ == "VSSFlow"
     _assert_same_state(loaded.state_dict(), a["ema"])
 

@@ -59,6 +59,31 @@ EngineWeights = Annotated[
     ),
 ]
 
+Checkpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        help="With --engine fewshot: a run folder (or its "
+        "checkpoint.pt) of `unflat train talking-head`.",
+    ),
+]
+ShotsFrom = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--shots-from",
+        help="With --engine fewshot: more photos of the person to "
+        "embed and fine-tune on (repeatable; more photos, a closer likeness).",
+    ),
+]
+FinetuneSteps = Annotated[
+    int | None,
+    typer.Option(
+        "--finetune-steps",
+        help="With --engine fewshot: fine-tuning updates on the "
+        "photos (default 40; 0: the feed-forward model).",
+    ),
+]
+
 
 @app.command("animate")
 def animate_command(
@@ -77,6 +102,9 @@ def animate_command(
     overwrite: Overwrite = False,
     engine: AnimationEngine = "auto",
     weights: EngineWeights = None,
+    checkpoint: Checkpoint = None,
+    shots_from: ShotsFrom = None,
+    finetune_steps: FinetuneSteps = None,
     device: Device = "auto",
 ) -> None:
     """Animate a portrait with a driving video (or a motion preset); keeps the driver's sound."""
@@ -87,7 +115,9 @@ def animate_command(
         options: dict[str, object] = dict(neutral=neutral, driver_face=driver_face)
     else:
         options = dict(seconds=seconds, text=text, seed=seed)
-    pipeline = AnimatePipeline(portraits, face=face, engine=engine, weights=weights, device=device)
+    pipeline = AnimatePipeline(portraits, face=face, engine=engine, weights=weights, device=device,
+                               checkpoint=checkpoint, shots_from=shots_from,
+                               finetune_steps=finetune_steps)  # fmt: skip
     with Bar() as bar:
         written = pipeline.write(output, driver=driver, motion=motion, fps=fps,
                                  max_seconds=max_seconds, overwrite=overwrite, progress=bar,

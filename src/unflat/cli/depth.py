@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from unflat.cli.app import app
-from unflat.cli.options import Device, FocalPx, Overwrite
+from unflat.cli.options import Device, FocalPx, Overwrite, Precision
 
 if TYPE_CHECKING:
     from unflat.pipelines.depth import DepthPipeline
     from unflat.pipelines.video_depth import VideoDepthPipeline
-
-PRECISION_HELP = "fp32 (reference), bf16, fp16 (GPU) or int8 (CPU: about 2x faster than fp32)."
 
 MediaInputs = Annotated[
     list[str], typer.Argument(help="Photos, videos, folders of photos (recursive) or globs.")
@@ -28,7 +26,6 @@ Weights = Annotated[
     ),
 ]
 Model = Annotated[str, typer.Option("--model", help="Registry model name.")]
-Precision = Annotated[str, typer.Option("--precision", help=PRECISION_HELP)]
 Ply = Annotated[bool, typer.Option("--ply", help="Also write a coloured point cloud (metres).")]
 Preview = Annotated[bool, typer.Option("--preview/--no-preview", help="Colour-mapped preview.")]
 DepthFolder = Annotated[
@@ -65,7 +62,7 @@ def depth(
     model: Model = "depth-pro",
     focal_px: FocalPx = None,
     device: Device = "auto",
-    precision: Precision = "fp32",
+    precision: Precision = "auto",
     ply: Ply = False,
     preview: Preview = True,
     depth_folder: DepthFolder = None,

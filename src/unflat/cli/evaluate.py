@@ -38,13 +38,18 @@ def _check_report(json_path: Path | None, overwrite: bool) -> None:
         raise OutputError(f"{json_path} already exists", hint="pass --overwrite to replace it")
 
 
+# fp32 by default: an evaluation's figures must compare across machines, and auto's choice
+# depends on the processor.
+PRECISION_HELP = "fp32 (the reference), auto, bf16, fp16 or int8."
+
+
 @eval_app.command("depth")
 def depth_command(
     dataset_dir: Path = typer.Argument(..., help="Dataset folder with rgb/ and depth/."),
     weights: str | None = typer.Option(None, "--weights", help="A weights file to use."),
     model: str = typer.Option("depth-pro", "--model", help="Depth model name."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16, fp16 or int8."),
+    precision: str = typer.Option("fp32", "--precision", help=PRECISION_HELP),
     gt_focal: bool = typer.Option(
         False, "--gt-focal", help="Give the model the true focal length instead of estimating it."
     ),

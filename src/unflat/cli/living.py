@@ -101,6 +101,15 @@ Overwrite = Annotated[
     ),
 ]
 
+FewShotCheckpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        help="A few-shot model of `unflat train talking-head` (a run "
+        "folder or its checkpoint.pt) to draw the face: --engine fewshot.",
+    ),
+]
+
 
 @app.command("run")
 def run_command(
@@ -124,6 +133,7 @@ def run_command(
     check_sync: SyncCheck = True,
     overwrite: Overwrite = False,
     engine: AnimationEngine = "auto",
+    engine_checkpoint: FewShotCheckpoint = None,
 ) -> None:
     """A photo to a talking, moving 3D video with sound: depth, scene, face, speech, camera."""
     options = dict(locals())  # the parameters are named as RunSettings' fields

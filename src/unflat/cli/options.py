@@ -11,6 +11,14 @@ Inputs = Annotated[
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Redo or replace existing outputs.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (chosen by the processor and said in one line; docs/precision.md), fp32 "
+        "(reference), bf16, fp16 (GPU) or int8 (CPU).",
+    ),
+]
 FocalPx = Annotated[
     float | None,
     typer.Option("--focal-px", help="Focal length in pixels (overrides EXIF and estimates)."),
@@ -22,7 +30,8 @@ AnimationEngine = Annotated[
     typer.Option(
         "--engine",
         help="Face animator: classical (landmark warp, no weights), liveportrait (the "
-        "LivePortrait network: `unflat models fetch liveportrait`), or auto: liveportrait when "
-        "its weights are installed, else classical.",
+        "LivePortrait network: `unflat models fetch liveportrait`), fewshot (a model of "
+        "`unflat train talking-head`: --checkpoint), or auto: fewshot with --checkpoint, "
+        "liveportrait when its weights are installed, else classical.",
     ),
 ]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from unflat.cli.app import app
-from unflat.cli.options import Device, FocalPx, Inputs, Overwrite
+from unflat.cli.options import Device, FocalPx, Inputs, Overwrite, Precision
 
 
 class SceneFormat(str, Enum):
@@ -90,7 +90,6 @@ VideoFormatOption = Annotated[VideoFormat, typer.Option("--video-format")]
 VideoSeconds = Annotated[
     float | None, typer.Option("--seconds", help="Video length (default 2 s).")
 ]
-Precision = Annotated[str, typer.Option("--precision", help="fp32, bf16, fp16 or int8.")]
 
 
 @app.command()
@@ -112,7 +111,7 @@ def splat(
     fps: Fps = 30.0,
     seconds: VideoSeconds = None,
     device: Device = "auto",
-    precision: Precision = "fp32",
+    precision: Precision = "auto",
     overwrite: Overwrite = False,
 ) -> int:
     """3D Gaussian scenes from photos, in metres, for any splat viewer.

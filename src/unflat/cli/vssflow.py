@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from unflat.cli.app import app
-from unflat.cli.options import Overwrite
+from unflat.cli.options import Device, Overwrite
 
 vssflow_app = typer.Typer(no_args_is_help=True, help="VSSFlow: sound and speech for videos.")
 app.add_typer(vssflow_app, name="vssflow", help="VSSFlow: sound and speech for videos.")
@@ -47,6 +47,7 @@ def generate_command(
     steps: Steps = 10,
     method: Method = "dopri5",
     seed: Seed = 0,
+    device: Device = "auto",
     overwrite: Overwrite = False,
 ) -> None:
     """Sound for a video's 10 s windows (speech too with --text), as VSSFlow generates it."""
@@ -55,7 +56,7 @@ def generate_command(
 
     sampling = {"guidance": guidance, "steps": steps, "method": method, "seed": seed}
     pipeline = VSSFlowPipeline.from_options(
-        weights, features=features, reference=reference is not None, **sampling
+        weights, features=features, reference=reference is not None, device=device, **sampling
     )
     with Bar() as bar:
         result = pipeline(

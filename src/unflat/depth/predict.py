@@ -9,12 +9,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from unflat.device import check_precision, pick_device
+from unflat.device import AUTO, check_precision, pick_device, resolve_precision
 from unflat.nn.inference import apply_precision
+from unflat.nn.precision_probe import PrecisionProbe
 from unflat.nn.vit import VisionTransformer, block_progress
 from unflat.progress import Progress
 from unflat.types import DepthMap, Photo
 from unflat.weights import check_finite
+
+# ``auto`` measures the precision paths (a few seconds, once per machine) only for a network
+# this large: Depth Pro has 952M parameters; a test fixture runs in a blink in any path.
+PROBE_PARAMETERS = 100_000_000
 
 
 def to_network_input(rgb: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -30,8 +35,9 @@ class DepthEstimator:
 
     The fp32 path reproduces the published implementation. ``bf16``/``fp16`` run the network in
     that precision while the focal-length scaling and resizing stay in fp32; ``int8`` (CPU only)
-    runs the transformers' linear layers in int8 and the convolutions in bf16, the fastest CPU
-    path (errors against fp32 are in BENCHMARKS.md).
+    runs the transformers' linear layers in int8 and the convolutions in bf16, the fastest path
+    on CPUs with AVX-512 BF16 (errors against fp32 are in BENCHMARKS.md). ``auto`` (the default)
+    picks by the processor: :func:`unflat.device.resolve_precision`.
     """
 
     model: nn.Module
@@ -39,6 +45,7 @@ class DepthEstimator:
     dtype: torch.dtype = torch.float32
     name: str = "depth-pro"
     weights_sha256: str | None = None
+    precision: str = "fp32"  # the path it runs in, ``auto`` resolved
 
     @classmethod
     def from_options(
@@ -46,20 +53,22 @@ class DepthEstimator:
         weights: str | None = None,
         model: str = "depth-pro",
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
     ) -> DepthEstimator:
         """Load from the registry (``model``) or a local ``weights`` file or folder."""
         from unflat.weights import load_model, resolve_weights, weights_id
 
         torch_device = pick_device(device)
-        check_precision(precision, torch_device)  # before gigabytes of weights are loaded
+        if precision != AUTO:  # auto is resolved once the network is known
+            check_precision(precision, torch_device)  # before gigabytes of weights are loaded
         # Resolved once: the file loaded is the file whose hash goes into every sidecar.
         file = resolve_weights(model, weights)
         network = load_model(model, device=torch_device, weights=file)
+        precision = resolve_precision(precision, torch_device, probe_for(network, torch_device))
         dtype = apply_precision(network, precision, torch_device, (VisionTransformer,))
         sha256 = weights_id(file)
         name = model if weights is None else str(weights)
-        return cls(network, torch_device, dtype, name=name, weights_sha256=sha256)
+        return cls(network, torch_device, dtype, name, sha256, precision)
 
     def predict(
         self, photo: Photo, f_px: float | None = None, progress: Progress | None = None
@@ -87,6 +96,14 @@ class DepthEstimator:
             focal_source=source,
             model=self.name,
             seconds=time.perf_counter() - start,
+            precision=self.precision,
         )
 
     __call__ = predict
+
+
+def probe_for(network: nn.Module, device: torch.device) -> PrecisionProbe | None:
+    """The probe ``auto`` may time on ``device``: for a large network on the CPU only."""
+    if device.type != "cpu" or sum(p.numel() for p in network.parameters()) < PROBE_PARAMETERS:
+        return None
+    return PrecisionProbe(device)

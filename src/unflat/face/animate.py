@@ -30,7 +30,10 @@ import cv2
 import numpy as np
 
 from unflat import face_mesh as measures
+from unflat.device import frame_workers, pipelined
 from unflat.face.canonical import pose_weights, reference_face, triangles
+from unflat.face.composite import composite
+from unflat.face.detect import detect
 from unflat.face.expressions import jaw_open
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
@@ -44,7 +47,7 @@ from unflat.face.portrait import (
 )
 from unflat.face.pose import fit_similarity, head_pose
 from unflat.face.warp import backward_map, clip_box, delaunay, remap
-from unflat.face_mesh import EYE_CONTOUR_INDICES
+from unflat.face_mesh import EYE_CONTOUR_INDICES, FACE_OVAL
 from unflat.progress import Progress, counted
 from unflat.types import FaceTrack
 
@@ -52,16 +55,22 @@ from unflat.types import FaceTrack
 POSE_LIMITS = np.array([20.0, 28.0, 25.0])
 # Head shift limit, in outer-eye-corner distances.
 MAX_SHIFT = 0.35
-FACE_OVAL = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-)  # fmt: skip
 # Rings around the face (scale from the face centre) and how much of the head's motion their
 # vertices take at the crown and at the chin; the last ring is fixed.
 _RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))
 # Mouth opening (inner-lip gap over eye-corner distance) that counts as an open mouth.
 OPEN_MOUTH = 0.06
 _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
+# Lip gaps (eye-corner distances past the portrait's closed lips) at which a portrait's mouth is
+# rendered and read back by the face tracker, once per portrait driven by a video. The tracker's
+# mesh (like any face mesh without lip refinement) reads a parting mouth as less open than its
+# lips are, by how much depends on the face (thin painted lips read closed until well apart),
+# and a driver's openings are that tracker's readings of its face: so the portrait's lips part
+# until the tracker reads on its face what it read on the driver's. Up to about the jaw's reach;
+# the reading is taken to grow at least a quarter as fast as the gap (single readings are noisy,
+# and a flat stretch would make a small change of the driver's a jump of the jaw).
+_MOUTH_PROBES = (0.0, 0.04, 0.08, 0.13, 0.2, 0.3)
+_MIN_READ_SLOPE, _MAX_RENDERED_GAP = 0.25, 0.45
 _MAX_GAZE = 0.22
 # How much of each expression measure counts as much as 10 degrees of head rotation.
 _KEY_SCALE = np.array([0.05, 0.05, 0.08, 0.08])
@@ -114,12 +123,15 @@ class _Rig:
     weights: np.ndarray  # [V] share of the head's motion each non-face vertex takes
     triangles: np.ndarray  # [M,3] outer triangles, then the face's 898
     n_outer: int
-    plate: np.ndarray
+    plate: np.ndarray  # uint8, the whole image
     region: tuple[int, int, int, int]  # box outside which frames equal the portrait
     settle: float  # pixels a point must move before the plate fully shows behind it
-    # inside ``region``: the portrait, float32, and how much of each pixel is the person
-    still: np.ndarray
+    canvas: np.ndarray  # the portrait as float32, which each frame starts from
+    # inside ``region``: how much of each pixel is the person (float32), and the portrait and
+    # the plate (uint8, contiguous, as the compositing loop reads them)
     foreground: np.ndarray
+    still: np.ndarray
+    plate_region: np.ndarray
 
 
 def _build_rig(shot: Portrait) -> _Rig:
@@ -171,16 +183,19 @@ def _build_rig(shot: Portrait) -> _Rig:
         hi = np.maximum(hi, [xs.max() + 1, ys.max() + 1])
     region = clip_box((*lo, *hi), (height, width))
     x0, y0, x1, y1 = region
+    plate = background_plate(shot.image, hole)
     return _Rig(
         points=np.concatenate([face, extra]),
         weights=weights,
         triangles=np.concatenate([mapping[tri], triangles()]).astype(np.int32),
         n_outer=len(tri),
-        plate=background_plate(shot.image, hole).astype(np.float32),
+        plate=plate,
         region=region,
         settle=max(_SETTLE * float(measures.face_unit(shot.landmarks)), 1.0),
-        still=shot.image[y0:y1, x0:x1].astype(np.float32),
+        canvas=shot.image.astype(np.float32),
         foreground=np.clip(shot.person[y0:y1, x0:x1] / _PERSON_FULL, 0, 1).astype(np.float32),
+        still=np.ascontiguousarray(shot.image[y0:y1, x0:x1]),
+        plate_region=np.ascontiguousarray(plate[y0:y1, x0:x1]),
     )
 
 
@@ -230,6 +245,13 @@ def closed_lip_gap(canonical: np.ndarray) -> float:
     return gap if gap <= measures.LIPS_CLOSED else 0.0
 
 
+def _same_face(found: np.ndarray, landmarks: np.ndarray) -> bool:
+    """Whether a face found in a rendered frame is the portrait's (not another in the picture):
+    its landmarks lie within a third of an eye-corner distance of the portrait's, on average."""
+    offset = np.linalg.norm(found[:468, :2] - landmarks[:468, :2], axis=1).mean()
+    return bool(offset < float(measures.face_unit(landmarks)) / 3)
+
+
 def _set_gaze(canonical: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     out = canonical.copy()
     for e, (corner_a, corner_b) in enumerate(measures.EYE_CORNERS):
@@ -272,6 +294,7 @@ class Animator:
         centre = self.primary.canonical[ids].T @ weights / weights.sum()
         self._centres = centre, self.primary.pose.apply(centre[None])[0]
         self._shot_keys = [_expression_key(shot.canonical) for shot in self.shots]
+        self._mouth_map: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- retargeting -------------------------------------------------------------------------
 
@@ -288,9 +311,51 @@ class Animator:
         expression[468:] = 0.0
         canonical = self.primary.canonical + expression
         if motion.mouth_open is not None:  # a shape: as far beyond the portrait's closed lips
-            canonical = _set_mouth(canonical, self._closed_lips + float(motion.mouth_open[t]))
+            gap = self.rendered_opening(float(motion.mouth_open[t]))
+            canonical = _set_mouth(canonical, self._closed_lips + gap)
         canonical = _set_lids(canonical, motion.eye_open[t])
         return _set_gaze(canonical, motion.gaze[t])
+
+    def rendered_opening(self, opening: float) -> float:
+        """How far past its closed lips (eye-corner distances) the portrait's lips must part for
+        the face tracker to read ``opening`` past its reading of them closed: the inverse of
+        :meth:`mouth_response`, with the last probe's slope beyond it (a face whose reading
+        saturates parts no further than the tracker's reading grows)."""
+        if self._mouth_map is None:
+            self._mouth_map = self.mouth_response()
+        read, literal = self._mouth_map
+        if opening <= read[-1]:
+            return float(np.interp(opening, read, literal))
+        return float(min(literal[-1] + opening - read[-1], _MAX_RENDERED_GAP))
+
+    def mouth_response(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tracker's reading past the closed one, lip gap rendered) at each of the probes,
+        the readings made increasing; the identity where the tracker loses the face."""
+        shot = self.primary
+        literal, read = [], []
+        for opening in _MOUTH_PROBES:
+            canonical = _set_mouth(shot.canonical, self._closed_lips + opening)
+            frame = self.render(self._posed(canonical))
+            faces = [f for f in detect(frame) if _same_face(f.landmarks, shot.landmarks)]
+            if faces:
+                found = faces[0].landmarks
+                literal.append(opening)
+                read.append(
+                    float(measures.lip_gap(head_pose(found, reference_face()).invert(found)))
+                )
+        if len(read) < 2:
+            return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+        rise, gaps = np.array(read) - read[0], np.array(literal)
+        for k in range(1, len(rise)):  # the reading grows as the lips part, never slower than this
+            rise[k] = max(rise[k], rise[k - 1] + _MIN_READ_SLOPE * (gaps[k] - gaps[k - 1]))
+        return rise, gaps
+
+    def _posed(self, canonical: np.ndarray) -> np.ndarray:
+        """Pose-free landmarks placed with the primary portrait's own head pose."""
+        pose = self.primary.pose
+        centre, source_centre = self._centres
+        moved = pose.scale * (canonical - centre) @ pose.rotation.T + source_centre
+        return moved.astype(np.float32)
 
     def target_landmarks(self, motion: Motion, t: int) -> np.ndarray:
         """Where the portrait's 478 landmarks go in frame ``t`` (pixels of the canvas).
@@ -342,21 +407,20 @@ class Animator:
         src = np.concatenate([src_face, extra_src])
         dst = np.concatenate([dst_face, extra_dst])
         depth = np.concatenate([target[:468, 2], np.full(len(extra_src), 1e9)])
-        x0, y0, x1, y1 = rig.region
+        x0, y0 = rig.region[:2]
         map_x, map_y = backward_map(src, dst, rig.triangles, rig.region, depth=depth)
         self._soften_edge(map_x, map_y, dst_face)
         self._shift_irises(map_x, map_y, (x0, y0), target, shot)
-        warped = remap(shot.image, map_x, map_y).astype(np.float32)
-        alpha = remap(shot.person, map_x, map_y)[..., None]
-        frame = shot.image.astype(np.float32)
-        frame[y0:y1, x0:x1] = alpha * warped + (1 - alpha) * self._background(map_x, map_y)
+        alpha = remap(shot.person, map_x, map_y)
+        frame = self._composite(remap(shot.image, map_x, map_y), alpha, map_x, map_y)
         weights = self.shot_weights(target)
         if weights[0][0] != 0 or len(weights) > 1:
             self._blend_shots(frame, target, weights)
         best = self.shots[weights[0][0]]
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
-        warp = Warp(rig.region, map_x, map_y, alpha[..., 0])
-        return np.clip(frame + 0.5, 0, 255).astype(np.uint8), warp
+        warp = Warp(rig.region, map_x, map_y, alpha)
+        # rounded and saturated to 8 bits in one pass (a colour-matched shot can go below 0)
+        return cv2.convertScaleAbs(np.maximum(frame, 0, out=frame)), warp
 
     def _soften_edge(self, map_x: np.ndarray, map_y: np.ndarray, face: np.ndarray) -> None:
         """Fade the warp's edge: outside the face oval (``face``: the 468 target points) the
@@ -391,9 +455,12 @@ class Animator:
             change = outside * (cv2.GaussianBlur(shift, (0, 0), sigma) - shift)
             full += cv2.resize(change, (width, height), interpolation=cv2.INTER_LINEAR)
 
-    def _background(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        """What lies behind the warped person inside the rig's region: the portrait where
-        nothing moved, the plate where the person has moved away.
+    def _composite(
+        self, warped: np.ndarray, alpha: np.ndarray, map_x: np.ndarray, map_y: np.ndarray
+    ) -> np.ndarray:
+        """The frame (float32): the portrait, with inside the rig's region the warped person
+        (``warped``, weight ``alpha``) over what lies behind it: the portrait where nothing
+        moved, the plate where the person has moved away.
 
         The plate shows in proportion to how far the warp moved each pixel (full after
         ``settle`` pixels) and to how much of the person the portrait held there, so a head
@@ -402,12 +469,10 @@ class Animator:
         """
         rig = self.rig
         x0, y0, x1, y1 = rig.region
-        moved = np.hypot(
-            map_x - np.arange(x0, x1, dtype=np.float32)[None],
-            map_y - np.arange(y0, y1, dtype=np.float32)[:, None],
-        )
-        share = np.clip(moved / rig.settle, 0.0, 1.0) * rig.foreground
-        return rig.still + share[..., None] * (rig.plate[y0:y1, x0:x1] - rig.still)
+        frame = rig.canvas.copy()
+        composite(frame[y0:y1, x0:x1], warped, alpha, rig.still, rig.plate_region,
+                  rig.foreground, (map_x, map_y), (x0, y0), rig.settle)  # fmt: skip
+        return frame
 
     def _shift_irises(
         self,
@@ -588,8 +653,13 @@ def animate_warped(
     fps: float | None = None,
     max_seconds: float | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> Iterator[tuple[np.ndarray, Warp]]:
-    """:func:`animate` with a prepared ``animator``, yielding each frame with its :class:`Warp`."""
+    """:func:`animate` with a prepared ``animator``, yielding each frame with its :class:`Warp`.
+
+    ``workers`` threads render frames ahead of the consumer (default
+    :func:`~unflat.device.frame_workers`); the frames come out in order either way.
+    """
     if isinstance(driver, Motion):
         motion, landmarks, frames = driver, None, None
         times = np.arange(len(driver)) / driver.fps
@@ -597,17 +667,27 @@ def animate_warped(
         motion, times, landmarks = from_track(driver), driver.times, driver.landmarks
     motion = animator.limited(motion)
     indices = output_indices(times, fps or motion.fps, max_seconds)
-    frame_cache: tuple[int, np.ndarray] | None = None
-    numbered = enumerate(frames) if frames is not None else None
-    for t in counted(indices, progress, "animating"):
-        driver_frame = None
-        if numbered is not None:
-            while frame_cache is None or frame_cache[0] < t:
-                frame_cache = next(numbered)
-            driver_frame = frame_cache[1]
-        target = animator.target_landmarks(motion, int(t))
-        yield animator.render_warped(
+
+    def jobs() -> Iterator[tuple[int, np.ndarray | None]]:
+        # the driver's frames are decoded here, in the caller's thread, in order
+        frame_cache: tuple[int, np.ndarray] | None = None
+        numbered = enumerate(frames) if frames is not None else None
+        for t in counted(indices, progress, "animating"):
+            driver_frame = None
+            if numbered is not None:
+                while frame_cache is None or frame_cache[0] < t:
+                    frame_cache = next(numbered)
+                driver_frame = frame_cache[1]
+            yield int(t), driver_frame
+
+    def render(job: tuple[int, np.ndarray | None]) -> tuple[np.ndarray, Warp]:
+        t, driver_frame = job
+        target = animator.target_landmarks(motion, t)
+        return animator.render_warped(
             target,
             driver_frame=driver_frame,
             driver_landmarks=None if landmarks is None else landmarks[t],
         )
+
+    # frames render side by side while the caller encodes the finished ones
+    yield from pipelined(render, jobs(), workers=workers or frame_workers())

@@ -41,6 +41,13 @@ from unflat.types import FaceTrack
 # A re-detected face counts as the one being followed if its centre lies within this many box
 # widths of where the face was last seen.
 _FOLLOW_RADIUS = 0.75
+# Syllables per second of ordinary speech (Hz): the lips' own smoothing cutoff.
+SYLLABLE_RATE = 4.5
+_FAST = sorted(
+    set(face_mesh.INNER_LIP)
+    | set(face_mesh.OUTER_LIP)
+    | {i for eye in EYE_CONTOUR_INDICES for i in eye[:EYE_LID_POINTS]}
+)
 
 
 @dataclass
@@ -246,7 +253,11 @@ def build_track(
             landmarks[r.index] = r.landmarks
     landmarks = bridge_gaps(landmarks, detected, times)
     if smooth and len(results) > 1:
-        landmarks = smooth_sequence(landmarks, times)
+        raw, landmarks = landmarks, smooth_sequence(landmarks, times)
+        # the lips are speech's fastest movers: they open and close with each syllable, 4 to 5
+        # times a second, which the 1 Hz rest cutoff cuts to a fraction; they get that rate, and
+        # so do the lids (a blink closes and opens within a syllable's time)
+        landmarks[:, _FAST] = smooth_sequence(raw[:, _FAST], times, min_cutoff=SYLLABLE_RATE)
     chosen = parse_neutral(neutral)
     if chosen is not None and chosen >= len(results):
         raise InputError(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from unflat.face.raster import fill_backward_maps
+
 # Sub-pixel precision of the triangle rasteriser (OpenCV ``shift`` bits: 1/16 px).
 _SHIFT = 4
 
@@ -103,14 +105,8 @@ def backward_map(
         order = np.arange(len(triangles))
     else:
         order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")
-    offset = np.array([x0, y0], dtype=np.float64)
-    index = triangle_index_map(dst - offset, triangles, order, (y1 - y0, x1 - x0))
-    maps = affine_maps(src, dst, triangles).astype(np.float32)
-    covered = index >= 0
-    a = maps[index[covered]]  # [P,2,3]
-    px, py = map_x[covered], map_y[covered]
-    map_x[covered] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
-    map_y[covered] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    corners = np.asarray(dst, dtype=np.float64)[triangles]
+    fill_backward_maps(map_x, map_y, corners, affine_maps(src, dst, triangles), order, (x0, y0))
     return map_x, map_y
 
 

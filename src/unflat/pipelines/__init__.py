@@ -4,7 +4,7 @@ Each is a class built once from options (``from_options(...)``, models loaded on
 kept) and called on one input; the CLI, the web app and batches run these same objects::
 
     from unflat.pipelines import DepthPipeline
-    depth = DepthPipeline(precision="fp32")("photo.jpg")     # -> unflat.DepthMap
+    depth = DepthPipeline(precision="auto")("photo.jpg")     # -> unflat.DepthMap
 
 Long work reports progress through :mod:`unflat.progress`.
 """

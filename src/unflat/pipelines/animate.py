@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from unflat.errors import InputError, OutputError
+from unflat.errors import ConfigError, InputError, OutputError
 from unflat.face.neutral import describe_frame
 from unflat.face.presets import generate, syllable_times
 from unflat.face.track import parse_neutral, track
 from unflat.io.images import read_photo
 from unflat.io.video import VideoInfo, VideoWriter, check_moving, probe_video, read_video
-from unflat.pipelines.engines import AUTO, Engine, choose_engine, open_engine
+from unflat.pipelines.engines import AUTO, FEWSHOT, Engine, choose_engine, open_engine
 from unflat.progress import Progress, note
 from unflat.types import FaceTrack
 
@@ -53,9 +53,11 @@ class AnimatePipeline:
     """Animates one person's portraits (the first sets the frame; default: the Mona Lisa).
 
     ``face`` picks the portrait's face (0: largest); ``engine`` the animator
-    (:mod:`unflat.pipelines.engines`: ``auto``, ``classical`` or ``liveportrait``, whose
-    ``weights`` may be a local folder). The portraits are read and the engine prepared once;
-    each call animates them with another driver or preset.
+    (:mod:`unflat.pipelines.engines`: ``auto``, ``classical``, ``liveportrait``, whose
+    ``weights`` may be a local folder, or ``fewshot``, whose ``checkpoint`` is a model of
+    ``unflat train talking-head``, fine-tuned for ``finetune_steps`` on the portraits and the
+    photos ``shots_from``). The portraits are read and the engine prepared once; each call
+    animates them with another driver or preset.
     """
 
     def __init__(
@@ -66,11 +68,20 @@ class AnimatePipeline:
         engine: str = AUTO,
         weights: str | None = None,
         device: str = "auto",
+        checkpoint: str | None = None,
+        shots_from: list[Path] | None = None,
+        finetune_steps: int | None = None,
     ) -> None:
         self.sources = list(portraits or []) or [bundled_portrait()]
         self.face = face
-        self.engine_name = choose_engine(engine, weights)  # refused before any work
+        self.engine_name = choose_engine(engine, weights, checkpoint)  # refused before any work
         self.weights, self.device = weights, device
+        self.fewshot = dict(checkpoint=checkpoint, finetune_steps=finetune_steps)
+        self.shots_from = list(shots_from or [])
+        if self.engine_name != FEWSHOT and (self.shots_from or finetune_steps is not None):
+            raise ConfigError("--shots-from and --finetune-steps are for the few-shot engine",
+                              "give more photos of the person as portraits, or use "
+                              "--engine fewshot --checkpoint RUN")  # fmt: skip
         self._images: list[np.ndarray] | None = None
         self._engine: Engine | None = None
 
@@ -87,8 +98,10 @@ class AnimatePipeline:
     def engine(self) -> Engine:
         """The animator, prepared for the portraits on first use."""
         if self._engine is None:
+            shots = [read_photo(path).rgb for path in self.shots_from]
             self._engine = open_engine(self.engine_name, self.images, face=self.face,
-                                       weights=self.weights, device=self.device)  # fmt: skip
+                                       weights=self.weights, device=self.device, shots=shots,
+                                       **self.fewshot)  # type: ignore[arg-type]  # fmt: skip
         return self._engine
 
     @classmethod
@@ -166,6 +179,8 @@ class AnimatePipeline:
         if output.exists() and not overwrite:
             raise OutputError(f"{output} already exists", hint="pass --overwrite to replace it")
         self.images  # noqa: B018 - a bad portrait is reported before the driver is opened
+        if self.engine_name == FEWSHOT:
+            self.engine  # noqa: B018 - and a bad checkpoint before the driver is tracked
         audio = None
         if driver is not None:
             info = probe_driver(driver)

@@ -88,6 +88,7 @@ def write_depth_outputs(
         "depth_max_m": float(np.nanmax(result.depth)),
         "model": result.model,
         "weights_sha256": weights_sha256,
+        "precision": result.precision,
         "seconds": result.seconds,
         "unflat": __version__,
         "files": {
@@ -113,7 +114,7 @@ class DepthPipeline:
         weights: str | None = None,
         model: str = "depth-pro",
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         ply: bool = False,
         preview: bool = True,

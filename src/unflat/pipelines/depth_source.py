@@ -34,7 +34,7 @@ class DepthSource:
         *,
         weights: str | None = None,
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         depth_units: str | float = "auto",
     ) -> None:

@@ -57,11 +57,12 @@ class RunSettings:
     seed: int = 0
     weights: str | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     overwrite: bool = False
     check_sync: bool = True
     engine: str = AUTO
     engine_weights: str | None = None
+    engine_checkpoint: str | None = None
 
     def check(self) -> None:
         """``ConfigError`` for options that cannot go together, before any work."""
@@ -78,7 +79,7 @@ class RunSettings:
             living.check_motion_spec(self.motion)
         living.check_trajectory(self.trajectory)
         if not self.no_face:
-            choose_engine(self.engine, self.engine_weights)
+            choose_engine(self.engine, self.engine_weights, self.engine_checkpoint)
         if not (math.isfinite(self.fps) and 1 <= self.fps <= 120):
             raise ConfigError(f"--fps {self.fps} is outside 1..120", "use e.g. 25")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):

@@ -13,7 +13,7 @@ from unflat.face.motion import Motion
 from unflat.io.video import VideoWriter, read_video
 from unflat.pipelines import living
 from unflat.pipelines.animate import rest_frame_note
-from unflat.pipelines.engines import Engine, choose_engine, open_engine
+from unflat.pipelines.engines import FEWSHOT, Engine, choose_engine, open_engine
 from unflat.pipelines.run_context import RunContext, face_model_hashes
 from unflat.pipelines.run_record import run_stage
 from unflat.pipelines.run_sound import clip_seconds
@@ -58,9 +58,14 @@ def _engine_key(settings: Any) -> str | None:
     """The engine that will draw the face, and whose weights: what the frames depend on."""
     if settings.no_face:
         return None
-    chosen = choose_engine(settings.engine, settings.engine_weights)
+    chosen = choose_engine(settings.engine, settings.engine_weights, settings.engine_checkpoint)
     if chosen == "classical":
         return chosen
+    if chosen == FEWSHOT:
+        from unflat.face.fewshot.engine import checkpoint_file
+        from unflat.weights import weights_id
+
+        return f"{chosen}:{weights_id(checkpoint_file(settings.engine_checkpoint))}"
     from unflat.weights import resolve_weights, weights_id
 
     return f"{chosen}:{weights_id(resolve_weights(chosen, settings.engine_weights))}"
@@ -70,7 +75,7 @@ def _engine(stages: RunContext) -> Engine:
     s = stages.settings
     try:
         return open_engine(s.engine, [stages.photo.rgb], weights=s.engine_weights,
-                           device=s.device)  # fmt: skip
+                           device=s.device, checkpoint=s.engine_checkpoint)  # fmt: skip
     except InputError as error:
         if not error.message.startswith(("no face", "the face in")):
             raise

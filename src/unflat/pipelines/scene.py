@@ -34,6 +34,9 @@ from unflat.splat.video import VideoOptions, write_path_video
 from unflat.types import Camera, Photo
 
 METHODS = ("auto", "sharp", "rgbd")
+#: The precision paths ``auto`` may run SHARP in: those whose error against fp32 is recorded
+#: (tests/nn/test_inference.py: int8-fp32 1e-5 relative depth). An explicit --precision is obeyed.
+SHARP_FAITHFUL = ("fp32", "int8-fp32")
 PATH_NAMES = "swipe, shake, rotate, rotate_forward, dolly_zoom, orbit or ken_burns."
 _DEPTH_NAMES = (".depth.npy", ".depth_mm.png", ".npy", ".png", ".pfm", ".tif", ".exr")
 
@@ -68,7 +71,7 @@ class ScenePipeline:
         weights: str | None = None,
         depth_weights: str | None = None,
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         depth_units: str | float = "auto",
         background: bool = True,
@@ -123,18 +126,21 @@ class ScenePipeline:
 
     def _sharp_model(self) -> torch.nn.Module:
         if self._sharp is None:
-            from unflat.device import check_precision, pick_device
+            from unflat.device import check_precision, pick_device, resolve_precision
             from unflat.nn.inference import apply_precision
             from unflat.nn.vit import VisionTransformer
             from unflat.weights import load_model, resolve_weights, weights_id
 
             device = pick_device(self.device)
-            check_precision(self.precision, device)  # before the weights are loaded
+            if self.precision != "auto":  # before gigabytes of weights are loaded
+                check_precision(self.precision, device)
             file = resolve_weights("sharp", self.weights)
-            self._sharp = load_model("sharp", device=device, weights=file)
-            if self.precision != "fp32":  # fp32 stays the model exactly as loaded
-                # SHARP's encoder is Depth Pro's: the same paths, the same blocks to quantise.
-                apply_precision(self._sharp, self.precision, device, (VisionTransformer,))
+            network = load_model("sharp", device=device, weights=file)
+            precision = resolve_precision(
+                self.precision, device, model="SHARP", faithful=SHARP_FAITHFUL
+            )
+            apply_precision(network, precision, device, (VisionTransformer,))
+            self._sharp = network
             self.weights_sha256 = weights_id(file)
         return self._sharp
 

@@ -146,7 +146,7 @@ class VideoDepthPipeline:
         *,
         weights: str | None = None,
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         focal_px: float | None = None,
         depth_folder: Path | None = None,
         depth_units: str | float = "auto",

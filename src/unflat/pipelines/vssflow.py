@@ -28,6 +28,7 @@ from unflat.progress import Progress, report
 from unflat.registry import get_entry
 from unflat.sound.vssflow.clip import frame_features, frame_indices, window_pixels
 from unflat.sound.vssflow.codec import LatentCodec
+from unflat.sound.vssflow.config import AUDIOLDM2_LATENT, latent_kind
 from unflat.sound.vssflow.features import ConditionFeatures, read_features
 from unflat.sound.vssflow.model import VSSFlow
 from unflat.sound.vssflow.rawnet import RawNet3, speaker_embedding
@@ -91,6 +92,14 @@ class VSSFlowPipeline:
         overlap: float = 1.0,
         phonemizer: Phonemizer | None = None,
     ) -> None:
+        kind = latent_kind(getattr(flow, "unflat_config", None))
+        if kind != AUDIOLDM2_LATENT:
+            raise ConfigError(
+                f"these VSSFlow weights model the {kind!r} latent, not the AudioLDM2 VAE's that "
+                "this command decodes",
+                "use weights trained on the published latent (a run of `unflat train vssflow` "
+                "samples with python -m unflat.sound.vssflow.sample --checkpoint RUN)",
+            )
         if flow.cfg.latent_channels != codec.latent_channels or flow.cfg.latent_fps != 25:
             raise ConfigError(
                 f"this VSSFlow network models {flow.cfg.latent_channels} channels at "
@@ -111,8 +120,12 @@ class VSSFlowPipeline:
         device: str = "cpu",
         **options: object,
     ) -> VSSFlowPipeline:
-        """Check every weight file first (one error naming all that are missing), then load.
-        ``reference``: a reference voice will be given (RawNet3 is then needed)."""
+        """Check every weight file first (one error naming all that are missing), then load on
+        ``device`` (``auto``, ``cpu``, ``cuda``...). ``reference``: a reference voice will be
+        given (RawNet3 is then needed)."""
+        from unflat.device import pick_device
+
+        device = pick_device(device)
         need_clip = features is None or read_features(features).video is None
         missing = missing_weights(weights, need_clip, reference)
         if missing:

@@ -182,10 +182,13 @@ def load_model(
     verify_cached(file)
     state = read_state(file)
     model = _build(config, builder)
-    _load_strict(model, state, file, str(config.get("architecture")))
+    architecture = config.get("architecture")
+    load_strict(model, state, f"{file} does not match the {architecture} architecture")
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     # Where the weights came from, for messages about what the model then produces.
     model.unflat_weights = weights_label(file)
+    # The config it was built from, for what the state dict does not hold (its input size).
+    model.unflat_config = config
     return model
 
 
@@ -204,8 +207,15 @@ def _build(config: dict, builder: Callable[[dict], nn.Module] | None) -> nn.Modu
         raise
 
 
-def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], file: Path, arch: str) -> None:
-    """``load_state_dict(strict=True)`` with a one-line error that names what does not match."""
+#: What to do about weights that do not fit the model they were loaded into.
+MISMATCH_HINT = "pass weights made for this model, or a folder with the config.json they came with"
+
+
+def load_strict(
+    model: nn.Module, state: dict[str, torch.Tensor], what: str, hint: str = MISMATCH_HINT
+) -> None:
+    """``load_state_dict(strict=True)``, or a one-line ``WeightsError`` that starts with
+    ``what`` (the weights "do not match" whose architecture) and names what does not match."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -222,14 +232,12 @@ def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], file: Path, a
             shown = ", ".join(names) + (", ..." if len(keys) > 3 else "")
             problems.append(f"{len(keys)} {label} ({shown})")
     if problems:
-        raise WeightsError(
-            f"{file} does not match the {arch} architecture: {'; '.join(problems)} tensors",
-            "pass weights made for this model, or a folder with the config.json they came with",
-        )
+        raise WeightsError(f"{what}: {'; '.join(problems)} tensors", hint)
     model.load_state_dict(state, strict=True)
 
 
 __all__ = [
     "load_model",
+    "load_strict",
     "resolve_weights",
 ]

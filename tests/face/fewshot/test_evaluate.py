@@ -8,6 +8,8 @@ import torch
 
 from unflat.face.fewshot.config import tiny_config
 from unflat.face.fewshot.evaluate import evaluate, person_frames
+from unflat.face.fewshot.landmark_reader import LandmarkReader, landmark_error
+from unflat.face.fewshot.losses import LossWeights
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.face.fewshot.synthetic import SyntheticFaces
 
@@ -32,3 +34,18 @@ def test_scores_per_shot_count() -> None:
     torch.testing.assert_close(
         real[-1], torch.from_numpy(data.video(0)[0][-1]).permute(2, 0, 1) / 255
     )
+
+
+def test_landmark_error_and_outputs_when_asked() -> None:
+    torch.manual_seed(0)
+    model = FewShotTalkingHead(tiny_config(videos=1, image_size=32))
+    data = SyntheticFaces(1, frames=5, size=32, seed=9)
+    reader = LandmarkReader().eval()
+    outputs: dict = {}
+    scores = evaluate(model, data, [0], shots=(0, 1), eval_frames=2, finetune_steps=1,
+                      reader=reader, outputs=outputs,
+                      finetune_weights=LossWeights().content_only())  # fmt: skip
+    made = outputs[0, 0]
+    assert set(outputs) == {(0, 0), (1, 0)} and made.shape == (2, 3, 32, 32)
+    wanted = landmark_error(reader, made, data.video(0)[1][-2:])
+    assert abs(scores["0"]["landmarks"] - wanted) < 1e-5

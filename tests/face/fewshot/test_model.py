@@ -7,7 +7,7 @@ import torch
 
 from unflat.errors import ConfigError
 from unflat.face.fewshot.blocks import AdaptiveInstanceNorm, SelfAttention
-from unflat.face.fewshot.config import ARCHITECTURE, FewShotConfig, tiny_config
+from unflat.face.fewshot.config import ARCHITECTURE, FewShotConfig, proof_config, tiny_config
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.registry import architectures, build_model
 
@@ -68,6 +68,19 @@ def test_spectral_norm_and_attention_where_the_paper_has_them(model: FewShotTalk
     for net in (model.embedder, model.generator, model.discriminator):
         assert any(isinstance(m, SelfAttention) for m in net.modules())
     assert sum(isinstance(m, SelfAttention) for m in model.generator.modules()) == 2
+
+
+def test_the_proof_model_keeps_attention_off_large_maps() -> None:
+    proof = FewShotTalkingHead(proof_config(videos=2))
+    assert proof.config.embedding_dim == 64 and proof.config.width(2) == 64
+    for net in (proof.embedder, proof.discriminator):
+        assert sum(isinstance(m, SelfAttention) for m in net.modules()) == 1
+    assert not any(isinstance(m, SelfAttention) for m in proof.generator.modules())
+    # Spectral norm in D only.
+    for net, wanted in ((proof.embedder, False), (proof.generator, False),
+                        (proof.discriminator, True)):  # fmt: skip
+        convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all(hasattr(m, "parametrizations") == wanted for m in convs)
 
 
 def test_registered_with_the_paper_size_as_default() -> None:

@@ -44,7 +44,7 @@ def test_meta_steps_fit_an_episode_and_pull_columns_to_embeddings() -> None:
                for _ in range(10)]  # fmt: skip
     assert set(history[0]) >= {"content", "adversarial", "feature_matching", "embedding_match",
                                "discriminator", "l1"}  # fmt: skip
-    assert history[-1]["l1"] < 0.7 * history[0]["l1"]
+    assert history[-1]["l1"] < 0.75 * history[0]["l1"]
     with torch.no_grad():
         after = (model.discriminator.columns - model.embedder.embed(
             episodes.frames, episodes.landmarks)).abs().mean()  # fmt: skip
@@ -80,3 +80,21 @@ def test_loss_weights_scale_the_generator_terms() -> None:
     plain = LossWeights(adversarial=0.0, feature_matching=0.0)
     terms = meta_step(side, model.discriminator, optimisers, episodes, ContentLoss(), plain)
     assert terms["adversarial"] == 0 and terms["feature_matching"] == 0 and terms["content"] > 0
+
+
+def test_identity_reaches_the_output_and_gradients_reach_the_embedder() -> None:
+    model, episodes = _model(), _episodes()
+    side = EmbedAndGenerate(model.embedder, model.generator)
+    model.eval()
+    # Two people's embeddings draw the same landmarks differently: AdaIN carries identity.
+    embedding, fake = side(
+        episodes.frames, episodes.landmarks, episodes.target_landmarks[:1].repeat(2, 1, 1, 1)
+    )
+    assert (embedding[0] - embedding[1]).abs().max() > 1e-4
+    assert (fake[0] - fake[1]).abs().mean() > 1e-4
+    # The content loss's gradient flows through P into every embedder block.
+    ContentLoss()(fake, episodes.target).backward()
+    for name, parameter in model.embedder.named_parameters():
+        # Attention starts switched off (gamma = 0): only gamma learns at first.
+        if "query" not in name and "key" not in name and "value" not in name and "out" not in name:
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name

@@ -30,7 +30,8 @@ CONFIG = tiny_config(image_size=32)
 
 
 def _settings(steps: int) -> TrainSettings:
-    return TrainSettings(steps=steps, batch_size=2, shots=2, checkpoint_every=2)
+    # One content-only warm-up step, so resume and DDP cross into the adversarial terms.
+    return TrainSettings(steps=steps, batch_size=2, shots=2, checkpoint_every=2, warmup_steps=1)
 
 
 def _data() -> SyntheticFaces:
@@ -43,6 +44,9 @@ def test_resume_follows_the_same_loss_curve(tmp_path) -> None:
     resumed = train(CONFIG, _settings(4), _data(), tmp_path / "b", resume=True, log=None)
     assert resumed.step == 4 and len(resumed.history) == 4
     assert resumed.history == straight.history  # the same episodes, the same updates
+    first, second = straight.history[:2]
+    assert first["adversarial"] == first["feature_matching"] == first["embedding_match"] == 0
+    assert second["feature_matching"] > 0 and second["embedding_match"] > 0
     saved = load_checkpoint(tmp_path / "b")
     assert saved["step"] == 4 and saved["config"]["videos"] == 6
     model = model_from_checkpoint(tmp_path / "b" / "checkpoint.pt")
@@ -83,6 +87,14 @@ def test_entry_point_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["--synthetic", "2", "--steps", "1", "--out", str(tmp_path / "r"),
                  "--resume"]) == 2  # fmt: skip
     assert "no checkpoint" in capsys.readouterr().err
+    run = tmp_path / "warm"
+    warm = ["--warmup-steps", "1", "--rates", "1e-3", "2e-3"]
+    assert main(["--synthetic", "2", "--steps", "2", "--out", str(run), "--batch-size", "1",
+                 "--shots", "1", *warm]) == 0  # fmt: skip
+    saved = load_checkpoint(run)
+    assert saved["settings"]["warmup_steps"] == 1
+    assert saved["settings"]["discriminator_rate"] == 2e-3
+    assert saved["history"][0]["feature_matching"] == 0 < saved["history"][1]["feature_matching"]
 
 
 def test_video_folder_layout(tmp_path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from tests.conftest import shared_path
 from unflat.errors import ConfigError
 from unflat.face.liveportrait import LivePortrait, LivePortraitConfig
 from unflat.face.liveportrait.motion import bins_to_degrees, rotation_matrix
+from unflat.geometry.rotations import euler_to_rotation
 
 
 def test_full_size_matches_the_released_manifest() -> None:
@@ -124,6 +126,8 @@ def test_rotation_convention() -> None:
     assert torch.linalg.det(rotation).item() == pytest.approx(1.0, abs=1e-6)
     expected = math.cos(math.radians(10)) * math.cos(math.radians(-20))
     assert rotation[2, 2].item() == pytest.approx(expected, abs=1e-6)
+    # the head poses' one convention, transposed for row vectors
+    assert np.allclose(rotation.T.numpy(), euler_to_rotation(10.0, -20.0, 30.0), atol=1e-6)
 
 
 @pytest.mark.parametrize(

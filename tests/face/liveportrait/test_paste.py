@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from unflat.face.liveportrait.crop import FaceCrop
-from unflat.face.liveportrait.paste import RAMP, RIM, feather_mask, paste_back, source_map
+from unflat.face.liveportrait.paste import (
+    RAMP,
+    RIM,
+    feather_mask,
+    paste_back,
+    paste_layout,
+    source_grid,
+    source_map,
+)
 
 
 def _crop(centre: tuple[float, float], side: float, degrees: float) -> FaceCrop:
@@ -80,3 +88,19 @@ def test_the_flow_says_where_each_pasted_pixel_came_from() -> None:
     assert np.abs(map_x[inside] - xs[inside] - along[0]).max() < 1e-3
     assert np.abs(map_y[inside] - ys[inside] - along[1]).max() < 1e-3
     assert np.array_equal(map_x[~inside], xs[~inside].astype(np.float32))
+
+
+def test_a_layout_made_once_pastes_every_frame_as_a_fresh_paste_does() -> None:
+    rng = np.random.default_rng(1)
+    portrait = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    crop = _crop((150.0, 60.0), 150.0, 17.0)
+    layout = paste_layout(crop, portrait, 64)
+    grid = source_grid(crop, layout.region, (16, 16, 2))
+    for _ in range(2):
+        picture = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        offset = rng.normal(0.0, 0.05, (16, 16, 2))
+        once, fresh = layout.paste(picture), paste_back(picture, crop, portrait)
+        assert np.array_equal(once.frame, fresh.frame) and once.region == fresh.region
+        assert np.array_equal(once.alpha, fresh.alpha) and not once.alpha.flags.writeable
+        mine, theirs = grid.source_map(offset), source_map(crop, offset, once.region)
+        assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))

@@ -63,8 +63,10 @@ def test_five_files_assemble_into_the_prefixed_state(tmp_path: Path, ddp: bool) 
 def test_a_missing_or_foreign_file_is_a_weights_error(tmp_path: Path) -> None:
     _, state = _tiny()
     _write_release(tmp_path, state, ddp=False)
-    with pytest.raises(WeightsError, match="do not match the architecture"):
+    with pytest.raises(WeightsError, match="do not match the architecture") as error:
         load_released(tmp_path)  # full-size architecture, tiny files
+    assert "mis-shaped" in str(error.value) and len(str(error.value).splitlines()) == 1
+    assert error.value.hint == "pass the released files, with the config they were trained with"
     (tmp_path / "warping_module.pth").unlink()
     with pytest.raises(WeightsError, match=r"has no warping_module\.pth"):
         assemble_state_dict(tmp_path)

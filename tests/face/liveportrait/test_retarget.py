@@ -9,6 +9,7 @@ import numpy as np
 from unflat.face import detect
 from unflat.face.liveportrait.retarget import (
     LIPS_OPEN,
+    Openings,
     eye_condition,
     eye_ratios,
     eyes_target,
@@ -65,3 +66,15 @@ def test_a_motions_mouth_opening_becomes_a_lip_ratio() -> None:
     offsets[MOUTH_INNER[1], 1] = 0.25 * _width(points)
     assert abs(mouth_target(points, offsets) - lip_ratio(points + offsets)) < 1e-12
     assert mouth_target(points, offsets) > 0.2
+
+
+def test_openings_measured_once_give_what_the_landmarks_give_every_time() -> None:
+    points = landmarks()
+    openings = Openings.measure(points, points, closed_gap=0.05)
+    eyes = openings.eyes_target(np.array([0.4, 0.6]))
+    assert eyes == eyes_target(points, np.array([0.4, 0.6]))
+    assert np.array_equal(openings.eye_condition(eyes), eye_condition(points, eyes))
+    assert np.array_equal(openings.lip_condition(0.2), lip_condition(points, 0.2))
+    wanted = mouth_target(points, opening=0.1, closed_gap=0.05)
+    assert openings.mouth_target(points, None, 0.1) == wanted
+    assert openings.mouth_target(points, None, None) == mouth_target(points)

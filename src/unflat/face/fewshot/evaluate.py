@@ -16,6 +16,8 @@ import torch
 
 from unflat.face.fewshot.data import VideoSet, to_tensors
 from unflat.face.fewshot.finetune import DISCRIMINATOR_RATE, GENERATOR_RATE, Person, finetune
+from unflat.face.fewshot.landmark_reader import LandmarkReader, landmark_error
+from unflat.face.fewshot.losses import LossWeights
 from unflat.face.fewshot.model import FewShotTalkingHead
 from unflat.face.fewshot.synthetic import SyntheticFaces
 from unflat.image_quality import psnr
@@ -29,15 +31,17 @@ HELD_OUT_SEED = 1000
 def person_frames(
     model: FewShotTalkingHead, data: VideoSet, video: int, shots: int, most_shots: int,
     eval_frames: int, finetune_steps: int, *, rates: tuple[float, float] = (GENERATOR_RATE,
-    DISCRIMINATOR_RATE), seed: int = 0,
+    DISCRIMINATOR_RATE), seed: int = 0, weights: LossWeights | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """(generated, real, landmark images) ``[eval_frames,3,S,S]`` for one held-out video."""
+    """(generated, real, landmark images) ``[eval_frames,3,S,S]`` for one held-out video;
+    ``weights`` are the fine-tuning loss weights (the paper's by default)."""
     count = data.frame_count(video)
     frames, shapes = to_tensors(*data.frames(video, list(range(count))), data.size)
     used = most_shots if shots == 0 else shots
     person = Person(model.eval(), frames[:used], shapes[:used])
     if shots:
-        finetune(person, frames[:shots], shapes[:shots], finetune_steps, rates=rates, seed=seed)
+        finetune(person, frames[:shots], shapes[:shots], finetune_steps, rates=rates, seed=seed,
+                 weights=weights)  # fmt: skip
     person.eval()
     with torch.no_grad():
         made = person(shapes[-eval_frames:])
@@ -54,25 +58,35 @@ def evaluate(
     finetune_steps: int = 40,
     finetune_rates: tuple[float, float] = (GENERATOR_RATE, DISCRIMINATOR_RATE),
     progress: Progress | None = None,
+    finetune_weights: LossWeights | None = None,
+    reader: LandmarkReader | None = None,
+    outputs: dict[tuple[int, int], torch.Tensor] | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """Per shot count: mean ``l1`` and ``psnr`` over ``videos``' held-out frames.
+    """Per shot count: mean ``l1``, ``psnr`` and ``landmarks`` over ``videos``' held-out frames.
 
-    ``landmarks`` (the error of the output's landmarks against the driving ones) is None until
-    a landmark reader that works on small synthetic faces exists."""
+    ``landmarks`` is the mean distance in pixels between the points ``reader`` finds in the
+    output and the driving landmarks (None without a reader); ``outputs``, when given, receives
+    each ``(shots, video)``'s generated frames."""
     scores: dict[str, dict[str, float | None]] = {}
     most = max(max(shots), 1)
     total, done = len(shots) * len(videos), 0
     for count in shots:
-        l1s, psnrs = [], []
+        l1s, psnrs, errors = [], [], []
         for video in videos:
             made, real, _ = person_frames(model, data, video, count, most, eval_frames,
-                                          finetune_steps, rates=finetune_rates)  # fmt: skip
+                                          finetune_steps, rates=finetune_rates,
+                                          weights=finetune_weights)  # fmt: skip
             l1s.append(float((made - real).abs().mean()))
             psnrs.append(psnr(made.permute(0, 2, 3, 1).numpy(), real.permute(0, 2, 3, 1).numpy()))
+            if reader is not None:
+                driving = data.frames(video, list(range(data.frame_count(video))))[1]
+                errors.append(landmark_error(reader, made, driving[-eval_frames:]))
+            if outputs is not None:
+                outputs[count, video] = made
             done += 1
             report(progress, "fewshot evaluation", done, total)
         scores[str(count)] = {"l1": float(np.mean(l1s)), "psnr": float(np.mean(psnrs)),
-                              "landmarks": None}  # fmt: skip
+                              "landmarks": float(np.mean(errors)) if errors else None}  # fmt: skip
     return scores
 
 

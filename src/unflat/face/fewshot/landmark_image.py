@@ -12,14 +12,17 @@ import cv2
 import numpy as np
 import torch
 
-from unflat.face_mesh import EYE_CONTOUR_INDICES, INNER_LIP, OUTER_LIP, landmarks_xy
+from unflat.face_mesh import (
+    BROW_UPPER,
+    EYE_CONTOUR_INDICES,
+    INNER_LIP,
+    JAW_LINE,
+    OUTER_LIP,
+    landmarks_xy,
+)
 
-# The jaw line from the subject's right ear round the chin to the left ear.
-JAW = (
-    127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152,
-    377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356,
-)  # fmt: skip
-BROWS = ((70, 63, 105, 66, 107), (336, 296, 334, 293, 300))
+# The brows' upper edges, each drawn from image left to right.
+BROWS = (BROW_UPPER[0], BROW_UPPER[1][::-1])
 NOSE_BRIDGE = (168, 6, 197, 195, 5, 4)
 NOSTRILS = (98, 97, 2, 326, 327)
 
@@ -32,7 +35,7 @@ def _eyelids(contour: tuple[int, ...]) -> tuple[int, ...]:
 
 # (points, closed, RGB colour) for each part, in drawing order.
 PARTS: tuple[tuple[tuple[int, ...], bool, tuple[int, int, int]], ...] = (
-    (JAW, False, (255, 255, 255)),
+    (JAW_LINE, False, (255, 255, 255)),
     (BROWS[0], False, (255, 128, 0)),
     (BROWS[1], False, (255, 200, 0)),
     (NOSE_BRIDGE, False, (0, 160, 255)),

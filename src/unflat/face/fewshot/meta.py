@@ -65,6 +65,22 @@ def _columns(discriminator: nn.Module) -> torch.Tensor:
     return inner.columns
 
 
+def _adversarial_terms(
+    discriminator: nn.Module, fake: torch.Tensor, e: Episodes, w: LossWeights
+) -> dict[str, torch.Tensor]:
+    """The generator's hinge and feature-matching terms for its frames ``fake``."""
+    # D's parameters get gradients here that its own update discards: no need to all-reduce them.
+    quiet = getattr(discriminator, "no_sync", contextlib.nullcontext)
+    with quiet():
+        fake_scores, fake_features = discriminator(fake, e.target_landmarks, e.videos)
+    with torch.no_grad():
+        _, real_features = discriminator(e.target, e.target_landmarks, e.videos)
+    return {
+        "adversarial": w.adversarial * generator_adversarial(fake_scores),
+        "feature_matching": w.feature_matching * feature_matching(fake_features, real_features),
+    }
+
+
 def meta_step(
     generator_side: nn.Module,
     discriminator: nn.Module,
@@ -81,19 +97,15 @@ def meta_step(
     optimise_generator, optimise_discriminator = optimisers
     e = episodes
     embedding, fake = generator_side(e.frames, e.landmarks, e.target_landmarks)
-    # D's parameters get gradients here that its own update discards: no need to all-reduce them.
-    quiet = getattr(discriminator, "no_sync", contextlib.nullcontext)
-    with quiet():
-        fake_scores, fake_features = discriminator(fake, e.target_landmarks, e.videos)
-    with torch.no_grad():
-        _, real_features = discriminator(e.target, e.target_landmarks, e.videos)
+    columns = _columns(discriminator)[e.videos].detach()
     terms = {
         "content": w.content * content(fake, e.target),
-        "adversarial": w.adversarial * generator_adversarial(fake_scores),
-        "feature_matching": w.feature_matching * feature_matching(fake_features, real_features),
-        "embedding_match": w.embedding_match
-        * embedding_match(_columns(discriminator)[e.videos].detach(), embedding),
+        "embedding_match": w.embedding_match * embedding_match(columns, embedding),
     }
+    if w.adversarial or w.feature_matching:
+        terms.update(_adversarial_terms(discriminator, fake, e, w))
+    else:  # a content-only (warm-up) step: D's judgement of the fake is not needed
+        terms["adversarial"] = terms["feature_matching"] = fake.new_zeros(())
     optimise_generator.zero_grad(set_to_none=True)
     sum(terms.values()).backward()
     optimise_generator.step()
@@ -104,7 +116,7 @@ def meta_step(
     hinge = discriminator_hinge(real_scores, fake_scores)
     match = embedding_match(_columns(discriminator)[e.videos], embedding.detach())
     optimise_discriminator.zero_grad(set_to_none=True)
-    (hinge + w.embedding_match * match).backward()
+    (hinge + w.column_match * match).backward()
     optimise_discriminator.step()
     found = {name: float(value.detach()) for name, value in terms.items()}
     found["discriminator"] = float(hinge.detach())

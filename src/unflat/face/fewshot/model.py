@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from unflat.face.fewshot.blocks import (
     AdaptiveInstanceNorm,
@@ -168,6 +169,10 @@ class FewShotTalkingHead(nn.Module):
         self.embedder = Embedder(config)
         self.generator = Generator(config)
         self.discriminator = Discriminator(config)
+        if not config.spectral_norm_everywhere:
+            for module in [*self.embedder.modules(), *self.generator.modules()]:
+                if parametrize.is_parametrized(module, "weight"):
+                    parametrize.remove_parametrizations(module, "weight")
 
     @torch.no_grad()
     def embed(self, frames: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:

@@ -18,13 +18,15 @@ import numpy as np
 
 from unflat.face.canonical import reference_face
 from unflat.face.fewshot.landmark_image import BROWS, NOSE_BRIDGE, NOSTRILS, PARTS
-from unflat.face_mesh import EYE_CONTOUR_INDICES, INNER_LIP, IRISES, MOUTH_INNER, OUTER_LIP
+from unflat.face_mesh import (
+    EYE_CONTOUR_INDICES,
+    FACE_OVAL,
+    INNER_LIP,
+    IRISES,
+    MOUTH_INNER,
+    OUTER_LIP,
+)
 
-# The face outline, clockwise from the forehead's top (MediaPipe's FACE_OVAL).
-FACE_OVAL = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-)  # fmt: skip
 EYELIDS = (PARTS[5][0], PARTS[6][0])
 # Drawn at this multiple of the output size, then reduced: smooth edges at 64 px.
 _SUPERSAMPLE = 4

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from unflat.config import check_range, read_config_file
 from unflat.errors import ConfigError, InputError, UnflatError, WeightsError, format_error
-from unflat.face.fewshot.config import FewShotConfig, tiny_config
+from unflat.face.fewshot.config import FewShotConfig, proof_config, tiny_config
 from unflat.face.fewshot.data import VideoFolder, VideoSet, sample_episodes
 from unflat.face.fewshot.feature_nets import content_loss
 from unflat.face.fewshot.finetune import BETAS, DISCRIMINATOR_RATE, GENERATOR_RATE
@@ -55,12 +55,17 @@ class TrainSettings:
     checkpoint_every: int = 100
     # The generator's loss terms (the paper's by default).
     weights: LossWeights = field(default_factory=LossWeights)
+    # The first steps train E and G by the content loss alone (D learns meanwhile, its columns
+    # following ê): at small scale the adversarial terms from step 0 drown reconstruction
+    # before G draws any face (BENCHMARKS.md, "Few-shot talking heads").
+    warmup_steps: int = 0
 
     def validate(self) -> None:
         check_range("steps", self.steps, 0, 10**9, "the total number of steps to reach")
         check_range("batch_size", self.batch_size, 1, 4096, "e.g. 4")
         check_range("shots", self.shots, 1, 1024, "e.g. 8")
         check_range("checkpoint_every", self.checkpoint_every, 1, 10**9, "e.g. 100")
+        check_range("warmup_steps", self.warmup_steps, 0, 10**9, "e.g. a third of the steps")
 
 
 def _distributed() -> tuple[int, int]:
@@ -199,8 +204,11 @@ def _steps(
         draw = episode_generator(settings.seed, run.step, rank)
         videos = torch.randint(len(data), (settings.batch_size,), generator=draw).tolist()
         episodes = sample_episodes(data, videos, settings.shots, draw).to(device)
+        weights = settings.weights
+        if run.step < settings.warmup_steps:
+            weights = weights.content_only()
         terms = meta_step(run.generator_side, run.discriminator, run.optimisers, episodes, content,
-                          settings.weights)  # fmt: skip
+                          weights)  # fmt: skip
         history.append(terms)
         run.step += 1
         if run.step % settings.checkpoint_every == 0 or run.step == settings.steps:
@@ -216,6 +224,8 @@ def _config(name: str) -> FewShotConfig:
         return tiny_config()
     if name == "full":
         return FewShotConfig()
+    if name == "proof":
+        return proof_config()
     return FewShotConfig.from_dict(read_config_file(name))
 
 
@@ -225,7 +235,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m unflat.face.fewsh
         prog=prog, description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--config", default="tiny", help="tiny | full | a JSON model config")
+    parser.add_argument(
+        "--config", default="tiny", help="tiny | proof | full | a JSON model config"
+    )
     parser.add_argument("--data", help="dataset ROOT in the video-folder layout")
     parser.add_argument("--synthetic", type=int, help="train on this many procedural faces")
     parser.add_argument("--steps", type=int, required=True, help="total steps to reach")
@@ -234,6 +246,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m unflat.face.fewsh
     parser.add_argument("--batch-size", type=int, default=4, help="episodes per step and rank")
     parser.add_argument("--shots", type=int, default=8, help="conditioning frames (K)")
     parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--warmup-steps", type=int, default=0,
+                        help="first steps by the content loss alone")  # fmt: skip
+    parser.add_argument("--rates", type=float, nargs=2, metavar=("EG", "D"),
+                        default=(GENERATOR_RATE, DISCRIMINATOR_RATE),
+                        help="Adam rates of E+G and of D")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument(
@@ -245,7 +262,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m unflat.face.fewsh
     )
     args = parser.parse_args(argv)
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, shots=args.shots,
-                             seed=args.seed, checkpoint_every=args.checkpoint_every)  # fmt: skip
+                             seed=args.seed, checkpoint_every=args.checkpoint_every,
+                             warmup_steps=args.warmup_steps, generator_rate=args.rates[0],
+                             discriminator_rate=args.rates[1])  # fmt: skip
     try:
         config = _config(args.config)
         if (args.data is None) == (args.synthetic is None):

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unflat.face_mesh import EYE_CORNERS, OUTER_MOUTH_CORNERS, landmarks_xy
+from unflat.face_mesh import (
+    BROW_LOWER,
+    BROW_UPPER,
+    EYE_CORNERS,
+    EYE_MIDDLE_LIDS,
+    JAW_LINE,
+    OUTER_MOUTH_CORNERS,
+    landmarks_xy,
+)
 
 #: The source portrait's crop: side over the landmarks' extent, and the centre's shift (along the
 #: face's across and down axes) as a share of the side; negative down is up.
@@ -38,25 +46,15 @@ DRIVER_SHIFT = (0.0, -0.1)
 #: The published crop's resolution: the network's output size, twice its input.
 CROP_SIZE = 512
 
-# The middle upper and lower lid point of each eye (subject's right, left).
-MIDDLE_LIDS = ((159, 145), (386, 374))
 # The jaw line from the right ear round the chin to the left ear, then the brows' upper and lower
 # edges: with the eyes, nose and lips inside them, the extent of the 106-point set.
-JAW_LINE = (
-    127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152,
-    377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356,
-)  # fmt: skip
-BROWS = (
-    70, 63, 105, 66, 107, 46, 53, 52, 65, 55,
-    300, 293, 334, 296, 336, 276, 283, 282, 295, 285,
-)  # fmt: skip
-OUTLINE = JAW_LINE + BROWS
+OUTLINE = JAW_LINE + BROW_UPPER[0] + BROW_LOWER[0] + BROW_UPPER[1] + BROW_LOWER[1]
 
 
 def eye_centres(landmarks: np.ndarray) -> np.ndarray:
     """``[2,2]`` each eye's centre (subject's right, left): its corners and middle lids."""
     xy = landmarks_xy(landmarks)
-    pairs = zip(EYE_CORNERS, MIDDLE_LIDS, strict=True)
+    pairs = zip(EYE_CORNERS, EYE_MIDDLE_LIDS, strict=True)
     return np.stack([xy[[*corners, *lids]].mean(axis=0) for corners, lids in pairs])
 
 

@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -37,7 +37,13 @@ from torch import nn
 from unflat.face.animate import Warp, closed_lip_gap, output_indices
 from unflat.face.liveportrait import retarget
 from unflat.face.liveportrait.crop import FaceCrop, crop_from_landmarks, driver_crop
-from unflat.face.liveportrait.paste import paste_back, source_map
+from unflat.face.liveportrait.paste import (
+    PasteLayout,
+    SourceGrid,
+    crop_region,
+    paste_layout,
+    source_grid,
+)
 from unflat.face.liveportrait.smoothing import smooth_motions
 from unflat.face.motion import Motion
 from unflat.face.portrait import Portrait, prepare_portrait
@@ -52,7 +58,9 @@ INPUT_SIZE = 256
 
 @dataclass
 class Source:
-    """The portrait as the network holds it: crop, appearance volume, motion, keypoints."""
+    """The portrait as the network holds it (crop, appearance volume, motion, keypoints), with
+    what every frame would otherwise measure again: the portrait's openings, its pose and face
+    size, the paste's region, mask and sampling grids."""
 
     crop: FaceCrop
     features: torch.Tensor
@@ -60,6 +68,12 @@ class Source:
     keypoints: torch.Tensor
     lips_closed: torch.Tensor | None  # keypoint offsets closing an open mouth, or None
     rest_flow: torch.Tensor  # [h,w,2] where W samples when nothing moves (its own grid)
+    openings: retarget.Openings
+    rotation: np.ndarray  # [3,3] the portrait's own head rotation, from ``motion``
+    unit: float  # the portrait's outer-eye-corner distance, pixels
+    grid: SourceGrid  # the paste region's pixels on the flow's cells
+    # the paste for the network's picture size, made with the first frame (its size)
+    layout: PasteLayout | None = field(default=None, repr=False)
 
 
 class LivePortraitEngine:
@@ -117,12 +131,19 @@ class LivePortraitEngine:
         features = model.extract_features(image)
         motion = model.motion(image)
         keypoints = model.keypoints(motion)
+        portrait = self.portrait
+        openings = retarget.Openings.measure(
+            portrait.landmarks, portrait.canonical, closed_lip_gap(portrait.canonical)
+        )
         lips_closed = None
-        landmarks = self.portrait.landmarks
-        if float(retarget.lip_ratio(landmarks)) >= retarget.LIPS_OPEN:
-            lips_closed = self._lip_delta(keypoints, retarget.lip_condition(landmarks, 0.0))
+        if openings.lips >= retarget.LIPS_OPEN:
+            lips_closed = self._lip_delta(keypoints, openings.lip_condition(0.0))
         rest_flow = _flow(model.warp(features, keypoints, keypoints).deformation)
-        return Source(crop, features, motion, keypoints, lips_closed, rest_flow)
+        angles = [float(motion[key].reshape(-1)[0]) for key in ("pitch", "yaw", "roll")]
+        rotation, unit = euler_to_rotation(*angles), float(face_unit(portrait.landmarks))
+        grid = source_grid(crop, crop_region(crop, portrait.image.shape), rest_flow.shape)
+        return Source(crop, features, motion, keypoints, lips_closed, rest_flow, openings,
+                      rotation, unit, grid)  # fmt: skip
 
     def _lip_delta(self, keypoints: torch.Tensor, condition: np.ndarray) -> torch.Tensor:
         ratio = torch.from_numpy(condition).to(keypoints)
@@ -149,11 +170,17 @@ class LivePortraitEngine:
             picture = np.ascontiguousarray(picture.cpu().numpy())
             offset = (_flow(warped.deformation) - source.rest_flow).cpu().numpy()
         with self._timed("paste"):
-            pasted = paste_back(picture, source.crop, self.portrait.image)
-            map_x, map_y = source_map(source.crop, offset, pasted.region)
-            # the living scene blends by the same feathered mask as the pasted frame
-            warp = Warp(pasted.region, map_x, map_y, pasted.alpha)
-        return pasted.frame, warp
+            return self._paste(picture, offset)
+
+    def _paste(self, picture: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, Warp]:
+        """The network's ``picture`` pasted into the portrait, with the flow ``offset``'s warp."""
+        source = self.source
+        if source.layout is None or source.layout.size != picture.shape[0]:
+            source.layout = paste_layout(source.crop, self.portrait.image, picture.shape[0])
+        pasted = source.layout.paste(picture)
+        map_x, map_y = source.grid.source_map(offset)
+        # the living scene blends by the same feathered mask as the pasted frame
+        return pasted.frame, Warp(pasted.region, map_x, map_y, pasted.alpha)
 
     def frames(
         self,
@@ -233,34 +260,28 @@ class LivePortraitEngine:
 
     def motion_keypoints(self, motion: Motion, t: int) -> torch.Tensor:
         """``x_d`` for frame ``t`` of ``motion``: pose changed, eyes and lips retargeted."""
-        source, portrait = self.source, self.portrait
+        source = self.source
+        openings = source.openings
         with torch.inference_mode(), self._timed("motion"):
             moved = self.model.keypoints(self._moved_motion(motion, t))
-            eyes = retarget.eyes_target(portrait.landmarks, motion.eye_open[t])
-            moved = moved + self._eye_delta(
-                source.keypoints, retarget.eye_condition(portrait.landmarks, eyes)
-            )
+            eyes = openings.eyes_target(motion.eye_open[t])
+            moved = moved + self._eye_delta(source.keypoints, openings.eye_condition(eyes))
             opening = None if motion.mouth_open is None else float(motion.mouth_open[t])
-            lips = retarget.mouth_target(portrait.canonical, motion.expression[t],
-                                         opening=opening,
-                                         closed_gap=closed_lip_gap(portrait.canonical))  # fmt: skip
-            moved = moved + self._lip_delta(
-                source.keypoints, retarget.lip_condition(portrait.landmarks, lips)
-            )
+            lips = openings.mouth_target(self.portrait.canonical, motion.expression[t], opening)
+            moved = moved + self._lip_delta(source.keypoints, openings.lip_condition(lips))
             return self.model.stitch(source.keypoints, moved)
 
     def _moved_motion(self, motion: Motion, t: int) -> dict[str, torch.Tensor]:
         """The portrait's motion with frame ``t``'s head rotation (in the camera's frame), shift
         (eye-corner distances, turned into the crop's frame) and scale applied."""
         own = self.source.motion
-        angles = [float(own[key].reshape(-1)[0]) for key in ("pitch", "yaw", "roll")]
-        rotation = motion.rotation[t].astype(np.float64) @ euler_to_rotation(*angles)
+        rotation = motion.rotation[t].astype(np.float64) @ self.source.rotation
         moved = dict(own)
         for key, value in zip(("pitch", "yaw", "roll"), rotation_to_euler(rotation), strict=True):
             moved[key] = torch.full_like(own[key], value)
         crop = self.source.crop
-        unit = float(face_unit(self.portrait.landmarks))
-        shift = crop.axes @ (motion.translation[t].astype(np.float64) * unit) * 2 / crop.side
+        shift = crop.axes @ (motion.translation[t].astype(np.float64) * self.source.unit)
+        shift = shift * 2 / crop.side
         offset = torch.zeros_like(own["t"])
         offset[..., 0], offset[..., 1] = float(shift[0]), float(shift[1])
         moved["t"] = own["t"] + offset

@@ -53,7 +53,9 @@ def refine(raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """``[B, 3, 3]`` from angles in degrees (``[B]`` or ``[B, 1]``), for row vectors."""
+    """``[B, 3, 3]`` from angles in degrees (``[B]`` or ``[B, 1]``), for row vectors: the
+    transpose of :func:`unflat.geometry.rotations.euler_to_rotation`'s convention, batched in
+    torch in the reference's own arithmetic (the fixtures hold it to that)."""
     angles = [torch.as_tensor(a).reshape(-1) * (math.pi / 180) for a in (pitch, yaw, roll)]
     (cos_x, cos_y, cos_z), (sin_x, sin_y, sin_z) = (
         [torch.cos(a) for a in angles],

@@ -21,6 +21,8 @@ from unflat.face.liveportrait.crop import FaceCrop, pixel_centre_matrix
 #: The rim left out (share of the side) and the ramp's width after it.
 RIM = 1 / 64
 RAMP = 1 / 32
+#: OpenCV's flags for warping the picture by a region-to-crop matrix.
+_INVERSE = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
 
 
 @lru_cache(maxsize=4)
@@ -54,31 +56,114 @@ def crop_region(crop: FaceCrop, shape: tuple[int, ...]) -> tuple[int, int, int, 
     return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
 
 
-def paste_back(picture: np.ndarray, crop: FaceCrop, portrait: np.ndarray) -> Pasted:
-    """``picture`` (``uint8 [S,S,3]``, the network's output for ``crop``) put back into a copy
-    of ``portrait`` (``uint8 [H,W,3]``)."""
-    size = picture.shape[0]
-    if picture.shape[:2] != (size, size):
-        raise ValueError(f"the picture must be square, got {picture.shape[:2]}")
-    frame = portrait.copy()
+@dataclass(frozen=True)
+class PasteLayout:
+    """What pasting ``size`` x ``size`` pictures of one crop into one portrait needs that no
+    frame changes: the region, the matrix from its pixels to the picture's (OpenCV's
+    convention), the feathered mask warped into it and the portrait's share of the blend."""
+
+    size: int
+    portrait: np.ndarray  # uint8 [H,W,3]
+    region: tuple[int, int, int, int]
+    to_crop: np.ndarray  # [2,3]
+    alpha: np.ndarray  # float32 [h,w], read-only: every frame's Pasted shares it
+    kept: np.ndarray  # float32 [h,w,3] (1 - alpha) times the portrait under the region
+    shown: np.ndarray  # bool [h,w,1] where alpha > 0: the rest stays the portrait's own
+
+    def paste(self, picture: np.ndarray) -> Pasted:
+        """``picture`` (``uint8 [size,size,3]``) put back into a copy of the portrait."""
+        if picture.shape[:2] != (self.size, self.size):
+            raise ValueError(f"the picture must be {self.size} square, got {picture.shape[:2]}")
+        frame = self.portrait.copy()
+        x0, y0, x1, y1 = self.region
+        if self.alpha.size == 0:
+            return Pasted(frame, self.region, np.zeros((0, 0), np.float32))
+        box = (x1 - x0, y1 - y0)
+        warped = cv2.warpAffine(picture, self.to_crop, box, flags=_INVERSE, borderValue=0)
+        blended = self.alpha[..., None] * warped.astype(np.float32) + self.kept
+        mixed = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        below = self.portrait[y0:y1, x0:x1]
+        frame[y0:y1, x0:x1] = np.where(self.shown, mixed, below)
+        return Pasted(frame, self.region, self.alpha)
+
+
+def paste_layout(crop: FaceCrop, portrait: np.ndarray, size: int) -> PasteLayout:
+    """The :class:`PasteLayout` of ``size`` pictures of ``crop`` into ``portrait``."""
     x0, y0, x1, y1 = region = crop_region(crop, portrait.shape)
     if x1 <= x0 or y1 <= y0:
-        return Pasted(frame, region, np.zeros((0, 0), np.float32))
+        empty = np.zeros((0, 0), np.float32)
+        return PasteLayout(size, portrait, region, np.eye(3)[:2], empty, empty, empty > 0)
     # region pixels -> crop pixels: the crop's transform after moving the region's origin
     origin = np.eye(3)
     origin[:2, 2] = (x0, y0)
     to_crop = pixel_centre_matrix(crop.to_crop(size) @ origin)[:2]
-    inverse = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
     box = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(picture, to_crop, box, flags=inverse, borderValue=0)
-    alpha = cv2.warpAffine(feather_mask(size), to_crop, box, flags=inverse, borderValue=0)
+    alpha = cv2.warpAffine(feather_mask(size), to_crop, box, flags=_INVERSE, borderValue=0)
     alpha = np.clip(alpha, 0.0, 1.0)
-    inside = alpha > 0
-    below = portrait[y0:y1, x0:x1].astype(np.float32)
-    blended = alpha[..., None] * warped.astype(np.float32) + (1 - alpha[..., None]) * below
-    mixed = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    frame[y0:y1, x0:x1] = np.where(inside[..., None], mixed, portrait[y0:y1, x0:x1])
-    return Pasted(frame, region, alpha)
+    alpha.setflags(write=False)
+    kept = (1 - alpha[..., None]) * portrait[y0:y1, x0:x1].astype(np.float32)
+    return PasteLayout(size, portrait, region, to_crop, alpha, kept, alpha[..., None] > 0)
+
+
+def paste_back(picture: np.ndarray, crop: FaceCrop, portrait: np.ndarray) -> Pasted:
+    """``picture`` (``uint8 [S,S,3]``, the network's output for ``crop``) put back into a copy
+    of ``portrait`` (``uint8 [H,W,3]``); frames of one crop reuse :func:`paste_layout`'s."""
+    size = picture.shape[0]
+    if picture.shape[:2] != (size, size):
+        raise ValueError(f"the picture must be square, got {picture.shape[:2]}")
+    return paste_layout(crop, portrait, size).paste(picture)
+
+
+@dataclass(frozen=True)
+class SourceGrid:
+    """What :func:`source_map` needs that no frame changes, for one crop, region and flow
+    shape: the region's pixel centres in the crop's [0, 1] square, where they fall on the
+    flow's cells, and which of them are inside the crop."""
+
+    region: tuple[int, int, int, int]
+    flow_shape: tuple[int, int]
+    to_image: np.ndarray  # [3,3] the crop's [0, 1] square -> image pixels
+    xs: np.ndarray  # [1,w] the region's pixel centres
+    ys: np.ndarray  # [h,1]
+    unit_x: np.ndarray  # [h,w]
+    unit_y: np.ndarray
+    grid_x: np.ndarray  # float32 [h,w] OpenCV coordinates on the flow's cells
+    grid_y: np.ndarray
+    inside: np.ndarray  # bool [h,w]
+
+    def source_map(self, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`source_map` of ``offset`` ``[h,w,2]`` (of :attr:`flow_shape`)."""
+        if offset.shape[:2] != self.flow_shape:
+            raise ValueError(f"the flow must be {self.flow_shape}, got {offset.shape[:2]}")
+        moved = cv2.remap(offset.astype(np.float32), self.grid_x, self.grid_y, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        from_x, from_y = self.unit_x + moved[..., 0] / 2, self.unit_y + moved[..., 1] / 2
+        to_image = self.to_image
+        source_x = to_image[0, 0] * from_x + to_image[0, 1] * from_y + to_image[0, 2]
+        source_y = to_image[1, 0] * from_x + to_image[1, 1] * from_y + to_image[1, 2]
+        map_x = np.where(self.inside, source_x, self.xs) - 0.5
+        map_y = np.where(self.inside, source_y, self.ys) - 0.5
+        return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def source_grid(
+    crop: FaceCrop, region: tuple[int, int, int, int], flow_shape: tuple[int, ...]
+) -> SourceGrid:
+    """The :class:`SourceGrid` of ``region`` for ``crop`` and flows ``[h,w,...]``."""
+    x0, y0, x1, y1 = region
+    # region pixel centres -> the crop in [0, 1] (an affine map, built from a row and a column)
+    to_unit = crop.to_crop(1)
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
+    unit_x = to_unit[0, 0] * xs + to_unit[0, 1] * ys + to_unit[0, 2]
+    unit_y = to_unit[1, 0] * xs + to_unit[1, 1] * ys + to_unit[1, 2]
+    # ... -> the flow's own cell grid (OpenCV coordinates), sampled there
+    height, width = flow_shape[:2]
+    grid_x = (unit_x * width - 0.5).astype(np.float32)
+    grid_y = (unit_y * height - 0.5).astype(np.float32)
+    inside = (unit_x >= 0) & (unit_x <= 1) & (unit_y >= 0) & (unit_y <= 1)
+    return SourceGrid(region, (height, width), crop.to_image(1), xs, ys, unit_x, unit_y,
+                      grid_x, grid_y, inside)  # fmt: skip
 
 
 def source_map(
@@ -87,25 +172,6 @@ def source_map(
     """Where each pixel of ``region`` came from in the portrait (``map_x``, ``map_y``, float32,
     OpenCV pixel coordinates), by the network's backward flow: ``offset`` ``[h,w,2]`` is, per
     cell of the crop, how far from where it samples at rest it samples now, in ``grid_sample``
-    units (2 across the crop). Outside the crop the pixels stay where they are."""
-    x0, y0, x1, y1 = region
-    # region pixel centres -> the crop in [0, 1] (an affine map, built from a row and a column)
-    to_unit = crop.to_crop(1)
-    xs = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
-    unit_x = to_unit[0, 0] * xs + to_unit[0, 1] * ys + to_unit[0, 2]
-    unit_y = to_unit[1, 0] * xs + to_unit[1, 1] * ys + to_unit[1, 2]
-    # ... -> the offset's own cell grid (OpenCV coordinates), sampled there
-    height, width = offset.shape[:2]
-    grid_x = (unit_x * width - 0.5).astype(np.float32)
-    grid_y = (unit_y * height - 0.5).astype(np.float32)
-    moved = cv2.remap(offset.astype(np.float32), grid_x, grid_y, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    from_x, from_y = unit_x + moved[..., 0] / 2, unit_y + moved[..., 1] / 2
-    to_image = crop.to_image(1)
-    source_x = to_image[0, 0] * from_x + to_image[0, 1] * from_y + to_image[0, 2]
-    source_y = to_image[1, 0] * from_x + to_image[1, 1] * from_y + to_image[1, 2]
-    inside = (unit_x >= 0) & (unit_x <= 1) & (unit_y >= 0) & (unit_y <= 1)
-    map_x = np.where(inside, source_x, xs) - 0.5
-    map_y = np.where(inside, source_y, ys) - 0.5
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    units (2 across the crop). Outside the crop the pixels stay where they are. Frames of one
+    crop reuse :func:`source_grid`'s."""
+    return source_grid(crop, region, offset.shape).source_map(offset)

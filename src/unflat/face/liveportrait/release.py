@@ -18,6 +18,7 @@ from unflat.errors import WeightsError
 from unflat.face.liveportrait.config import LivePortraitConfig
 from unflat.face.liveportrait.model import RELEASED_FILES, LivePortrait
 from unflat.weights.checkpoints import read_checkpoint
+from unflat.weights.loading import load_strict
 
 
 def released_paths(folder: str | os.PathLike[str]) -> list[Path]:
@@ -55,18 +56,10 @@ def load_released(
 ) -> LivePortrait:
     """LivePortrait (eval mode, no gradients) with the five files of ``folder``, loaded strictly."""
     model = LivePortrait(config)
-    state = assemble_state_dict(folder)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    reshaped = sorted(k for k in state if k in expected and state[k].shape != expected[k].shape)
-    if missing or unexpected or reshaped:
-        shown = ", ".join((missing + unexpected + reshaped)[:3])
-        raise WeightsError(
-            f"the LivePortrait files in {folder} do not match the architecture: "
-            f"{len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} mis-shaped "
-            f"tensors ({shown})",
-            "pass the released files, with the config they were trained with",
-        )
-    model.load_state_dict(state, strict=True)
+    load_strict(
+        model,
+        assemble_state_dict(folder),
+        f"the LivePortrait files in {folder} do not match the architecture",
+        "pass the released files, with the config they were trained with",
+    )
     return model.to(device=device, dtype=dtype).eval().requires_grad_(False)

@@ -13,11 +13,13 @@ one number for both eyes) and ``[source, target]`` for the lips.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from unflat.face.liveportrait.crop import MIDDLE_LIDS
 from unflat.face_mesh import (
     EYE_CORNERS,
+    EYE_MIDDLE_LIDS,
     MOUTH_INNER,
     OUTER_MOUTH_CORNERS,
     face_unit,
@@ -38,7 +40,7 @@ def eye_ratios(landmarks: np.ndarray) -> np.ndarray:
     xy = landmarks_xy(landmarks)
     ratios = [
         _distance(xy, *lids) / np.maximum(_distance(xy, *corners), 1e-6)
-        for corners, lids in zip(EYE_CORNERS, MIDDLE_LIDS, strict=True)
+        for corners, lids in zip(EYE_CORNERS, EYE_MIDDLE_LIDS, strict=True)
     ]
     return np.stack(ratios, axis=-1)
 
@@ -52,13 +54,13 @@ def lip_ratio(landmarks: np.ndarray) -> np.ndarray:
 def eye_condition(source: np.ndarray, target: float) -> np.ndarray:
     """``float32 [1,3]`` the eye MLP's input besides the keypoints: the source face's two eye
     openings (its landmarks ``source``) and the wanted opening of both."""
-    return np.array([[*eye_ratios(source), target]], dtype=np.float32)
+    return Openings.measure(source).eye_condition(target)
 
 
 def lip_condition(source: np.ndarray, target: float) -> np.ndarray:
     """``float32 [1,2]`` the lip MLP's input besides the keypoints: the source face's lip
     opening (its landmarks ``source``) and the wanted one."""
-    return np.array([[float(lip_ratio(source)), target]], dtype=np.float32)
+    return Openings.measure(source).lip_condition(target)
 
 
 def mouth_target(
@@ -75,12 +77,65 @@ def mouth_target(
     if opening is None:
         shape = source_canonical if expression is None else source_canonical + expression
         return float(lip_ratio(shape))
-    xy = landmarks_xy(source_canonical)
-    width = float(_distance(xy, *OUTER_MOUTH_CORNERS)) / max(float(face_unit(xy)), 1e-6)
+    return _mouth_opening(mouth_width(source_canonical), opening, closed_gap)
+
+
+def mouth_width(canonical: np.ndarray) -> float:
+    """The distance between the mouth's outer corners in outer-eye-corner distances."""
+    xy = landmarks_xy(canonical)
+    return float(_distance(xy, *OUTER_MOUTH_CORNERS)) / max(float(face_unit(xy)), 1e-6)
+
+
+def _mouth_opening(width: float, opening: float, closed_gap: float) -> float:
     return max(closed_gap + float(opening), 0.0) / max(width, 1e-6)
 
 
 def eyes_target(source: np.ndarray, eye_open: np.ndarray) -> float:
     """The eye opening asked of a face (landmarks ``source``) by a motion's ``eye_open``
     ``[2]`` (1 as at rest, 0 closed): its own mean opening scaled by theirs."""
-    return float(eye_ratios(source).mean() * np.clip(np.asarray(eye_open), 0.0, 1.5).mean())
+    return Openings.measure(source).eyes_target(eye_open)
+
+
+@dataclass(frozen=True)
+class Openings:
+    """A source face's own openings, measured once: they are the same in every frame.
+
+    ``eyes`` ``[2]`` and ``lips`` are its :func:`eye_ratios` and :func:`lip_ratio` on its
+    landmarks; ``mouth_width`` (:func:`mouth_width`) and ``closed_gap`` (a lip gap beyond
+    closed, as :class:`unflat.face.motion.Motion` carries it) are of its pose-free landmarks,
+    where :meth:`mouth_target` needs them (``nan`` and 0 when not measured).
+    """
+
+    eyes: np.ndarray
+    lips: float
+    mouth_width: float = float("nan")
+    closed_gap: float = 0.0
+
+    @classmethod
+    def measure(
+        cls, landmarks: np.ndarray, canonical: np.ndarray | None = None, closed_gap: float = 0.0
+    ) -> Openings:
+        """The openings of a face with ``landmarks`` (and pose-free ``canonical`` ones)."""
+        width = float("nan") if canonical is None else mouth_width(canonical)
+        return cls(eye_ratios(landmarks), float(lip_ratio(landmarks)), width, closed_gap)
+
+    def eye_condition(self, target: float) -> np.ndarray:
+        """:func:`eye_condition` of this face."""
+        return np.array([[*self.eyes, target]], dtype=np.float32)
+
+    def lip_condition(self, target: float) -> np.ndarray:
+        """:func:`lip_condition` of this face."""
+        return np.array([[self.lips, target]], dtype=np.float32)
+
+    def eyes_target(self, eye_open: np.ndarray) -> float:
+        """:func:`eyes_target` of this face."""
+        return float(self.eyes.mean() * np.clip(np.asarray(eye_open), 0.0, 1.5).mean())
+
+    def mouth_target(
+        self, canonical: np.ndarray, expression: np.ndarray | None, opening: float | None
+    ) -> float:
+        """:func:`mouth_target` of this face (its pose-free landmarks ``canonical``), with its
+        own closed lip gap."""
+        if opening is None:
+            return mouth_target(canonical, expression)
+        return _mouth_opening(self.mouth_width, opening, self.closed_gap)

@@ -26,9 +26,18 @@ SAMPLERS = ("euler", "midpoint", "dopri5")
 DIT_CLASS = "StableAudioDiTModel"
 ROPE_THETA = 10000.0  # diffusers' get_1d_rotary_pos_embed default, as published
 FF_MULT = 4  # diffusers FeedForward default inner width, as published
+# The latent a network models, as the "latent" key of its config.json says: the published
+# AudioLDM2 VAE's (what a config without the key means: the published ones do not say), or the
+# trainer's log-mel stand-in (``frontend.MelFrontend``), which no published decoder reads. The
+# weights' shapes cannot tell them apart.
+LATENT_KEY = "latent"
+AUDIOLDM2_LATENT = "audioldm2-vae"
+MEL_LATENT = "mel"
 # Keys a config file may carry beside the model's fields: notes about how it was made (the
 # fixtures' config.json). ``derived`` is checked against the shapes worked out here.
-NOTE_KEYS = ("preset", "source", "sampler", "seeds", "n_params", "n_keys", "versions", "derived")
+NOTE_KEYS = (
+    "preset", "source", "sampler", "seeds", "n_params", "n_keys", "versions", "derived", LATENT_KEY,
+)  # fmt: skip
 _SIZE_HINT = "start from VSSFlowConfig.full() / VSSFlowConfig.tiny()"
 _MAX_WIDTH = 65536
 
@@ -327,6 +336,12 @@ class VSSFlowConfig:
         if spec in PRESETS:
             return cls.preset(spec)
         return cls.from_dict(read_spec_file(spec))
+
+
+def latent_kind(config: dict[str, Any] | None) -> str:
+    """The latent a network with ``config`` (its ``config.json``) models: its ``"latent"``,
+    else the published AudioLDM2 VAE's."""
+    return str((config or {}).get(LATENT_KEY, AUDIOLDM2_LATENT))
 
 
 def read_spec_file(spec: str) -> dict[str, Any]:

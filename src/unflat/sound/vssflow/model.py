@@ -166,15 +166,45 @@ class StableAudioDiT(nn.Module):
         weight = self.time_proj.weight
         return self.timestep_proj(self.time_proj(t.to(weight.dtype)))
 
-    def forward(self, x: Tensor, t: Tensor, context: Tensor) -> Tensor:
+    def forward(
+        self, x: Tensor, t: Tensor, context: Tensor, rope: tuple[Tensor, ...] | None = None
+    ) -> Tensor:
+        """``rope``: :func:`rotary_tables` for ``T + 1`` positions, when the caller made them
+        once for many calls (a sampler); else made here."""
         n = x.shape[-1]
         h = (self.preprocess_conv(x) + x).transpose(1, 2)
         h = torch.cat([self.time_token(t)[:, None], self.proj_in(h)], dim=1)
-        rope = rotary_tables(n + 1, self.rotary_dim, x.device)
+        if rope is None:
+            rope = rotary_tables(n + 1, self.rotary_dim, x.device)
         for block in self.transformer_blocks:
             h = block(h, context, rope)
         out = self.proj_out(h).transpose(1, 2)[:, :, 1:]
         return self.postprocess_conv(out) + out
+
+
+@dataclass
+class Guidance:
+    """Classifier-free guidance at scale ``w`` for one sampling call, with what each of its
+    evaluations shares made once: ``tokens`` (zero tokens for the unconditional branch, then
+    the condition's when guided) and the RoPE tables ``rope`` of the state's length."""
+
+    model: VSSFlow
+    w: float
+    tokens: Tensor
+    rope: tuple[Tensor, ...]
+
+    def velocity(self, x: Tensor, t: Tensor | float) -> Tensor:
+        """:meth:`VSSFlow.guided_velocity` of ``x`` [B, C, T] at flow time ``t``."""
+        model, c = self.model, self.model.latent_channels
+        x_uncond = torch.cat([x[:, :c], torch.zeros_like(x[:, c:])], dim=1)
+        if self.w < 1.0:
+            return model(x_uncond, t, self.tokens, self.rope)
+        b = x.shape[0]
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(b)
+        both = model(torch.cat([x_uncond, x]), torch.cat([t, t]), self.tokens, self.rope)
+        uncond, cond = both[:b], both[b:]
+        guided = uncond + self.w * (cond - uncond)
+        return torch.cat([guided[:, :c], torch.zeros_like(guided[:, c:])], dim=1)
 
 
 def _projection(raw: int, width: int) -> nn.Sequential:
@@ -211,13 +241,20 @@ class VSSFlow(nn.Module):
     def latent_channels(self) -> int:
         return self.cfg.latent_channels
 
-    def forward(self, x: Tensor, t: Tensor | float, cross_attn: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        t: Tensor | float,
+        cross_attn: Tensor,
+        rope: tuple[Tensor, ...] | None = None,
+    ) -> Tensor:
         """Velocity [B, C, T] (every channel) of ``x`` [B, C, T] at flow time ``t`` ([B] or a
-        scalar; 0 = noise, 1 = data), conditioned on ``cross_attn`` [B, T', D]."""
+        scalar; 0 = noise, 1 = data), conditioned on ``cross_attn`` [B, T', D]; ``rope``: the
+        RoPE tables for ``T + 1`` positions, if already made."""
         self._check_state(x, cross_attn)
         dtype = self.vaflow.proj_in.weight.dtype
         t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
-        return self.vaflow(x.to(dtype), t, cross_attn.to(dtype))
+        return self.vaflow(x.to(dtype), t, cross_attn.to(dtype), rope)
 
     def _check_state(self, x: Tensor, cross_attn: Tensor) -> None:
         cfg = self.cfg
@@ -237,21 +274,16 @@ class VSSFlow(nn.Module):
     def guided_velocity(self, x: Tensor, t: Tensor | float, cross_attn: Tensor, w: float) -> Tensor:
         """Classifier-free guided velocity, as the published ``WrappedModel``: the unconditional
         branch sees zero condition channels and zero tokens; ``u + w (c - u)`` with zero
-        velocity on the condition channels; ``u`` unchanged when ``w < 1``."""
-        c = self.latent_channels
-        x_uncond = torch.cat([x[:, :c], torch.zeros_like(x[:, c:])], dim=1)
-        if w < 1.0:
-            return self(x_uncond, t, torch.zeros_like(cross_attn))
-        b = x.shape[0]
-        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(b)
-        both = self(
-            torch.cat([x_uncond, x]),
-            torch.cat([t, t]),
-            torch.cat([torch.zeros_like(cross_attn), cross_attn]),
-        )
-        uncond, cond = both[:b], both[b:]
-        guided = uncond + w * (cond - uncond)
-        return torch.cat([guided[:, :c], torch.zeros_like(guided[:, c:])], dim=1)
+        velocity on the condition channels; ``u`` unchanged when ``w < 1``. A sampler evaluating
+        it many times makes :meth:`guidance` once instead."""
+        return self.guidance(cross_attn, w, x.shape[-1]).velocity(x, t)
+
+    def guidance(self, cross_attn: Tensor, w: float, length: int) -> Guidance:
+        """The :class:`Guidance` of states [B, C, ``length``] under tokens ``cross_attn``."""
+        zeros = torch.zeros_like(cross_attn)
+        tokens = zeros if w < 1.0 else torch.cat([zeros, cross_attn])
+        rope = rotary_tables(length + 1, self.cfg.rotary_dim, cross_attn.device)
+        return Guidance(self, w, tokens, rope)
 
     def condition(
         self,

@@ -1,19 +1,25 @@
-"""Phoneme vocabulary and stretching of a phoneme sequence over the speech span.
+"""The trainer's phoneme vocabulary (:class:`PhonemeVocab`): the synthetic task's and
+``python -m unflat.sound.vssflow.sample``'s.
 
 The published model embeds one phoneme id per latent frame (``nn.Embedding(200, 32)``) with id 0
 padding everything outside speech (and the whole track for video-to-sound clips). We keep that:
 ``FILLER_ID = 0`` marks "no speech here". The vocabulary below (ARPAbet with stress digits,
-silence/pause marks and punctuation, 96 tokens, room for 200) is our choice; the published token
-list is a data file of theirs. Without forced-aligned durations, the phonemes are spread evenly
-over the span's latent frames; pass ``durations`` (any positive weights) when you have them.
+silence/pause marks and punctuation, 96 tokens, room for 200) is our choice.
+
+Why there are two vocabularies: ``unflat vssflow generate`` speaks through the published one
+(:data:`unflat.sound.vssflow.text.TOKENS`, 70 tokens from its ``token_list.json``, in its
+order), which networks trained on the published data have learned. This one came first, for
+the synthetic training task and its checkpoints, and keeps their ids: merging would keep the
+checkpoints' shapes (the embedding has ``phone_vocab`` rows either way) but not what their
+ids mean. The published list has no pause (``sp``/``sil``, which the synthetic task draws as
+silence), no vowels without a stress digit and other ids for every token, so a saved synthetic
+checkpoint would load and then misread every phoneme. Either list fits any ``phone_vocab`` of
+96 or more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import torch
-from torch import Tensor
 
 from unflat.errors import InputError
 
@@ -72,42 +78,3 @@ class PhonemeVocab:
 
     def decode(self, ids: Sequence[int]) -> list[str]:
         return [self.tokens[i] for i in ids]
-
-
-def stretch_phonemes(
-    ids: Sequence[int] | Tensor,
-    num_frames: int,
-    fps: float,
-    span: tuple[float, float] | None = None,
-    durations: Sequence[float] | None = None,
-    filler_id: int = FILLER_ID,
-) -> Tensor:
-    """One phoneme id per latent frame [num_frames] (long); ``filler_id`` outside the span.
-
-    ``span`` is (start, end) in seconds; ``None`` means the whole clip. Phoneme ``i`` covers the
-    frames whose index falls in its share of the span (equal shares, or ``durations``-weighted).
-    """
-    ids = [int(i) for i in (ids.tolist() if isinstance(ids, Tensor) else ids)]
-    out = torch.full((num_frames,), filler_id, dtype=torch.long)
-    if not ids:
-        return out
-    start_s, end_s = (0.0, num_frames / fps) if span is None else span
-    start = max(0, min(num_frames, round(start_s * fps)))
-    end = max(0, min(num_frames, round(end_s * fps)))
-    if end - start < len(ids):
-        raise InputError(
-            f"{len(ids)} phonemes cannot fit a speech span of {end - start} latent frames",
-            "check the span (seconds) and the phoneme list, or use a higher latent frame rate",
-        )
-    weights = [1.0] * len(ids) if durations is None else [float(d) for d in durations]
-    if len(weights) != len(ids) or min(weights) <= 0:
-        raise InputError("durations must be positive, one per phoneme", "fix the durations")
-    total = sum(weights)
-    length = end - start
-    acc = 0.0
-    for pid, w in zip(ids, weights, strict=True):
-        lo = start + round(acc / total * length)
-        acc += w
-        hi = start + round(acc / total * length)
-        out[lo:hi] = pid
-    return out

@@ -48,8 +48,11 @@ def sample_with_nfe(
     # The published grid: float32 linspace (dopri5 reads its times in float64).
     grid = torch.linspace(0, 1, steps + 1, device=x.device)
 
+    # the tokens and RoPE tables every evaluation shares, made once for this call
+    guidance = model.guidance(cross_attn, w, x.shape[-1])
+
     def velocity(t: Tensor, state: Tensor) -> Tensor:
-        return model.guided_velocity(state, t, cross_attn, w).to(state.dtype)
+        return guidance.velocity(state, t).to(state.dtype)
 
     return solve(velocity, x, grid, method, atol=atol, rtol=rtol)
 
@@ -87,11 +90,14 @@ def generate_latents(
     **options: object,
 ) -> Tensor:
     """Audio latents [B, C_latent, T] for ``conditions`` from fresh noise (published: divided
-    by ``scale_factor`` after sampling). ``options`` go to ``sample``."""
+    by ``scale_factor`` after sampling). ``options`` go to ``sample``. The noise is drawn on
+    ``generator``'s device (one seed gives the same noise whatever device the model is on)."""
     cfg = model.cfg
     channels = conditions.channels
     shape = (channels.shape[0], cfg.latent_channels, cfg.latent_length)
-    noise = torch.randn(shape, generator=generator, device=channels.device, dtype=channels.dtype)
+    where = channels.device if generator is None else generator.device
+    noise = torch.randn(shape, generator=generator, device=where, dtype=channels.dtype)
+    noise = noise.to(channels.device)
     x = torch.cat([noise, channels], dim=1)
     out = sample(model, x, conditions.cross_attn, **options)  # type: ignore[arg-type]
     return out[:, : cfg.latent_channels] / cfg.vaflow_params.scale_factor

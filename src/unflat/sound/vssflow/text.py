@@ -34,6 +34,7 @@ from unflat.sound.vssflow.numbers import expand_numbers
 
 BLANK = "<blank>"
 # The published ``data/token_list.json``: ARPAbet with stress, ids 1-70; 0 means "no speech".
+# (The trainer's synthetic task keeps its own list, ``phonemes.PhonemeVocab``: see there why.)
 # fmt: off
 TOKENS = (
     "AA0", "DH", "AY0", "V", "F", "AH2", "D", "P", "EH1", "AW1", "ER0", "OW0", "TH", "UH1", "OW2",

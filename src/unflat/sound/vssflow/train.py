@@ -47,7 +47,7 @@ from unflat.errors import (
     format_error,
 )
 from unflat.io.atomic import atomic_write, write_json
-from unflat.sound.vssflow.config import VSSFlowConfig
+from unflat.sound.vssflow.config import LATENT_KEY, MEL_LATENT, VSSFlowConfig
 from unflat.sound.vssflow.data import FolderDataset, SyntheticToneDataset, collate
 from unflat.sound.vssflow.flow import FlowObjective, draw_noise_and_times
 from unflat.sound.vssflow.frontend import MelFrontend
@@ -329,7 +329,8 @@ def _setup(
             objective, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     if rank == 0:
-        write_json(out / "config.json", config.model.to_dict())
+        # the latent it learns is the log-mel stand-in: said, so no AudioLDM2 decoder takes it
+        write_json(out / "config.json", {**config.model.to_dict(), LATENT_KEY: MEL_LATENT})
         write_json(out / TRAIN_CONFIG, config.to_dict())
     return run
 
