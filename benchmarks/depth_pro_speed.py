@@ -2,10 +2,15 @@
 
 Every configuration runs in its own process (so its peak memory is its own), on random weights
 (time does not depend on their values), and the median of ``--runs`` timed ``infer`` calls is
-reported (the first call, which includes one-off kernel setup, is among them). Paths:
+reported (the first call, which includes one-off kernel setup, is among them), with the process
+CPU time of each call beside it (on a shared machine, wall time counts the neighbours' work too).
+The run starts by printing the date, ``uptime`` and the CPU's ``lscpu`` model and flags, and ends
+with ``uptime`` again; ``--timeout`` stops a path that takes longer. Paths:
 
 - ``fp32``: the reference; ``bf16`` / ``fp16``: the whole model in that dtype (channels-last
-  convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (CPU);
+  convolutions on the CPU); ``int8``: int8 transformer matmuls + bf16 convolutions (a CPU with
+  bf16 kernels; elsewhere the same as ``int8-fp32``);
+  ``int8-fp32``: int8 transformer matmuls + fp32 convolutions (CPU);
 - ``autocast-bf16`` / ``autocast-fp16``: the fp32 model under ``torch.autocast``;
 - ``compile-<path>``: the same after ``torch.compile``;
 - ``reference-fp32`` / ``reference-autocast-bf16``: the published apple/ml-depth-pro code, given
@@ -32,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-BASE_PATHS = ("fp32", "bf16", "fp16", "int8", "autocast-bf16", "autocast-fp16")
+BASE_PATHS = ("fp32", "bf16", "fp16", "int8", "int8-fp32", "autocast-bf16", "autocast-fp16")
 PATHS = (
     *BASE_PATHS,
     *(f"compile-{p}" for p in BASE_PATHS),
@@ -127,8 +132,9 @@ def run_one(args: argparse.Namespace) -> dict:
         autocast = torch.autocast(device.type, dtype=autocast_dtype)
     generator = torch.Generator().manual_seed(1)
     image = (torch.rand(3, 1536, 1536, generator=generator) * 2 - 1).to(device, dtype)
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.runs):
+        cpu_start = time.process_time()
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -137,6 +143,7 @@ def run_one(args: argparse.Namespace) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu_start)
         if not torch.isfinite(out["depth"].float()).all():
             raise RuntimeError(f"{path}: non-finite depth")
     result = {
@@ -144,6 +151,8 @@ def run_one(args: argparse.Namespace) -> dict:
         "device": str(device),
         "seconds": seconds,
         "median_s": statistics.median(seconds),
+        "cpu_seconds": cpu_seconds,
+        "median_cpu_s": statistics.median(cpu_seconds),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -152,6 +161,17 @@ def run_one(args: argparse.Namespace) -> dict:
         result["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1024**3
         result["gpu"] = torch.cuda.get_device_name()
     return result
+
+
+def describe_machine() -> None:
+    """Print the date, the load and the CPU's model and feature flags (Linux)."""
+    print(time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    with contextlib.suppress(OSError):
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in lscpu.splitlines():
+            if line.startswith(("Model name", "CPU(s):", "Flags")):
+                print(" ".join(line.split()))
 
 
 def main() -> None:
@@ -164,10 +184,12 @@ def main() -> None:
     parser.add_argument("--reference-src", help="apple/ml-depth-pro checkout's src folder")
     parser.add_argument("--timm", help="folder holding an importable timm")
     parser.add_argument("--json", type=Path, help="append one JSON line per path here")
+    parser.add_argument("--timeout", type=float, help="stop a path after this many seconds")
     args = parser.parse_args()
     if args.path:  # a child process: time one configuration, print its JSON
         print(json.dumps(run_one(args)))
         return
+    describe_machine()
     for path in args.paths:
         if path.startswith("reference") and not args.reference_src:
             print(f"skipping {path}: pass --reference-src", file=sys.stderr)
@@ -178,7 +200,11 @@ def main() -> None:
             command += ["--reference-src", args.reference_src]
         if args.timm:
             command += ["--timm", args.timm]
-        child = subprocess.run(command, capture_output=True, text=True)
+        try:
+            child = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{path:26s} stopped after {args.timeout:.0f} s", flush=True)
+            continue
         if child.returncode:
             print(f"{path}: failed\n{child.stderr.strip()[-2000:]}", file=sys.stderr)
             continue
@@ -186,10 +212,16 @@ def main() -> None:
         result["machine"] = f"{platform.machine()}, {platform.node()}"
         peak = result.get("peak_gpu_gb", result["peak_rss_gb"])
         runs = [round(s, 2) for s in result["seconds"]]
-        print(f"{path:26s} median {result['median_s']:8.2f} s  runs {runs}  peak {peak:.2f} GB")
+        cpu = result["median_cpu_s"]
+        print(
+            f"{path:26s} median {result['median_s']:8.2f} s (CPU {cpu:8.1f} s)  runs {runs}  "
+            f"peak {peak:.2f} GB",
+            flush=True,
+        )
         if args.json:
             with args.json.open("a") as handle:
                 handle.write(json.dumps(result) + "\n")
+    print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-PRECISION_NAMES = (*PRECISIONS, "int8")
+PRECISION_NAMES = (*PRECISIONS, "int8", "int8-fp32")
 
 
 def check_precision(precision: str, device: torch.device) -> None:
@@ -64,7 +64,7 @@ def check_precision(precision: str, device: torch.device) -> None:
 
     ``int8`` (int8 transformer matmuls, bf16 convolutions) is a CPU path; ``fp16`` a GPU one.
     """
-    if precision == "int8":
+    if precision in ("int8", "int8-fp32"):
         if device.type != "cpu":
             raise DeviceError(
                 "the int8 path runs on the CPU only", "use --precision fp16 or bf16 on a GPU"

@@ -28,7 +28,7 @@ def test_an_explicit_precision_reaches_sharp(monkeypatch):
 def test_auto_runs_sharp_in_a_faithful_path_and_says_so(monkeypatch, capsys):
     monkeypatch.setattr(device, "_SAID", set())
     model = sharp_pipeline(monkeypatch, "auto")._sharp_model()
-    assert SHARP_FAITHFUL == ("fp32",)
+    assert SHARP_FAITHFUL == ("fp32", "int8-fp32")
     assert next(model.parameters()).dtype == torch.float32
     said = [line for line in capsys.readouterr().err.splitlines() if "precision auto" in line]
     assert len(said) == 1 and said[0].startswith("note: precision auto (SHARP) -> fp32 (")

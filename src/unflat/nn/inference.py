@@ -59,11 +59,13 @@ def _quantized_linear_types() -> tuple[type, ...]:
 QUANTIZED_LINEAR_TYPES = _quantized_linear_types()
 
 
-def quantize_linears_int8(module: nn.Module) -> nn.Module:
+def quantize_linears_int8(module: nn.Module, engine: str | None = None) -> nn.Module:
     """Replace the ``nn.Linear`` layers of an fp32 ``module`` by dynamic int8 ones (CPU).
 
     Weights are quantised per output channel ahead of time; activations per tensor at run
-    time. On CPUs with VNNI this runs the matmuls about 3x faster than fp32.
+    time. On CPUs with VNNI this runs the matmuls about 3x faster than fp32. ``engine`` names
+    the quantized backend that packs the weights (``onednn``, ``x86``, ``fbgemm``; None: torch's
+    default); the packed weights keep it, so the process-wide setting is restored after.
     """
     if not QUANTIZED_LINEAR_TYPES:
         raise DeviceError(
@@ -72,13 +74,21 @@ def quantize_linears_int8(module: nn.Module) -> nn.Module:
         )
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+    before = torch.backends.quantized.engine
+    if engine is not None and engine not in torch.backends.quantized.supported_engines:
+        engine = None  # say, an ARM build without oneDNN's int8: torch's default packs them
     with warnings.catch_warnings():
         # Eager-mode quantization is deprecated in favour of torchao, but it is what ships
         # with the CPU wheel; the warning is for library authors, not our users.
         warnings.simplefilter("ignore")
-        return quantize_dynamic(
-            module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-        )
+        try:
+            if engine is not None:
+                torch.backends.quantized.engine = engine
+            return quantize_dynamic(
+                module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
+        finally:
+            torch.backends.quantized.engine = before
 
 
 def mixed_int8_bf16(
@@ -87,17 +97,48 @@ def mixed_int8_bf16(
     """Transformers in fp32 with int8 linear layers; everything else in bf16, channels-last.
 
     Transformer matmuls gain most from int8; convolutions from bf16 with channels-last
-    layout (oneDNN's preferred one). CPU only.
+    layout (oneDNN's preferred one). CPU only. On a CPU without oneDNN bf16 kernels (AVX2
+    only), bf16 convolutions fall to a generic kernel 7.6x slower than fp32 (BENCHMARKS.md),
+    so there the rest stays fp32: the :func:`int8_fp32` path.
     """
     from unflat.device import check_precision
 
     check_precision("int8", device)
+    if not has_bf16_kernels():
+        return int8_fp32(model, transformer_types, device)
     low_precision(model, torch.bfloat16, device, transformer_types)
     for module in model.modules():
         if isinstance(module, transformer_types):
             module.float()
             quantize_linears_int8(module)
     return cast_inputs_to_weights(model)
+
+
+def has_bf16_kernels() -> bool:
+    """Whether this CPU and PyTorch build have oneDNN's bf16 convolutions and matmuls (x86:
+    AVX-512, native with AVX512_BF16 or AMX; ARM: bf16 instructions). Without them (AVX2-only
+    CPUs) bf16 runs PyTorch's generic code."""
+    checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(checker is not None and torch.backends.mkldnn.is_available() and checker())
+
+
+def int8_fp32(
+    model: nn.Module, transformer_types: tuple[type, ...], device: torch.device
+) -> nn.Module:
+    """Int8 transformer linears (oneDNN's kernels), everything else fp32 with channels-last
+    convolutions: the fast path on CPUs without bf16 (AVX2, AVX-512 without BF16).
+
+    There, bf16 convolutions and matmuls fall to slow generic kernels (the ``int8`` path's
+    bf16 decoder is ~6x slower than fp32 on AVX2), while int8 matmuls still have tuned ones.
+    """
+    from unflat.device import check_precision
+
+    check_precision("int8-fp32", device)
+    low_precision(model, torch.float32, device, transformer_types)
+    for module in model.modules():
+        if isinstance(module, transformer_types):
+            quantize_linears_int8(module, engine="onednn")
+    return model
 
 
 def channels_last_convolutions(model: nn.Module, skip: tuple[type, ...] = ()) -> nn.Module:
@@ -136,13 +177,17 @@ def apply_precision(
     """Turn an fp32 ``model`` into the ``precision`` path in place; return its input dtype.
 
     ``fp32`` is the reference; ``bf16``/``fp16`` the whole model in that dtype; ``int8`` the
-    :func:`mixed_int8_bf16` CPU path, with ``transformer_types`` naming the blocks to quantise.
+    :func:`mixed_int8_bf16` CPU path and ``int8-fp32`` the :func:`int8_fp32` one, with
+    ``transformer_types`` naming the blocks to quantise.
     """
     from unflat.device import pick_dtype
 
     if precision == "int8":
         mixed_int8_bf16(model, transformer_types, device)
-        return torch.bfloat16
+        return torch.bfloat16 if has_bf16_kernels() else torch.float32
+    if precision == "int8-fp32":
+        int8_fp32(model, transformer_types, device)
+        return torch.float32
     dtype = pick_dtype(precision, device)
     low_precision(model, dtype, device, transformer_types)
     return dtype

@@ -35,8 +35,8 @@ from unflat.types import Camera, Photo
 
 METHODS = ("auto", "sharp", "rgbd")
 #: The precision paths ``auto`` may run SHARP in: those whose error against fp32 is recorded
-#: (none yet besides fp32 itself). An explicit --precision is obeyed.
-SHARP_FAITHFUL = ("fp32",)
+#: (tests/nn/test_inference.py: int8-fp32 1e-5 relative depth). An explicit --precision is obeyed.
+SHARP_FAITHFUL = ("fp32", "int8-fp32")
 PATH_NAMES = "swipe, shake, rotate, rotate_forward, dolly_zoom, orbit or ken_burns."
 _DEPTH_NAMES = (".depth.npy", ".depth_mm.png", ".npy", ".png", ".pfm", ".tif", ".exr")
 
