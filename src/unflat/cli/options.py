@@ -16,7 +16,7 @@ Precision = Annotated[
     typer.Option(
         "--precision",
         help="auto (chosen by the processor and said in one line; docs/precision.md), fp32 "
-        "(reference), bf16, fp16 (GPU) or int8 (CPU).",
+        "(reference), bf16, fp16 (GPU), int8 or int8-fp32 (CPU).",
     ),
 ]
 FocalPx = Annotated[

@@ -36,7 +36,9 @@ class DepthEstimator:
     The fp32 path reproduces the published implementation. ``bf16``/``fp16`` run the network in
     that precision while the focal-length scaling and resizing stay in fp32; ``int8`` (CPU only)
     runs the transformers' linear layers in int8 and the convolutions in bf16, the fastest path
-    on CPUs with AVX-512 BF16 (errors against fp32 are in BENCHMARKS.md). ``auto`` (the default)
+    on CPUs with AVX-512 BF16; ``int8-fp32`` keeps the convolutions in fp32, the fast path on
+    CPUs without bf16 kernels (AVX2), where ``int8`` falls back to it (errors against fp32 are
+    in BENCHMARKS.md). ``auto`` (the default)
     picks by the processor: :func:`unflat.device.resolve_precision`.
     """
 
