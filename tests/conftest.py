@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,13 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return shared_path("fixtures")
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: Ctrl-C as in a terminal.
+
+    A shell without job control starts background jobs with SIGINT ignored, and children
+    inherit that (Python then never raises KeyboardInterrupt); the Ctrl-C tests must not
+    depend on how the test run itself was started.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

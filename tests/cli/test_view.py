@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from tests.cli.chromium import Chromium, chromium_path
-from tests.conftest import shared_path
+from tests.conftest import interruptible, shared_path
 from unflat.cli import main
 from unflat.colour import linear_to_srgb
 from unflat.pipelines.view import ViewPipeline, page_resources
@@ -264,6 +264,7 @@ def test_the_url_is_the_last_line_and_serves_the_page(two_planes):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     try:
         lines = [process.stdout.readline() for _ in range(2)]

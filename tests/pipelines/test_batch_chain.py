@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import interruptible, shared_path
 from tests.pipelines.fakes import write_depths, write_photos
 from tests.pipelines.test_batch_faults import REPO, _env
 from unflat.cli import main
@@ -238,7 +238,13 @@ def test_ctrl_c_stops_the_pool_between_whole_items(reference, tmp_path: Path) ->
                "--workers", "2"]  # fmt: skip
     env = _env(tmp_path / "home")
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=interruptible,
     )
     while len(list(out.glob("*.batch.json"))) < 2 and process.poll() is None:
         time.sleep(0.005)

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import unflat
-from tests.conftest import shared_path
+from tests.conftest import interruptible, shared_path
 from tests.pipelines.fakes import use_fake_depth_model, write_depths, write_photos
 from unflat.cli import main
 
@@ -66,6 +66,7 @@ class Batch:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
 
     def run(self, out: Path) -> str:
