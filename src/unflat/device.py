@@ -214,20 +214,16 @@ CPU_RULES: tuple[PrecisionRule, ...] = (
         ("onednn", "int8"),
     ),
     PrecisionRule(
-        "AVX-512 without BF16", ("avx512f",), "int8-fp32",
-        "int8 matmuls have fast kernels but bf16 convolutions do not, so those stay fp32",
-        ("onednn", "int8"),
+        "AVX-512 without BF16", ("avx512f",), "fp32",
+        "bf16 convolutions fall to slow kernels here, so int8 and bf16 are not faster",
     ),
     PrecisionRule(
-        "AVX2 with AVX-VNNI, without BF16", ("avx2", "avx_vnni"), "int8-fp32",
-        "int8 matmuls have fast kernels but bf16 convolutions do not, so those stay fp32",
-        ("onednn", "int8"),
+        "AVX2 with AVX-VNNI, without BF16", ("avx2", "avx_vnni"), "fp32",
+        "int8 matmuls have VNNI but bf16 convolutions fall to slow kernels (not measured yet)",
     ),
     PrecisionRule(
-        "AVX2 without VNNI/BF16", ("avx2",), "int8-fp32",
-        "int8 transformer matmuls, fp32 convolutions (bf16 ones fall to slow kernels here); "
-        "measured 1.25-1.36x fp32 on an AVX2 EPYC",
-        ("onednn", "int8"),
+        "AVX2 without VNNI/BF16", ("avx2",), "fp32",
+        "int8 and bf16 fall to slow kernels here; int8 measured 4x slower than fp32",
     ),
     PrecisionRule("ARM", ("neon",), "fp32", "no faster path measured on ARM yet"),
 )  # fmt: skip
