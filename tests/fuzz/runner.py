@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import io
 import os
 import re
@@ -131,10 +132,17 @@ class PeakMemory:
     """
 
     def __init__(self) -> None:
+        # Garbage left by earlier code (reference cycles of big arrays or modules) would be
+        # freed by a collection inside a measured block, hiding that much growth: collect it
+        # now, and keep the collector off inside each block (see __enter__).
+        gc.collect()
         self.resettable = _reset_peak()
         self._start = 0
+        self._collector_was_on = False
 
     def __enter__(self) -> PeakMemory:
+        self._collector_was_on = gc.isenabled()
+        gc.disable()
         if self.resettable:
             _reset_peak()
         self._start = _resident() if self.resettable else _lifetime_peak()
@@ -144,6 +152,8 @@ class PeakMemory:
     def __exit__(self, *exc_info: object) -> None:
         peak = _status_kib("VmHWM") * 1024 if self.resettable else _lifetime_peak()
         self.grown = max(0, peak - self._start)
+        if self._collector_was_on:
+            gc.enable()
 
 
 class StderrTap:

@@ -9,6 +9,7 @@ that branch's name; the crashes are listed in docs/fuzzing.md.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import time
 from pathlib import Path
 
@@ -146,8 +147,13 @@ def test_an_allocation_past_the_budget_fails(tmp_path: Path) -> None:
     memory = PeakMemory()
 
     def allocate(source: Path) -> None:
-        block = np.ones(MEMORY_BUDGET // 8 + (16 << 20) // 8)  # touched, so resident
-        del block
+        # Fresh pages from the kernel: malloc could serve a numpy array from memory that earlier
+        # tests freed but the heap kept resident, which is no growth at all.
+        size = MEMORY_BUDGET + (16 << 20)
+        with mmap.mmap(-1, size) as block:
+            pages = np.frombuffer(block, dtype=np.uint8)
+            pages[:] = 1  # touched, so resident
+            del pages
 
     with pytest.raises(Overallocation, match="peak resident memory grew"):
         attempt(_harness(allocate), path, memory)
