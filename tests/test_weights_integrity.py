@@ -442,3 +442,18 @@ def test_check_finite_passes_finite_outputs_and_names_the_first_bad_one() -> Non
         "try --precision fp32 (half precision can overflow); if that fails too, the weights are "
         "damaged: download them again (`unflat models fetch sharp --force`)"
     )
+
+
+def test_check_finite_weights_counts_bad_values_and_names_the_first_tensor() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    weights.check_finite_weights(model, "depth-pro")  # all finite: nothing happens
+    with torch.no_grad():
+        model[0].bias[1] = float("inf")
+        model[1].running_var[:] = float("nan")  # a buffer counts too
+    with pytest.raises(WeightsError) as caught:
+        weights.check_finite_weights(model, "/w/x.pt")
+    assert caught.value.message == (
+        "the model with weights /w/x.pt has NaN or infinite weights (3 values in 2 tensors, "
+        "the first 0.bias)"
+    )
+    assert "pass other --weights" in caught.value.hint

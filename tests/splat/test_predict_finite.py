@@ -31,11 +31,22 @@ def test_nan_weights_give_a_weights_error_naming_them(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(config))
     save_file(nan_state, str(folder / "model.safetensors"))
-    model = weights.load_model(folder)
+    file = folder / "model.safetensors"
+    # Loading refuses them at once, before any forward pass or precision path.
+    with pytest.raises(WeightsError) as loading:
+        weights.load_model(folder)
+    total = sum(v.numel() for v in nan_state.values() if v.is_floating_point())
+    assert loading.value.message.startswith(
+        f"the model with weights {file} has NaN or infinite weights ({total} values in "
+    )
+    assert "pass other --weights" in loading.value.hint
+    # A model that produces NaN anyway (here: built around the loader) is refused after it ran.
+    model = registry.build_model(config).eval().requires_grad_(False)
+    model.load_state_dict(nan_state)
+    model.unflat_weights = str(file)
     image = np.full((48, 64, 3), 100, np.uint8)
     with pytest.raises(WeightsError) as caught:
         predict_gaussians(model, image, f_px=60.0)
-    file = folder / "model.safetensors"
     assert caught.value.message.startswith(
         f"the model with weights {file} produced NaN or infinite"
     )

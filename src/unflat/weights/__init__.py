@@ -24,11 +24,12 @@ from unflat.weights.checkpoints import read_checkpoint, read_training_state
 from unflat.weights.fetching import fetch
 from unflat.weights.integrity import verify_cached, weights_id, weights_label
 from unflat.weights.loading import load_model, resolve_weights
-from unflat.weights.outputs import check_finite
+from unflat.weights.outputs import check_finite, check_finite_weights
 
 __all__ = [
     "cache_dir",
     "check_finite",
+    "check_finite_weights",
     "fetch",
     "fetch_hint",
     "file_sha256",

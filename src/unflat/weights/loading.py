@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from unflat import registry
-from unflat.errors import ConfigError, OutputError, WeightsError
+from unflat.errors import ConfigError, OutputError, UnflatError, WeightsError
 from unflat.io.atomic import write_json
+from unflat.nn.memory import release_freed_memory
 from unflat.registry import get_entry
 from unflat.weights.cache import (
     CHECKPOINT_SUFFIXES,
@@ -32,6 +33,7 @@ from unflat.weights.cache import (
 from unflat.weights.checkpoints import read_checkpoint, read_state, save_safetensors
 from unflat.weights.fetching import fetch
 from unflat.weights.integrity import file_identity, made_record, verify_cached, weights_label
+from unflat.weights.outputs import check_finite_weights
 
 
 def resolve_weights(name: str | None, weights: str | os.PathLike[str] | None = None) -> Path:
@@ -181,15 +183,58 @@ def load_model(
         file = resolve_weights(None, path)
     verify_cached(file)
     state = read_state(file)
-    model = _build(config, builder)
     architecture = config.get("architecture")
-    load_strict(model, state, f"{file} does not match the {architecture} architecture")
+    mismatch = f"{file} does not match the {architecture} architecture"
+    model = _holding(state, config, builder, mismatch)
+    del state
+    release_freed_memory()
+    check_finite_weights(model, weights_label(file))
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     # Where the weights came from, for messages about what the model then produces.
     model.unflat_weights = weights_label(file)
     # The config it was built from, for what the state dict does not hold (its input size).
     model.unflat_config = config
     return model
+
+
+def _holding(
+    state: dict[str, torch.Tensor],
+    config: dict,
+    builder: Callable[[dict], nn.Module] | None,
+    what: str,
+) -> nn.Module:
+    """The model built from ``config`` with the weights of ``state``.
+
+    Built on the meta device (no memory, no random initialisation) and given the state's own
+    tensors, so the weights sit in memory once, not twice: full-size Depth Pro peaked at 7.8 GB
+    while loading, built and filled for real. A model that makes tensors of its own while being
+    built (a mel filter bank, say) would keep them on the meta device: such a model is built for
+    real and the state copied into it.
+    """
+    try:
+        with torch.device("meta"):
+            empty = _build(config, builder)
+    except UnflatError:
+        raise
+    except Exception:
+        empty = None
+    if empty is not None:
+        load_strict(empty, state, what, assign=True)
+        if not _on_meta(empty):
+            return empty
+    model = _build(config, builder)
+    load_strict(model, state, what)
+    return model
+
+
+def _on_meta(model: nn.Module) -> bool:
+    """Whether any tensor of ``model`` (parameter, buffer or plain attribute) is on meta."""
+    for module in model.modules():
+        tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+        tensors += [value for value in vars(module).values() if isinstance(value, torch.Tensor)]
+        if any(tensor.is_meta for tensor in tensors):
+            return True
+    return False
 
 
 def _build(config: dict, builder: Callable[[dict], nn.Module] | None) -> nn.Module:
@@ -212,10 +257,16 @@ MISMATCH_HINT = "pass weights made for this model, or a folder with the config.j
 
 
 def load_strict(
-    model: nn.Module, state: dict[str, torch.Tensor], what: str, hint: str = MISMATCH_HINT
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    what: str,
+    hint: str = MISMATCH_HINT,
+    *,
+    assign: bool = False,
 ) -> None:
     """``load_state_dict(strict=True)``, or a one-line ``WeightsError`` that starts with
-    ``what`` (the weights "do not match" whose architecture) and names what does not match."""
+    ``what`` (the weights "do not match" whose architecture) and names what does not match.
+    ``assign`` makes the state's tensors the model's own (for a model built on meta)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -233,7 +284,7 @@ def load_strict(
             problems.append(f"{len(keys)} {label} ({shown})")
     if problems:
         raise WeightsError(f"{what}: {'; '.join(problems)} tensors", hint)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=assign)
 
 
 __all__ = [

@@ -1,8 +1,11 @@
-"""What models produce: outputs checked finite before anything is written, naming the weights."""
+"""What models hold and produce: weights and outputs checked finite, naming the weights."""
 
 from __future__ import annotations
 
+import itertools
+
 import torch
+from torch import nn
 
 from unflat import registry
 from unflat.errors import WeightsError
@@ -31,6 +34,30 @@ def check_finite(
         )
 
 
+def check_finite_weights(model: nn.Module, weights: str | None) -> None:
+    """Refuse a loaded model whose parameters or buffers hold NaN or infinity.
+
+    Checked once after loading, before minutes of inference: such weights give NaN everywhere,
+    and the int8 paths cannot even quantise the activations they make (PyTorch stops with an
+    internal error). ``weights`` is their label, as for :func:`check_finite`.
+    """
+    tensors = itertools.chain(model.named_parameters(), model.named_buffers())
+    damaged = [
+        (name, tensor)
+        for name, tensor in tensors
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if not damaged:
+        return
+    bad = sum(int((~torch.isfinite(tensor)).sum()) for _, tensor in damaged)
+    model_name = f"the model with weights {weights}" if weights else "the model"
+    raise WeightsError(
+        f"{model_name} has NaN or infinite weights ({bad} values in {len(damaged)} tensors, "
+        f"the first {damaged[0][0]})",
+        _output_hint(weights, torch.float32),
+    )
+
+
 def _output_hint(weights: str | None, dtype: torch.dtype) -> str:
     named = weights is not None and not looks_like_path(weights)
     entry = registry.find_entry(weights) if named else None
@@ -46,4 +73,5 @@ def _output_hint(weights: str | None, dtype: torch.dtype) -> str:
 
 __all__ = [
     "check_finite",
+    "check_finite_weights",
 ]
