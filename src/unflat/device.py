@@ -122,8 +122,6 @@ class ThreadTuner:
     """
 
     def __init__(self, *, trials: int = 2, every: int = 100) -> None:
-        import os
-
         most = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
         self.candidates = sorted({most, 1}, reverse=True)
         self.trials, self.every = trials, every
@@ -411,8 +409,6 @@ def frame_workers(cores: int | None = None) -> int:
     beside the encoder; on 16 cores four, past which the Python parts of a frame, which hold the
     interpreter's lock, leave more threads idle.
     """
-    import os
-
     count = (os.cpu_count() or 1) if cores is None else cores
     return max(1, min(4, count // 2))
 
