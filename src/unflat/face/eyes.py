@@ -120,7 +120,10 @@ def eye_look(image: np.ndarray, landmarks: np.ndarray, eye: int) -> EyeLook | No
         return None
     patch = image[y0:y1, x0:x1].astype(np.float32)
     inside = cv2.distanceTransform(opening.astype(np.uint8), cv2.DIST_L2, 3)
-    clear = np.clip(inside / (_LID_MARGIN * radius), 0.0, 1.0).astype(np.float32)
+    # 0 within a margin of the lids, 1 from twice that in: the lid's line, lashes and shadow
+    # belong to where the lid was, not to the eyeball the lid uncovers
+    margin = _LID_MARGIN * radius
+    clear = np.clip(inside / margin - 1.0, 0.0, 1.0).astype(np.float32)
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     reach = np.hypot(xx - centre[0], yy - centre[1]) / radius
     sclera = _sclera(patch, opening & (reach > 1.0 + _IRIS_MARGIN))
@@ -129,12 +132,14 @@ def eye_look(image: np.ndarray, landmarks: np.ndarray, eye: int) -> EyeLook | No
     reach /= fit
     seen = clear * (reach < 1.0)
     white = clear * np.clip((reach - 1.0) / _IRIS_MARGIN, 0.0, 1.0).astype(np.float32)
+    rings = _iris_rings(patch, seen, reach, opening)
+    white = _whiteness(patch, white, sclera, rings)
     upper = outline[[_LOWER - 1, *range(_LOWER, len(outline)), 0]]
     band = opening & (clear < 1.0) & (yy - y0 < _lid_curve(upper - [x0, y0], xx[0] - x0) + 2)
     return EyeLook(
         sclera=sclera,
         shadow=patch[band].mean(0) if band.any() else 0.5 * sclera,
-        rings=_iris_rings(patch, seen, reach, opening),
+        rings=rings,
         radius=radius,
         fit=fit,
         centre=centre,
@@ -145,6 +150,18 @@ def eye_look(image: np.ndarray, landmarks: np.ndarray, eye: int) -> EyeLook | No
         origin=np.array([x0, y0], np.float64),
         corners=np.asarray(landmarks, np.float64)[list(EYE_CORNERS[eye]), :2],
     )
+
+
+def _whiteness(
+    patch: np.ndarray, white: np.ndarray, sclera: np.ndarray, rings: np.ndarray
+) -> np.ndarray:
+    """``white`` (the weights of the pixels outside the iris) times how far each pixel's
+    brightness lies from the iris's rim towards the white's: a blurred iris edge, a lash or a
+    fleck of shadow is not white to carry or spread."""
+    lit, dark = float(_luminance(sclera)), float(_luminance(rings[-1]))
+    if lit - dark <= 1.0:
+        return white
+    return white * np.clip((_luminance(patch) - dark) / (lit - dark), 0.0, 1.0)
 
 
 def _spread(patch: np.ndarray, white: np.ndarray, sclera: np.ndarray, radius: float) -> np.ndarray:
