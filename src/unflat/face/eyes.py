@@ -120,10 +120,12 @@ def eye_look(image: np.ndarray, landmarks: np.ndarray, eye: int) -> EyeLook | No
         return None
     patch = image[y0:y1, x0:x1].astype(np.float32)
     inside = cv2.distanceTransform(opening.astype(np.uint8), cv2.DIST_L2, 3)
-    # 0 within a margin of the lids, 1 from twice that in: the lid's line, lashes and shadow
-    # belong to where the lid was, not to the eyeball the lid uncovers
+    # how far from the lids' line, lashes and shadow: the iris counts from a margin in; the
+    # white, carried to where the lids no longer are, from twice that (a trace of the old lid
+    # would float in the opened eye)
     margin = _LID_MARGIN * radius
-    clear = np.clip(inside / margin - 1.0, 0.0, 1.0).astype(np.float32)
+    clear = np.clip(inside / margin, 0.0, 1.0).astype(np.float32)
+    clearer = np.clip(inside / margin - 1.0, 0.0, 1.0).astype(np.float32)
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     reach = np.hypot(xx - centre[0], yy - centre[1]) / radius
     sclera = _sclera(patch, opening & (reach > 1.0 + _IRIS_MARGIN))
@@ -131,7 +133,7 @@ def eye_look(image: np.ndarray, landmarks: np.ndarray, eye: int) -> EyeLook | No
     radius *= fit
     reach /= fit
     seen = clear * (reach < 1.0)
-    white = clear * np.clip((reach - 1.0) / _IRIS_MARGIN, 0.0, 1.0).astype(np.float32)
+    white = clearer * np.clip((reach - 1.0) / _IRIS_MARGIN, 0.0, 1.0).astype(np.float32)
     rings = _iris_rings(patch, seen, reach, opening)
     white = _whiteness(patch, white, sclera, rings)
     upper = outline[[_LOWER - 1, *range(_LOWER, len(outline)), 0]]
