@@ -74,7 +74,8 @@ def main() -> None:
                     cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 row.append(_eyes_crop(frame, animator.primary.landmarks))
             rows.append(row)
-    cv2.imwrite(str(args.sheet), cv2.cvtColor(contact_sheet(rows, 110), cv2.COLOR_RGB2BGR))
+    sheet = cv2.cvtColor(contact_sheet(rows, 110), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(args.sheet), sheet, [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 if __name__ == "__main__":

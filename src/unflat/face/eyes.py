@@ -205,11 +205,13 @@ def _iris_rings(
     patch: np.ndarray, seen: np.ndarray, reach: np.ndarray, opening: np.ndarray
 ) -> np.ndarray:
     """``[_RINGS,3]`` the iris's mean colour per ring (weighted by how surely each pixel shows
-    it); a ring the lids hid takes its nearest seen ring's colour."""
-    ring = np.minimum((reach * _RINGS).astype(int), _RINGS - 1)
+    it); a ring the lids hid takes its nearest seen ring's colour. The rings span the iris
+    inside its blurred edge (the outer :data:`_IRIS_MARGIN`), whose pixels are half white."""
+    inner = reach / (1.0 - _IRIS_MARGIN)
+    ring = np.minimum((inner * _RINGS).astype(int), _RINGS - 1)
     rings = np.full((_RINGS, 3), np.nan, np.float32)
     for k in range(_RINGS):
-        weight = seen * (ring == k)
+        weight = seen * (ring == k) * (inner < 1.0)
         if weight.sum() >= 0.5:
             rings[k] = (patch * weight[..., None]).sum((0, 1)) / weight.sum()
     have = ~np.isnan(rings[:, 0])
