@@ -15,7 +15,8 @@ Per output frame:
 3. **Composite** the warped person (its segmentation warped the same way) over a background plate
    (the portrait with the head inpainted), so a turned head uncovers background, not smears.
 4. **Mouth and eyes**: a mouth the portrait holds closed is filled with the driver's mouth
-   interior (warped and colour-matched) or a drawn one; the irises shift with the gaze.
+   interior (warped and colour-matched) or a drawn one; the irises shift with the gaze, and an
+   eye opened wider than the portrait's has its inside drawn (:mod:`unflat.face.eyes`).
 5. **Few-shot**: with several portraits, the face of the one nearest the target pose and
    expression is warped into place (colour-matched) and blended in; more shots, nearer matches.
 """
