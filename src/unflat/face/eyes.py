@@ -2,14 +2,14 @@
 
 A warp that pulls the lids apart stretches what lay between them: the iris becomes an oval
 smear, the white a band. Past the portrait's own opening each eye's inside is drawn instead,
-in the portrait's own colours and light: the white from the portrait's lit sclera (with its
-light spread from where it shows) under the portrait's own white where it showed, carried
-rigidly with the eye's corners, the iris a round disc of the portrait's iris radius at the
-target's (gaze-shifted) centre, resampled from the portrait's iris by a shift and a uniform
-scale only (never stretched), with the iris's mean colour ring by ring where the portrait's
-lids hid it; the whole darker under the upper lid (its shadow) and towards the corners (the
-eyeball's curve). It is clipped to the new lid outline with a soft edge, so the lid line and
-lashes stay the warp's. All work is in each eye's box.
+in the portrait's own colours and light: the white is the portrait's own white carried rigidly
+with the eye's corners, and where the raised lid uncovers more, that white spread from where it
+shows; the iris is a round disc of the portrait's iris radius at the target's (gaze-shifted)
+centre, resampled from the portrait's iris by a shift and an even scale only (never stretched),
+ring by ring from its mean colours where the portrait's lids hid it; the whole is darker under
+the upper lid (its shadow) and towards the corners (the eyeball's curve). It is clipped to the
+new lid outline with a soft edge, so the lid line and lashes stay the warp's. All work is in
+each eye's box.
 """
 
 from __future__ import annotations
@@ -186,10 +186,10 @@ def _iris_edge(lit: np.ndarray, clear: np.ndarray, reach: np.ndarray, white: flo
     dark = float((lit * core).sum() / core.sum())
     if white - dark < _EDGE_CONTRAST:
         return 1.0
-    for edge in np.arange(0.6, _EDGE_RANGE[1], 0.05):
+    for edge in np.arange(*_EDGE_RANGE, 0.05):
         ring = clear * (np.abs(reach - edge) < 0.025)
         if ring.sum() >= 1.0 and (lit * ring).sum() / ring.sum() > 0.5 * (dark + white):
-            return float(max(edge, _EDGE_RANGE[0]))
+            return float(edge)
     return 1.0
 
 
@@ -310,7 +310,8 @@ def _with_iris(colour: np.ndarray, look: EyeLook, centre: np.ndarray, radius: fl
     src_y = (look.centre[1] - look.origin[1] + dy * scale).astype(np.float32)
     sampled = cv2.remap(look.patch, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     seen = cv2.remap(look.seen, src_x, src_y, cv2.INTER_LINEAR, borderValue=0.0)[..., None]
-    position = np.clip(reach * _RINGS - 0.5, 0, _RINGS - 1)
+    # the rings were measured inside the iris's blurred edge (:func:`_iris_rings`)
+    position = np.clip(reach / (1.0 - _IRIS_MARGIN) * _RINGS - 0.5, 0, _RINGS - 1)
     rings = np.stack(
         [np.interp(position, np.arange(_RINGS), look.rings[:, c]) for c in range(3)], -1
     )
