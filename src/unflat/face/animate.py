@@ -15,7 +15,8 @@ Per output frame:
 3. **Composite** the warped person (its segmentation warped the same way) over a background plate
    (the portrait with the head inpainted), so a turned head uncovers background, not smears.
 4. **Mouth and eyes**: a mouth the portrait holds closed is filled with the driver's mouth
-   interior (warped and colour-matched) or a drawn one; the irises shift with the gaze.
+   interior (warped and colour-matched) or a drawn one; the irises shift with the gaze, and an
+   eye opened wider than the portrait's has its inside drawn (:mod:`unflat.face.eyes`).
 5. **Few-shot**: with several portraits, the face of the one nearest the target pose and
    expression is warped into place (colour-matched) and blended in; more shots, nearer matches.
 """
@@ -35,6 +36,7 @@ from unflat.face.canonical import pose_weights, reference_face, triangles
 from unflat.face.composite import composite
 from unflat.face.detect import detect
 from unflat.face.expressions import jaw_open
+from unflat.face.eyes import draw_eyes, eye_looks, eye_openings
 from unflat.face.metrics import pose_error_degrees
 from unflat.face.motion import Motion, from_track, limit_pose
 from unflat.face.mouth import lip_colour, mouth_interior, skin_colour
@@ -61,6 +63,9 @@ _RINGS = ((1.35, 1.0, 0.45), (1.9, 1.0, 0.0), (2.8, 0.0, 0.0))
 # Mouth opening (inner-lip gap over eye-corner distance) that counts as an open mouth.
 OPEN_MOUTH = 0.06
 _LID_POINTS, _LOWER_LID, _HALO_END = 16, 9, 32
+# How far past the portrait's own opening the lids may part (the motion's own limit): beyond
+# the portrait's opening the eye's inside is drawn (:mod:`unflat.face.eyes`), not stretched.
+_MAX_LID_OPEN = 1.6
 # Lip gaps (eye-corner distances past the portrait's closed lips) at which a portrait's mouth is
 # rendered and read back by the face tracker, once per portrait driven by a video. The tracker's
 # mesh (like any face mesh without lip refinement) reads a parting mouth as less open than its
@@ -208,7 +213,7 @@ def _set_lids(canonical: np.ndarray, eye_open: np.ndarray) -> np.ndarray:
         halo_upper = idx[_LID_POINTS + _LOWER_LID : _HALO_END]
         order = np.argsort(canonical[lower, 0])
         lx, ly = canonical[lower[order], 0], canonical[lower[order], 1]
-        openness = float(np.clip(eye_open[e], 0.0, 1.4))
+        openness = float(np.clip(eye_open[e], 0.0, _MAX_LID_OPEN))
         low = np.interp(canonical[upper, 0], lx, ly)
         new_y = low + (canonical[upper, 1] - low) * openness
         shift = new_y - canonical[upper, 1]
@@ -290,6 +295,8 @@ class Animator:
         self._eye_ids = np.concatenate([np.array(i[:_HALO_END]) for i in EYE_CONTOUR_INDICES])
         self._lips = lip_colour(self.primary.image, self.primary.landmarks)
         self._skin = skin_colour(self.primary.image, self.primary.landmarks)
+        self._eye_looks = eye_looks(self.primary.image, self.primary.landmarks)
+        self._own_eyes = eye_openings(self.primary.landmarks)
         # the head's rigid centre, in the canonical frame and in the portrait
         centre = self.primary.canonical[ids].T @ weights / weights.sum()
         self._centres = centre, self.primary.pose.apply(centre[None])[0]
@@ -416,6 +423,7 @@ class Animator:
         weights = self.shot_weights(target)
         if weights[0][0] != 0 or len(weights) > 1:
             self._blend_shots(frame, target, weights)
+        draw_eyes(frame, target, self._eye_looks, self._own_eyes)  # past the portrait's opening
         best = self.shots[weights[0][0]]
         frame = self._fill_mouth(frame, target, best, driver_frame, driver_landmarks)
         warp = Warp(rig.region, map_x, map_y, alpha)
