@@ -108,7 +108,7 @@ def test_measured_once_per_machine_and_again_for_another(tmp_path, monkeypatch):
 
 def test_probe_off_and_damaged_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path))
-    probe = CountingProbe({"fp32": 3.0, "int8": 1.0})
+    probe = CountingProbe({"fp32": 3.0, "int8-fp32": 1.0})
     monkeypatch.setenv("UNFLAT_PRECISION_PROBE", "0")
     assert choose_precision(CPU, probe, recorded("avx2_epyc.cpuinfo"), FULL_TORCH).precision \
         == "int8-fp32"  # fmt: skip
@@ -116,7 +116,8 @@ def test_probe_off_and_damaged_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("UNFLAT_PRECISION_PROBE", "1")
     (tmp_path / "precision.json").write_text("{not json")
     assert choose_precision(CPU, probe, recorded("avx2_epyc.cpuinfo"), FULL_TORCH).precision \
-        == "int8"  # fmt: skip
+        == "int8-fp32"  # fmt: skip
+    assert "int8-fp32" in probe.calls  # measured, not just the table's
     assert json.loads((tmp_path / "precision.json").read_text())  # rewritten whole
 
 
@@ -152,6 +153,7 @@ def test_a_new_path_is_measured_on_the_next_run(tmp_path, monkeypatch):
     monkeypatch.setenv("UNFLAT_HOME", str(tmp_path))
     monkeypatch.delenv("UNFLAT_PRECISION_PROBE", raising=False)
     monkeypatch.setattr(device, "PRECISION_NAMES", ("fp32", "bf16", "fp16", "int8"))
+    monkeypatch.setattr(device, "_bf16_kernels", lambda: True)  # int8 is its own code
     epyc = recorded("avx2_epyc.cpuinfo")
     probe = CountingProbe({"fp32": 3.0, "int8": 4.0, "bf16": 9.0, "int8-fp32": 1.5})
     assert choose_precision(CPU, probe, epyc, FULL_TORCH).precision == "fp32"
@@ -178,3 +180,10 @@ def test_auto_stays_within_the_paths_measured_faithful_for_a_model(capsys, monke
         "here the fastest path is int8)"
     )
     assert len(lines) == 2
+
+
+def test_int8_is_not_timed_where_it_runs_int8_fp32s_code(monkeypatch):
+    monkeypatch.setattr(device, "_bf16_kernels", lambda: False)
+    assert device.probe_candidates() == ("fp32", "int8-fp32", "bf16")
+    monkeypatch.setattr(device, "_bf16_kernels", lambda: True)
+    assert device.probe_candidates() == ("fp32", "int8", "int8-fp32", "bf16")

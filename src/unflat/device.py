@@ -305,8 +305,20 @@ def probe_cache_file() -> Path:
 
 
 def probe_candidates() -> tuple[str, ...]:
-    """The paths a measurement times: :data:`PROBE_CANDIDATES` that exist."""
-    return tuple(name for name in PROBE_CANDIDATES if name in PRECISION_NAMES)
+    """The paths a measurement times: :data:`PROBE_CANDIDATES` that exist, less ``int8`` where
+    it runs ``int8-fp32``'s code (a CPU without bf16 kernels): timing one code twice only let
+    the noise pick a name the table did not (it said "auto -> int8 ... the table said
+    int8-fp32" for the same path)."""
+    names = tuple(name for name in PROBE_CANDIDATES if name in PRECISION_NAMES)
+    if "int8-fp32" in names and not _bf16_kernels():
+        names = tuple(name for name in names if name != "int8")
+    return names
+
+
+def _bf16_kernels() -> bool:
+    from unflat.nn.inference import has_bf16_kernels
+
+    return has_bf16_kernels()
 
 
 def probe_key(features: CpuFeatures, torch_cpu: TorchCpu) -> str:
