@@ -108,10 +108,11 @@ def mouth_interior(
     return np.clip(interior, 0, 255), mask, box
 
 
-# The gamma (on 0-1 brightness) that darkens the driver's relit mouth: a mouth's inside lies in
-# the shadow of its lips and cheeks, but a video's cavity, compressed and relit to a portrait's
-# skin, comes out a mid-tone of the lips' own brightness, which a face tracker (and the eye)
-# takes for more lip. Teeth, the brightest, lose least.
+# The gamma (on brightness relative to the portrait's skin) that darkens the driver's relit
+# mouth: a mouth's inside lies in the shadow of its lips and cheeks, but a video's cavity,
+# compressed and relit to a portrait's skin, comes out a mid-tone of the lips' own brightness,
+# which a face tracker (and the eye) takes for more lip. Relative to the skin, not to white, so
+# a dark painting's teeth stay lighter than its skin (on 0-255 they fell to a mid-tone).
 _SHADOW_GAMMA = 1.6
 
 
