@@ -78,17 +78,21 @@ def test_driver_inside_is_relit_by_the_skin_ratio() -> None:
         frame, landmarks[list(INNER_LIP)], None, driver, landmarks, skin
     )
     centre = interior[interior.shape[0] // 2, interior.shape[1] // 2]
-    # relit to the portrait's skin, then put in the lips' shadow: 120 -> 255 (120/255)^1.6 = 76
-    assert np.allclose(centre, 255 * (skin / 255) ** _SHADOW_GAMMA, rtol=0.03)
-    assert centre[0] == pytest.approx(76.3, abs=1.5)
+    # relit to the portrait's skin: as bright as the skin, so the lips' shadow leaves it be
+    assert np.allclose(centre, skin, rtol=0.03)
     assert mask.max() == 1.0
 
 
-def test_the_shadow_deepens_the_cavity_more_than_the_teeth() -> None:
-    # a cavity a fifth as bright as the teeth becomes about a thirteenth: (1/5)^1.6 = 1/13.1
-    teeth, cavity = _in_shadow(np.array([250.0])), _in_shadow(np.array([50.0]))
-    assert teeth[0] == pytest.approx(247.0, abs=0.5)  # the brightest lose least (1%)
-    assert cavity[0] / teeth[0] == pytest.approx(0.2**1.6, rel=1e-3)
+def test_the_shadow_deepens_what_is_darker_than_the_skin_and_keeps_the_teeth() -> None:
+    skin = np.full(3, 100.0)
+    teeth, at_skin, cavity = (_in_shadow(np.full((1, 3), v), skin)[0, 0] for v in (250, 100, 50))
+    assert teeth == pytest.approx(250.0)  # lighter than the skin: kept, so teeth still show
+    assert at_skin == pytest.approx(100.0)
+    # half the skin's brightness becomes 0.5^1.6 of it: 33.0
+    assert cavity == pytest.approx(100 * 0.5**_SHADOW_GAMMA, rel=1e-3)
+    # a dark painting's teeth stay lighter than its skin (an absolute gamma made them darker)
+    dark_skin = np.array([150.0, 117.0, 68.0])
+    assert (_in_shadow(1.3 * dark_skin[None, None], dark_skin)[0, 0] > dark_skin).all()
 
 
 def test_an_inside_shows_from_the_first_opening_past_the_portrait_s_own() -> None:

@@ -250,6 +250,16 @@ def closed_lip_gap(canonical: np.ndarray) -> float:
     return gap if gap <= measures.LIPS_CLOSED else 0.0
 
 
+def visible_opening(opening: float) -> float:
+    """A driver's mouth opening (eye-corner distances past its closed lips) with the lips' first
+    parting made visible: a face mesh without lip refinement reads lips just parted over the
+    teeth about :data:`~unflat.face_mesh.LIPS_CLOSED` apart when they are several times that, so
+    an opening past two thirds of it gains up to one more, smoothly, over the next two thirds."""
+    closed = measures.LIPS_CLOSED
+    step = np.clip((opening - 2 * closed / 3) / (2 * closed / 3), 0.0, 1.0)
+    return opening + closed * float(step * step * (3 - 2 * step))
+
+
 def _same_face(found: np.ndarray, landmarks: np.ndarray) -> bool:
     """Whether a face found in a rendered frame is the portrait's (not another in the picture):
     its landmarks lie within a third of an eye-corner distance of the portrait's, on average."""
@@ -302,6 +312,7 @@ class Animator:
         self._centres = centre, self.primary.pose.apply(centre[None])[0]
         self._shot_keys = [_expression_key(shot.canonical) for shot in self.shots]
         self._mouth_map: tuple[np.ndarray, np.ndarray] | None = None
+        self._scale_for: tuple[np.ndarray, float] | None = None
 
     # -- retargeting -------------------------------------------------------------------------
 
@@ -318,7 +329,8 @@ class Animator:
         expression[468:] = 0.0
         canonical = self.primary.canonical + expression
         if motion.mouth_open is not None:  # a shape: as far beyond the portrait's closed lips
-            gap = self.rendered_opening(float(motion.mouth_open[t]))
+            gap = self.rendered_opening(visible_opening(float(motion.mouth_open[t])))
+            gap = min(gap * self._gap_scale(motion.mouth_open), _MAX_RENDERED_GAP)
             canonical = _set_mouth(canonical, self._closed_lips + gap)
         canonical = _set_lids(canonical, motion.eye_open[t])
         return _set_gaze(canonical, motion.gaze[t])
@@ -326,14 +338,32 @@ class Animator:
     def rendered_opening(self, opening: float) -> float:
         """How far past its closed lips (eye-corner distances) the portrait's lips must part for
         the face tracker to read ``opening`` past its reading of them closed: the inverse of
-        :meth:`mouth_response`, with the last probe's slope beyond it (a face whose reading
-        saturates parts no further than the tracker's reading grows)."""
+        :meth:`mouth_response`, and beyond its last probe the probes' mean rate (gap over
+        reading), so wide openings stay apart where the reading flattens. Not limited to the
+        jaw's reach: :meth:`target_canonical` shrinks a clip's openings together to fit it."""
         if self._mouth_map is None:
             self._mouth_map = self.mouth_response()
         read, literal = self._mouth_map
         if opening <= read[-1]:
-            return float(np.interp(opening, read, literal))
-        return float(min(literal[-1] + opening - read[-1], _MAX_RENDERED_GAP))
+            gap = float(np.interp(opening, read, literal))
+        else:
+            # on at the probes' mean rate, not one to one: where the reading flattens (thin
+            # painted lips) that squeezed every wide opening of a clip into the same gap
+            gap = float(literal[-1] + (opening - read[-1]) * literal[-1] / read[-1])
+        return gap
+
+    def _gap_scale(self, openings: np.ndarray) -> float:
+        """The share of each rendered lip gap kept for a driver's ``openings``: 1, or less where
+        its widest openings (98th percentile) would part the lips past the jaw's reach, so the
+        whole clip's openings shrink together rather than its wide ones all meeting the limit."""
+        cached = self._scale_for  # one tuple, so frames rendered side by side see a whole pair
+        if cached is not None and cached[0] is openings:
+            return cached[1]
+        gaps = [self.rendered_opening(visible_opening(float(o))) for o in openings]
+        widest = float(np.percentile(gaps, 98)) if gaps else 0.0
+        scale = min(1.0, _MAX_RENDERED_GAP / widest) if widest > 0 else 1.0
+        self._scale_for = (openings, scale)
+        return scale
 
     def mouth_response(self) -> tuple[np.ndarray, np.ndarray]:
         """(tracker's reading past the closed one, lip gap rendered) at each of the probes,

@@ -89,7 +89,7 @@ def mouth_interior(
     skin = _DEFAULT_SKIN if skin is None else skin
     interior = None
     if driver_frame is not None and driver_landmarks is not None:
-        interior = _driver_inside(driver_frame, driver_landmarks[list(INNER_LIP), :2], local, shape)
+        interior = _driver_inside(driver_frame, _driver_opening(driver_landmarks), local, shape)
         if interior is not None:
             driver_skin = skin_colour(driver_frame, driver_landmarks)
             if driver_skin is not None:
@@ -100,7 +100,7 @@ def mouth_interior(
                 ratio = np.clip(skin / np.maximum(driver_skin, 1.0), 0.25, 4.0)
                 gain = ratio.mean() * np.sqrt(ratio / ratio.mean())
                 interior = interior * gain
-            interior = _in_shadow(interior)
+            interior = _in_shadow(interior, skin)
     if interior is None:
         interior = _drawn(local, shape, lip_mean, skin)
     mask = cv2.GaussianBlur(hole.astype(np.float32), (0, 0), max(mouth_width * 0.015, 0.7))
@@ -108,16 +108,45 @@ def mouth_interior(
     return np.clip(interior, 0, 255), mask, box
 
 
-# The gamma (on 0-1 brightness) that darkens the driver's relit mouth: a mouth's inside lies in
-# the shadow of its lips and cheeks, but a video's cavity, compressed and relit to a portrait's
-# skin, comes out a mid-tone of the lips' own brightness, which a face tracker (and the eye)
-# takes for more lip. Teeth, the brightest, lose least.
+# The gamma (on brightness relative to the portrait's skin) that darkens the driver's relit
+# mouth: a mouth's inside lies in the shadow of its lips and cheeks, but a video's cavity,
+# compressed and relit to a portrait's skin, comes out a mid-tone of the lips' own brightness,
+# which a face tracker (and the eye) takes for more lip. Relative to the skin, not to white, so
+# a dark painting's teeth stay lighter than its skin (on 0-255 they fell to a mid-tone).
 _SHADOW_GAMMA = 1.6
 
 
-def _in_shadow(interior: np.ndarray) -> np.ndarray:
-    """The relit driver's mouth with its darks deepened (:data:`_SHADOW_GAMMA`)."""
-    return 255.0 * (np.clip(interior, 0, 255) / 255.0) ** _SHADOW_GAMMA
+def _in_shadow(interior: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The relit driver's mouth with its darks deepened (:data:`_SHADOW_GAMMA`), on brightness
+    relative to the portrait's skin: what is darker than the skin darkens, what is lighter (the
+    teeth) keeps its contrast, so a dark painting's open mouth still shows its teeth."""
+    luma = interior @ _LUMA
+    relative = luma / max(float(skin @ _LUMA), 1.0)
+    darker = np.minimum(relative, 1.0)
+    scale = darker ** (_SHADOW_GAMMA - 1.0)
+    return np.clip(interior * scale[..., None], 0, 255)
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+# How far from the upper inner-lip outline towards the outer one the driver's mouth is taken
+# from: a face mesh without lip refinement puts a parted mouth's upper inner lip on the middle
+# of the upper teeth (the lower one on the lower lip's edge), so its outline leaves out the
+# teeth's upper half, the lightest part of a mouth just parted.
+_GROW = 0.4
+
+
+def _driver_opening(landmarks: np.ndarray) -> np.ndarray:
+    """The driver's mouth opening outline: the upper inner lip (not its corners) moved
+    :data:`_GROW` of the way to the outer lip, where the mouth is open."""
+    inner = landmarks[list(INNER_LIP), :2].astype(np.float64)
+    outer = landmarks[list(OUTER_LIP), :2].astype(np.float64)
+    if float(np.ptp(inner[:, 1])) < 1.0:
+        return inner
+    grow = np.zeros((len(inner), 1))
+    grow[1:10] = _GROW  # the upper lip only, not its corners
+    return inner + grow * (outer - inner)
 
 
 def _lip_rim(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
