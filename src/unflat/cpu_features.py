@@ -192,3 +192,13 @@ def detect(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
     if platform.system() == "Darwin" and (text := _sysctl_text()):
         return parse_sysctl(text, machine)
     return from_torch_capability(torch_cpu().capability, machine, platform.processor())
+
+
+def has_bf16_kernels() -> bool:
+    """Whether this CPU and PyTorch build have oneDNN's bf16 convolutions and matmuls (x86:
+    AVX-512, native with AVX512_BF16 or AMX; ARM: bf16 instructions). Without them (AVX2-only
+    CPUs) bf16 runs PyTorch's generic code."""
+    import torch
+
+    checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(checker is not None and torch.backends.mkldnn.is_available() and checker())

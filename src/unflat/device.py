@@ -316,7 +316,7 @@ def probe_candidates() -> tuple[str, ...]:
 
 
 def _bf16_kernels() -> bool:
-    from unflat.nn.inference import has_bf16_kernels
+    from unflat.cpu_features import has_bf16_kernels
 
     return has_bf16_kernels()
 

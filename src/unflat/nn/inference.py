@@ -11,6 +11,7 @@ import warnings
 import torch
 from torch import nn
 
+from unflat.cpu_features import has_bf16_kernels
 from unflat.errors import DeviceError
 from unflat.nn.memory import release_freed_memory
 
@@ -112,14 +113,6 @@ def mixed_int8_bf16(
         module.float()
         quantize_piecewise(module)
     return cast_inputs_to_weights(model)
-
-
-def has_bf16_kernels() -> bool:
-    """Whether this CPU and PyTorch build have oneDNN's bf16 convolutions and matmuls (x86:
-    AVX-512, native with AVX512_BF16 or AMX; ARM: bf16 instructions). Without them (AVX2-only
-    CPUs) bf16 runs PyTorch's generic code."""
-    checker = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(checker is not None and torch.backends.mkldnn.is_available() and checker())
 
 
 def int8_fp32(
